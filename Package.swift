@@ -1,0 +1,28 @@
+// swift-tools-version: 6.0
+//
+// KommoSegment: Kommo CRM deal events to Segment (or RudderStack) calls.
+// Foundation only: this manifest declares no package dependencies, and never will.
+
+import PackageDescription
+
+let strictSwift6: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "KommoSegment",
+    platforms: [.macOS(.v15), .iOS(.v18)],
+    products: [
+        .library(name: "HTTPCore", targets: ["HTTPCore"]),
+    ],
+    targets: [
+        // Shared HTTP layer: transport protocol, URLSession transport, retry policy, clock.
+        .target(name: "HTTPCore", swiftSettings: strictSwift6),
+
+        // Test doubles shared by the test targets (fake clocks, scripted transport, loopback HTTP server).
+        .target(name: "TestSupport", dependencies: ["HTTPCore"], path: "Tests/TestSupport", swiftSettings: strictSwift6),
+
+        .testTarget(name: "HTTPCoreTests", dependencies: ["HTTPCore", "TestSupport"], swiftSettings: strictSwift6),
+    ]
+)
