@@ -15,14 +15,19 @@ let package = Package(
     platforms: [.macOS(.v15), .iOS(.v18)],
     products: [
         .library(name: "HTTPCore", targets: ["HTTPCore"]),
+        .library(name: "JSONCore", targets: ["JSONCore"]),
     ],
     targets: [
         // Shared HTTP layer: transport protocol, URLSession transport, retry policy, clock.
         .target(name: "HTTPCore", swiftSettings: strictSwift6),
+        // The JSON value type, a fast deterministic JSON writer and ISO-8601 timestamps (pure, no I/O).
+        .target(name: "JSONCore", swiftSettings: strictSwift6),
 
         // Test doubles shared by the test targets (fake clocks, scripted transport, loopback HTTP server).
-        .target(name: "TestSupport", dependencies: ["HTTPCore"], path: "Tests/TestSupport", swiftSettings: strictSwift6),
+        .target(name: "TestSupport", dependencies: ["HTTPCore"], path: "Tests/TestSupport",
+                resources: [.copy("Resources")], swiftSettings: strictSwift6),
 
+        .testTarget(name: "JSONCoreTests", dependencies: ["JSONCore"], swiftSettings: strictSwift6),
         .testTarget(name: "HTTPCoreTests", dependencies: ["HTTPCore", "TestSupport"], swiftSettings: strictSwift6),
     ]
 )

@@ -1,0 +1,137 @@
+/// A fast, deterministic JSON serializer that appends UTF-8 bytes to a buffer.
+///
+/// Output is compact, object keys are sorted by their UTF-8 bytes (the same order as Unicode code points), strings
+/// are escaped as RFC 8259 requires (quote, backslash and control characters; everything else is written as
+/// UTF-8), integers are written without a fraction, and non-finite numbers are written as `null`. The same value
+/// always produces the same bytes.
+public struct JSONWriter: Sendable {
+    /// The bytes written so far.
+    public var bytes: [UInt8]
+
+    /// Creates a writer with room for `capacity` bytes.
+    public init(capacity: Int = 256) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+    }
+
+    /// The bytes written so far as a string.
+    public var string: String { String(decoding: bytes, as: UTF8.self) }
+
+    /// Appends a raw byte (for callers that assemble their own structure).
+    @inlinable
+    public mutating func appendRaw(_ byte: UInt8) { bytes.append(byte) }
+
+    /// Appends bytes that are already valid JSON.
+    @inlinable
+    public mutating func appendRaw<S: Sequence>(_ json: S) where S.Element == UInt8 { bytes.append(contentsOf: json) }
+
+    /// Writes a value.
+    public mutating func write(_ value: JSONValue) {
+        switch value {
+        case .null: appendRaw("null".utf8)
+        case .bool(let b): appendRaw((b ? "true" : "false").utf8)
+        case .int(let i): write(i)
+        case .double(let d): write(d)
+        case .string(let s): write(s)
+        case .array(let elements):
+            bytes.append(UInt8(ascii: "["))
+            var first = true
+            for element in elements {
+                if !first { bytes.append(UInt8(ascii: ",")) }
+                first = false
+                write(element)
+            }
+            bytes.append(UInt8(ascii: "]"))
+        case .object(let members):
+            write(members)
+        }
+    }
+
+    /// Writes an object with its keys sorted.
+    public mutating func write(_ members: [String: JSONValue]) {
+        bytes.append(UInt8(ascii: "{"))
+        var first = true
+        for key in Self.sortedKeys(members) {
+            if !first { bytes.append(UInt8(ascii: ",")) }
+            first = false
+            write(key)
+            bytes.append(UInt8(ascii: ":"))
+            // The key comes from the dictionary itself, so the lookup always succeeds.
+            write(members[key] ?? .null)
+        }
+        bytes.append(UInt8(ascii: "}"))
+    }
+
+    /// The keys of `members` in the writer's order (by UTF-8 bytes).
+    public static func sortedKeys(_ members: [String: JSONValue]) -> [String] {
+        members.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+    }
+
+    /// Writes an integer.
+    public mutating func write(_ value: Int64) {
+        if value >= 0 && value < 10 {
+            bytes.append(UInt8(truncatingIfNeeded: value) + 0x30)
+            return
+        }
+        var magnitude = value.magnitude
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[19 - count] = UInt8(truncatingIfNeeded: magnitude % 10) + 0x30
+                magnitude /= 10
+                count += 1
+            } while magnitude > 0
+            bytes.append(contentsOf: buffer[(20 - count)...])
+        }
+    }
+
+    /// Writes a floating-point number in its shortest round-trip form; `null` if it is not finite.
+    public mutating func write(_ value: Double) {
+        guard value.isFinite else {
+            appendRaw("null".utf8)
+            return
+        }
+        if value == value.rounded(), abs(value) < 1e15 {
+            // Whole floating-point numbers keep a fraction so they read back as floating-point numbers.
+            write(Int64(value))
+            appendRaw(".0".utf8)
+            return
+        }
+        appendRaw(value.description.utf8)
+    }
+
+    /// Writes a string with JSON escaping.
+    public mutating func write(_ string: String) {
+        bytes.append(UInt8(ascii: "\""))
+        var string = string
+        string.withUTF8 { utf8 in
+            var start = 0
+            for index in 0..<utf8.count {
+                let byte = utf8[index]
+                guard byte < 0x20 || byte == 0x22 || byte == 0x5C else { continue }
+                if start < index { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<index])) }
+                start = index + 1
+                switch byte {
+                case 0x22: appendRaw(#"\""#.utf8)
+                case 0x5C: appendRaw(#"\\"#.utf8)
+                case 0x0A: appendRaw(#"\n"#.utf8)
+                case 0x0D: appendRaw(#"\r"#.utf8)
+                case 0x09: appendRaw(#"\t"#.utf8)
+                case 0x08: appendRaw(#"\b"#.utf8)
+                case 0x0C: appendRaw(#"\f"#.utf8)
+                default:
+                    let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                    appendRaw(#"\u00"#.utf8)
+                    bytes.append(hex[Int(byte >> 4)])
+                    bytes.append(hex[Int(byte & 0x0F)])
+                }
+            }
+            if start < utf8.count { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...])) }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+}
