@@ -16,18 +16,25 @@ let package = Package(
     products: [
         .library(name: "HTTPCore", targets: ["HTTPCore"]),
         .library(name: "JSONCore", targets: ["JSONCore"]),
+        .library(name: "SegmentAPI", targets: ["SegmentAPI"]),
     ],
     targets: [
         // Shared HTTP layer: transport protocol, URLSession transport, retry policy, clock.
         .target(name: "HTTPCore", swiftSettings: strictSwift6),
         // The JSON value type, a fast deterministic JSON writer and ISO-8601 timestamps (pure, no I/O).
         .target(name: "JSONCore", swiftSettings: strictSwift6),
+        // Segment messages, validation and the wire encoder (pure: EventMapping may import it).
+        .target(name: "SegmentModels", dependencies: ["JSONCore"], swiftSettings: strictSwift6),
+        // The Segment / RudderStack client and the batching, retrying queue.
+        .target(name: "SegmentAPI", dependencies: ["HTTPCore", "SegmentModels"], swiftSettings: strictSwift6),
 
         // Test doubles shared by the test targets (fake clocks, scripted transport, loopback HTTP server).
         .target(name: "TestSupport", dependencies: ["HTTPCore"], path: "Tests/TestSupport",
                 resources: [.copy("Resources")], swiftSettings: strictSwift6),
 
         .testTarget(name: "JSONCoreTests", dependencies: ["JSONCore"], swiftSettings: strictSwift6),
+        .testTarget(name: "SegmentAPITests", dependencies: ["SegmentAPI", "TestSupport"],
+                    swiftSettings: strictSwift6),
         .testTarget(name: "HTTPCoreTests", dependencies: ["HTTPCore", "TestSupport"], swiftSettings: strictSwift6),
     ]
 )

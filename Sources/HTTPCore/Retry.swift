@@ -116,10 +116,12 @@ public struct Retrier: Sendable {
     /// deadline passes; then rethrows the last failure.
     ///
     /// - Parameters:
+    ///   - isolation: the caller's actor, inherited so that the closures may use its state.
     ///   - classify: decides what a thrown error means.
     ///   - onWait: told about every wait before it starts (for metrics and logs).
     ///   - operation: one attempt; it learns how many attempts came before it.
-    public func run<T: Sendable>(
+    public func run<T>(
+        isolation: isolated (any Actor)? = #isolation,
         classify: (any Error) -> RetryVerdict,
         onWait: ((RetryWait) -> Void)? = nil,
         operation: (RetryAttempt) async throws -> T

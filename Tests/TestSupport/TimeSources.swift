@@ -38,7 +38,12 @@ public final class ImmediateTimeSource: TimeSource {
 
 /// A clock whose sleepers wait until the test moves time past their deadline with ``advance(by:)``.
 public final class ManualTimeSource: TimeSource {
-    private struct Sleeper { let id: UInt64; let deadline: Date; let continuation: CheckedContinuation<Void, any Error> }
+    private struct Sleeper {
+        let id: UInt64
+        let deadline: Date
+        let duration: Duration
+        let continuation: CheckedContinuation<Void, any Error>
+    }
     private struct State { var now: Date; var sleepers: [Sleeper] = []; var nextID: UInt64 = 0; var cancelled: Set<UInt64> = [] }
     private let state: Mutex<State>
 
@@ -61,7 +66,7 @@ public final class ManualTimeSource: TimeSource {
                     let deadline = s.now.addingTimeInterval(Double(duration.components.seconds)
                         + Double(duration.components.attoseconds) / 1e18)
                     if deadline <= s.now { return true }
-                    s.sleepers.append(Sleeper(id: id, deadline: deadline, continuation: continuation))
+                    s.sleepers.append(Sleeper(id: id, deadline: deadline, duration: duration, continuation: continuation))
                     return false
                 }
                 if resumeNow { continuation.resume() }
@@ -93,5 +98,10 @@ public final class ManualTimeSource: TimeSource {
     /// Waits (yielding, without sleeping) until at least `count` tasks sleep on this clock.
     public func waitForSleepers(_ count: Int = 1) async {
         while sleeperCount < count { await Task.yield() }
+    }
+
+    /// Waits (yielding, without sleeping) until a task sleeps on this clock for exactly `duration`.
+    public func waitForSleeper(lasting duration: Duration) async {
+        while !state.withLock({ $0.sleepers.contains { $0.duration == duration } }) { await Task.yield() }
     }
 }
