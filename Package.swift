@@ -16,12 +16,15 @@ let package = Package(
     products: [
         .library(name: "HTTPCore", targets: ["HTTPCore"]),
         .library(name: "JSONCore", targets: ["JSONCore"]),
+        .library(name: "KommoModels", targets: ["KommoModels"]),
     ],
     targets: [
         // Shared HTTP layer: transport protocol, URLSession transport, retry policy, clock.
         .target(name: "HTTPCore", swiftSettings: strictSwift6),
         // The JSON value type, a fast deterministic JSON writer and ISO-8601 timestamps (pure, no I/O).
         .target(name: "JSONCore", swiftSettings: strictSwift6),
+        // Kommo value types: the webhook parser and event model (pure, no I/O), and the REST entity models.
+        .target(name: "KommoModels", dependencies: ["JSONCore"], swiftSettings: strictSwift6),
 
         // Test doubles shared by the test targets (fake clocks, scripted transport, loopback HTTP server).
         .target(name: "TestSupport", dependencies: ["HTTPCore"], path: "Tests/TestSupport",
@@ -29,5 +32,6 @@ let package = Package(
 
         .testTarget(name: "JSONCoreTests", dependencies: ["JSONCore"], swiftSettings: strictSwift6),
         .testTarget(name: "HTTPCoreTests", dependencies: ["HTTPCore", "TestSupport"], swiftSettings: strictSwift6),
+        .testTarget(name: "KommoModelsTests", dependencies: ["KommoModels", "TestSupport"], swiftSettings: strictSwift6),
     ]
 )
