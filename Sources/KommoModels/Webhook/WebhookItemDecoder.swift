@@ -239,10 +239,10 @@ private struct Item {
 
     /// The item's `id`, which must be present and numeric.
     func id() throws(KommoWebhookError) -> Int64 {
-        guard let text = string("id") else {
+        guard let idNode = tree.child(node, "id") else {
             throw KommoWebhookError(code: .missingItemID, path: path + "[id]", detail: "the item has no id")
         }
-        guard let id = WebhookScalar.int64(text) else {
+        guard let id = WebhookScalar.int64(tree.leaf(idNode)) else {
             throw KommoWebhookError(code: .invalidItemID, path: path + "[id]",
                                     detail: "the item's id is not a whole non-negative number")
         }
