@@ -8,13 +8,13 @@ struct WebhookDecodingTests {
     @Test("sparse, unordered indexes are sorted numerically (not as text) at every level")
     func sparseIndexes() throws {
         let body = [
-            accountPairs,
+            webhookAccountPairs,
             "leads[status][10][id]=110", "leads[status][5][id]=105", "leads[status][2][id]=102", "leads[status][9][id]=109",
             "leads[status][5][custom_fields][3][id]=3", "leads[status][5][custom_fields][3][values][7]=seven",
             "leads[status][5][custom_fields][3][values][0]=zero", "leads[status][5][custom_fields][1][id]=1",
             "leads[status][5][tags][12][name]=twelve", "leads[status][5][tags][3][name]=three",
         ].joined(separator: "&")
-        let hook = try parseBody(body)
+        let hook = try parseWebhookBody(body)
         #expect(hook.events.compactMap(\.lead).map(\.id) == [102, 105, 109, 110])
         let lead = try #require(hook.events.compactMap(\.lead).first { $0.id == 105 })
         #expect(lead.customFields == [
@@ -26,18 +26,18 @@ struct WebhookDecodingTests {
 
     @Test("index order handles leading zeros and numbers longer than 64 bits, numeric keys before others")
     func indexOrderEdges() throws {
-        let body = accountPairs + "&task[add][b][x]=1&task[add][100000000000000000000][x]=2&task[add][007][x]=3"
+        let body = webhookAccountPairs + "&task[add][b][x]=1&task[add][100000000000000000000][x]=2&task[add][007][x]=3"
             + "&task[add][8][x]=4&task[add][a][x]=5"
-        let items = try parseBody(body).events.compactMap(\.unknownItem)
+        let items = try parseWebhookBody(body).events.compactMap(\.unknownItem)
         #expect(items.map(\.index) == ["007", "8", "100000000000000000000", "a", "b"])
     }
 
     @Test("'+' is a space and '%2B' a plus, in keys and values; hex digits in either case")
     func plusAndPercent() throws {
-        let body = accountPairs + "&leads[add][0][id]=1&leads[add][0][name]=a+b%2Bc%2bd++e%20f%c3%a9%C3%A9"
+        let body = webhookAccountPairs + "&leads[add][0][id]=1&leads[add][0][name]=a+b%2Bc%2bd++e%20f%c3%a9%C3%A9"
             + "&leads%5Badd%5D%5B0%5D%5Bcustom_fields%5D%5B0%5D%5Bid%5D=5"
             + "&leads[add][0][custom_fields][0][na+me]=ignored&leads[add][0][custom_fields][0][name]=x%2By+z"
-        let lead = try #require(parseBody(body).events.first?.lead)
+        let lead = try #require(parseWebhookBody(body).events.first?.lead)
         #expect(lead.name == "a b+c+d  e féé")
         #expect(lead.customFields == [WebhookCustomField(id: 5, name: "x+y z")])
     }
@@ -45,12 +45,12 @@ struct WebhookDecodingTests {
     @Test("three leads in leads[status] and a leads[update] for one of them: sections by first appearance")
     func statusBatchPlusUpdate() throws {
         let body = [
-            accountPairs,
+            webhookAccountPairs,
             "leads[status][1][id]=2", "leads[status][1][status_id]=142",
             "leads[update][0][id]=2", "leads[update][0][status_id]=142", "leads[update][0][old_status_id]=61000005",
             "leads[status][0][id]=1", "leads[status][2][id]=3", "leads[status][0][status_id]=143",
         ].joined(separator: "&")
-        let events = try parseBody(body).events
+        let events = try parseWebhookBody(body).events
         #expect(events.map(\.action) == [.status, .status, .status, .update])
         #expect(events.map(\.entityID) == [1, 2, 3, 2])
         #expect(events[0].lead?.isLost() == true)
@@ -58,10 +58,10 @@ struct WebhookDecodingTests {
         #expect(events[3].lead?.isStageChange == true)
 
         let updateFirst = [
-            "leads[update][0][id]=2", accountPairs, "leads[status][2][id]=3", "leads[status][0][id]=1",
+            "leads[update][0][id]=2", webhookAccountPairs, "leads[status][2][id]=3", "leads[status][0][id]=1",
             "leads[status][1][id]=2",
         ].joined(separator: "&")
-        let reordered = try parseBody(updateFirst).events
+        let reordered = try parseWebhookBody(updateFirst).events
         #expect(reordered.map(\.action) == [.update, .status, .status, .status])
         #expect(reordered.map(\.entityID) == [2, 1, 2, 3])
     }
@@ -69,8 +69,8 @@ struct WebhookDecodingTests {
     @Test("sections interleave across entities in order of their first pair")
     func sectionsAcrossEntities() throws {
         let body = "contacts[update][0][id]=10&contacts[update][0][type]=company&leads[status][0][id]=1&"
-            + accountPairs + "&contacts[add][0][id]=11&leads[status][1][id]=2&contacts[update][1][id]=12"
-        let events = try parseBody(body).events
+            + webhookAccountPairs + "&contacts[add][0][id]=11&leads[status][1][id]=2&contacts[update][1][id]=12"
+        let events = try parseWebhookBody(body).events
         #expect(events.map(\.section) == [.contacts, .contacts, .leads, .leads, .contacts])
         #expect(events.map(\.action) == [.update, .update, .status, .status, .add])
         #expect(events.map(\.entityID) == [10, 12, 1, 2, 11])
@@ -85,13 +85,13 @@ struct WebhookDecodingTests {
     @Test("unknown sections are kept with their name, action, index and decoded tree")
     func unknownSections() throws {
         let body = [
-            accountPairs,
+            webhookAccountPairs,
             "task[add][0][id]=5", "task[add][0][text]=Call+back+%26+send", "task[add][0][element][type]=2",
             "unsorted[add][3][source_data][from]=%D0%A1%D0%B0%D0%B9%D1%82", "unsorted[add][3][uid]=u-1",
             "customers[update][0][id]=7", "foo=bar", "talk[flag]=1",
             "leads[status][0][id]=1",
         ].joined(separator: "&")
-        let events = try parseBody(body).events
+        let events = try parseWebhookBody(body).events
         #expect(events.count == 6)
         #expect(events.compactMap(\.unknownItem) == [
             UnknownWebhookItem(section: .task, action: .add, index: "0",
@@ -109,9 +109,9 @@ struct WebhookDecodingTests {
 
     @Test("odd shapes inside known sections become unknown items instead of failing the body")
     func oddShapesInKnownSections() throws {
-        let body = accountPairs + "&leads[flag]=1&contacts[update][0][id]=9&contacts[update][0][type]=customer"
+        let body = webhookAccountPairs + "&leads[flag]=1&contacts[update][0][id]=9&contacts[update][0][type]=customer"
             + "&contacts[delete][0][id]=8"
-        let events = try parseBody(body).events
+        let events = try parseWebhookBody(body).events
         #expect(events == [
             .unknown(UnknownWebhookItem(section: .leads, action: KommoWebhookAction(rawValue: "flag"), raw: "1")),
             .unknown(UnknownWebhookItem(section: .contacts, action: .update, index: "0",
@@ -122,17 +122,17 @@ struct WebhookDecodingTests {
 
     @Test("a company delete carries only id and type")
     func companyDelete() throws {
-        let body = accountPairs + "&contacts[delete][0][id]=36000005&contacts[delete][0][type]=company"
-        #expect(try parseBody(body).events == [.company(EntityEvent(entityType: .company, action: .delete, id: 36_000_005))])
+        let body = webhookAccountPairs + "&contacts[delete][0][id]=36000005&contacts[delete][0][type]=company"
+        #expect(try parseWebhookBody(body).events == [.company(EntityEvent(entityType: .company, action: .delete, id: 36_000_005))])
     }
 
     @Test("contacts[note] keeps the outer type and reads the inner note")
     func contactNote() throws {
-        let body = accountPairs + "&contacts[note][0][type]=company&contacts[note][0][note][id]=77"
+        let body = webhookAccountPairs + "&contacts[note][0][type]=company&contacts[note][0][note][id]=77"
             + "&contacts[note][0][note][text]=Hi&contacts[note][0][note][element_type]=3"
             + "&contacts[note][0][note][element_id]=36000005&contacts[note][0][note][timestamp_x]=2026-01-14+12%3A05%3A00"
             + "&contacts[note][0][note][note_type]=99999999999999999999"
-        let note = try #require(parseBody(body).events.first?.note)
+        let note = try #require(parseWebhookBody(body).events.first?.note)
         #expect(note == NoteEvent(section: .contacts, entityType: .company, id: 77, text: "Hi", noteType: nil,
                                   elementType: 3, elementID: 36_000_005, timestampX: "2026-01-14 12:05:00"))
     }
@@ -141,7 +141,7 @@ struct WebhookDecodingTests {
     func customFieldShapes() throws {
         let prefix = "leads[update][0][custom_fields]"
         let body = [
-            accountPairs, "leads[update][0][id]=1",
+            webhookAccountPairs, "leads[update][0][id]=1",
             "\(prefix)[0][id]=10", "\(prefix)[0][values][0][value]=a", "\(prefix)[0][values][0][enum]=100",
             "\(prefix)[0][values][1][value]=b",
             "\(prefix)[1][id]=11", "\(prefix)[1][values][0]=1771200000", "\(prefix)[1][values][1]=1771300000",
@@ -155,7 +155,7 @@ struct WebhookDecodingTests {
             "\(prefix)[8][id]=18", "\(prefix)[8][code]=EMAIL", "\(prefix)[8][values][0][value]=x%40example.com",
             "\(prefix)[8][values][0][enum]=WORK",
         ].joined(separator: "&")
-        let lead = try #require(parseBody(body).events.first?.lead)
+        let lead = try #require(parseWebhookBody(body).events.first?.lead)
         #expect(lead.customFields == [
             WebhookCustomField(id: 10, values: [WebhookCustomFieldValue(value: "a", enumID: 100),
                                                 WebhookCustomFieldValue(value: "b")]),
@@ -172,7 +172,7 @@ struct WebhookDecodingTests {
     @Test("unparseable non-key fields become nil; decimal prices and price_with_minor_units are read")
     func garbageFieldsAreNil() throws {
         let body = [
-            accountPairs, "leads[update][0][id]=24000017", "leads[update][0][date_create]=2026-13-45+99%3A99",
+            webhookAccountPairs, "leads[update][0][id]=24000017", "leads[update][0][date_create]=2026-13-45+99%3A99",
             "leads[update][0][last_modified]=-5", "leads[update][0][created_at]=1.5e9",
             "leads[update][0][updated_at]=99999999999999999999", "leads[update][0][status_id]=abc",
             "leads[update][0][pipeline_id]=%2B7", "leads[update][0][responsible_user_id]=%20900",
@@ -180,7 +180,7 @@ struct WebhookDecodingTests {
             "leads[update][0][tags][0][id]=x", "leads[update][0][tags][0][name]=t",
             "leads[update][0][tags][1][id]=", "leads[update][0][tags][2][id]=9",
         ].joined(separator: "&")
-        let lead = try #require(parseBody(body).events.first?.lead)
+        let lead = try #require(parseWebhookBody(body).events.first?.lead)
         #expect(lead == LeadEvent(action: .update, id: 24_000_017, priceWithMinorUnits: Decimal(string: "12500.50"),
                                   tags: [WebhookTag(name: "t"), WebhookTag(id: 9, name: "")]))
     }
@@ -193,17 +193,17 @@ struct WebhookDecodingTests {
     ] as [(String, Decimal?)])
     func prices(text: String, expected: Decimal?) throws {
         let encoded = try #require(text.addingPercentEncoding(withAllowedCharacters: .alphanumerics))
-        let lead = try #require(parseBody(accountPairs + "&leads[add][0][id]=1&leads[add][0][price]=" + encoded)
+        let lead = try #require(parseWebhookBody(webhookAccountPairs + "&leads[add][0][id]=1&leads[add][0][price]=" + encoded)
             .events.first?.lead)
         #expect(lead.price == expected)
     }
 
     @Test("a repeated key keeps its last value, and a leaf and a map at one path replace each other (PHP rules)")
     func repeatedKeys() throws {
-        let body = accountPairs + "&leads[add][0][id]=1&leads[add][0][name]=first&leads[add][0][name]=second"
+        let body = webhookAccountPairs + "&leads[add][0][id]=1&leads[add][0][name]=first&leads[add][0][name]=second"
             + "&leads[add][0][tags]=x&leads[add][0][tags][0][name]=t" + "&task=a&task[add][0][id]=3"
             + "&foo[bar][0][x]=1&foo=2"
-        let events = try parseBody(body).events
+        let events = try parseWebhookBody(body).events
         #expect(events == [
             .lead(LeadEvent(action: .add, id: 1, name: "second", tags: [WebhookTag(name: "t")])),
             .unknown(UnknownWebhookItem(section: .task, action: .add, index: "0", raw: ["id": "3"])),
@@ -213,9 +213,9 @@ struct WebhookDecodingTests {
 
     @Test("'[]' appends after the largest numeric index, as PHP does")
     func appendSegments() throws {
-        let body = accountPairs + "&leads[add][0][id]=1&leads[add][0][tags][4][name]=a&leads[add][0][tags][][name]=b"
+        let body = webhookAccountPairs + "&leads[add][0][id]=1&leads[add][0][tags][4][name]=a&leads[add][0][tags][][name]=b"
             + "&task[add][][x]=1&task[add][][x]=2"
-        let events = try parseBody(body).events
+        let events = try parseWebhookBody(body).events
         #expect(events[0].lead?.tags == [WebhookTag(name: "a"), WebhookTag(name: "b")])
         #expect(events.compactMap(\.unknownItem).map(\.index) == ["0", "1"])
         #expect(events.compactMap(\.unknownItem).map(\.raw) == [["x": "1"], ["x": "2"]])
@@ -223,8 +223,8 @@ struct WebhookDecodingTests {
 
     @Test("pairs without '=', empty pairs and a trailing '&' are fine; raw UTF-8 bytes are accepted")
     func lenientSeparators() throws {
-        let body = "&&" + accountPairs + "&&leads[add][0][id]=1&leads[add][0][name]&leads[add][0][text]=Привет 👋&"
-        let hook = try parseBody(body)
+        let body = "&&" + webhookAccountPairs + "&&leads[add][0][id]=1&leads[add][0][name]&leads[add][0][text]=Привет 👋&"
+        let hook = try parseWebhookBody(body)
         #expect(hook.account.id == 31_234_567)
         #expect(hook.events == [.lead(LeadEvent(action: .add, id: 1, name: ""))])
     }
@@ -237,7 +237,7 @@ struct WebhookDecodingTests {
         ("not+a+url", nil),
     ] as [(String, String?)])
     func baseURL(encoded: String, expected: String?) throws {
-        let hook = try parseBody(accountPairs + "&account[_links][self]=" + encoded)
+        let hook = try parseWebhookBody(webhookAccountPairs + "&account[_links][self]=" + encoded)
         #expect(hook.account.baseURL?.absoluteString == expected)
         #expect(hook.events.isEmpty)
     }
@@ -249,17 +249,17 @@ struct WebhookDecodingTests {
         "application/x-www-form-urlencoded; charset=US-ASCII", "application/x-www-form-urlencoded; boundary=x",
     ])
     func acceptedContentTypes(contentType: String) throws {
-        let hook = try KommoWebhookParser().parse(body: Data(accountPairs.utf8), contentType: contentType)
+        let hook = try KommoWebhookParser().parse(body: Data(webhookAccountPairs.utf8), contentType: contentType)
         #expect(hook.account.subdomain == "acme")
     }
 
     @Test("exactly the item and pair limits are allowed")
     func limitsAreInclusive() throws {
-        let body = accountPairs + "&leads[add][0][id]=1&leads[add][1][id]=2&task=x"
+        let body = webhookAccountPairs + "&leads[add][0][id]=1&leads[add][1][id]=2&task=x"
         let limits = KommoWebhookParser.Limits(maxPairs: 5, maxItems: 3)
-        #expect(try parseBody(body, limits: limits).events.count == 3)
-        let deep = accountPairs + "&a[1][2][3]=x"
-        #expect(try parseBody(deep, limits: .init(maxDepth: 3)).events.count == 1)
+        #expect(try parseWebhookBody(body, limits: limits).events.count == 3)
+        let deep = webhookAccountPairs + "&a[1][2][3]=x"
+        #expect(try parseWebhookBody(deep, limits: .init(maxDepth: 3)).events.count == 1)
     }
 
     @Test("the default limits are the documented ones")

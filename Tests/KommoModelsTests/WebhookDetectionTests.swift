@@ -84,11 +84,11 @@ struct WebhookDetectionTests {
         (nil, nil, nil),
     ] as [(Int64?, Int64?, Int64?)])
     func eventTime(updatedAt: Int64?, lastModified: Int64?, expected: Int64?) {
-        let lead = LeadEvent(action: .update, id: 1, lastModified: lastModified.map(unix), updatedAt: updatedAt.map(unix))
-        #expect(lead.eventTime == expected.map(unix))
-        let entity = EntityEvent(entityType: .contact, action: .update, id: 1, lastModified: lastModified.map(unix),
-                                 updatedAt: updatedAt.map(unix))
-        #expect(entity.eventTime == expected.map(unix))
+        let lead = LeadEvent(action: .update, id: 1, lastModified: lastModified.map(webhookDate), updatedAt: updatedAt.map(webhookDate))
+        #expect(lead.eventTime == expected.map(webhookDate))
+        let entity = EntityEvent(entityType: .contact, action: .update, id: 1, lastModified: lastModified.map(webhookDate),
+                                 updatedAt: updatedAt.map(webhookDate))
+        #expect(entity.eventTime == expected.map(webhookDate))
     }
 
     @Test("open vocabularies compare by raw value and print it")

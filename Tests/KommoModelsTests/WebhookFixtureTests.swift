@@ -17,13 +17,13 @@ struct WebhookFixtureTests {
             "webhook-mixed-update-and-status.txt",
         ])
         for name in names where name != "webhook-dp-lead-status-minimal.txt" {
-            #expect(try parseFixture(name).account == acmeAccount, "\(name)")
+            #expect(try parseWebhookFixture(name).account == webhookAcmeAccount, "\(name)")
         }
     }
 
     @Test("leads[status] to a middle stage: tags, a select field with enum, a bare-scalar date field")
     func middleStage() throws {
-        let hook = try parseFixture("webhook-lead-status-middle-stage.txt")
+        let hook = try parseWebhookFixture("webhook-lead-status-middle-stage.txt")
         #expect(hook.account.id == 31_234_567)
         #expect(hook.account.subdomain == "acme")
         #expect(hook.account.baseURL?.absoluteString == "https://acme.kommo.com")
@@ -43,10 +43,10 @@ struct WebhookFixtureTests {
         #expect(lead.modifiedUserID == 9_000_002)
         #expect(lead.createdUserID == 9_000_001)
         #expect(lead.accountID == 31_234_567)
-        #expect(lead.lastModified == unix(1_768_394_100))
-        #expect(lead.dateCreate == unix(1_767_780_000))
-        #expect(lead.createdAt == unix(1_767_780_000))
-        #expect(lead.updatedAt == unix(1_768_394_100))
+        #expect(lead.lastModified == webhookDate(1_768_394_100))
+        #expect(lead.dateCreate == webhookDate(1_767_780_000))
+        #expect(lead.createdAt == webhookDate(1_767_780_000))
+        #expect(lead.updatedAt == webhookDate(1_768_394_100))
         #expect(lead.tags == [WebhookTag(id: 51_001, name: "inbound")])
         #expect(lead.customFields == [
             WebhookCustomField(id: 1_100_001, name: "Budget range", code: nil,
@@ -56,18 +56,18 @@ struct WebhookFixtureTests {
         ])
         #expect(lead.isStageChange)
         #expect(!lead.isWon() && !lead.isLost())
-        #expect(lead.eventTime == unix(1_768_394_100))
+        #expect(lead.eventTime == webhookDate(1_768_394_100))
     }
 
     @Test("leads[status] to won (142)")
     func won() throws {
-        let hook = try parseFixture("webhook-lead-status-won.txt")
-        #expect(hook.account == acmeAccount)
+        let hook = try parseWebhookFixture("webhook-lead-status-won.txt")
+        #expect(hook.account == webhookAcmeAccount)
         let expected = LeadEvent(
             action: .status, id: 24_000_017, name: "ACME Retail - annual plan", statusID: 142, pipelineID: 7_654_321,
             oldStatusID: 61_000_005, price: 12_500, responsibleUserID: 9_000_001, createdUserID: 9_000_001,
-            modifiedUserID: 9_000_001, accountID: 31_234_567, lastModified: unix(1_768_912_200),
-            dateCreate: unix(1_767_780_000), createdAt: unix(1_767_780_000), updatedAt: unix(1_768_912_200),
+            modifiedUserID: 9_000_001, accountID: 31_234_567, lastModified: webhookDate(1_768_912_200),
+            dateCreate: webhookDate(1_767_780_000), createdAt: webhookDate(1_767_780_000), updatedAt: webhookDate(1_768_912_200),
             tags: [WebhookTag(id: 51_001, name: "inbound")],
             customFields: [WebhookCustomField(id: 1_100_001, name: "Budget range",
                                               values: [WebhookCustomFieldValue(value: "10k-25k", enumID: 5_500_012)])]
@@ -79,27 +79,27 @@ struct WebhookFixtureTests {
 
     @Test("leads[status] to lost (143), no loss reason in the hook")
     func lost() throws {
-        let hook = try parseFixture("webhook-lead-status-lost.txt")
+        let hook = try parseWebhookFixture("webhook-lead-status-lost.txt")
         let expected = LeadEvent(
             action: .status, id: 24_000_031, name: "Globex pilot", statusID: 143, pipelineID: 7_654_321,
             oldStatusID: 61_000_003, price: 4_800, responsibleUserID: 9_000_002, createdUserID: 9_000_002,
-            modifiedUserID: 9_000_002, accountID: 31_234_567, lastModified: unix(1_768_740_600),
-            dateCreate: unix(1_767_866_400), createdAt: unix(1_767_866_400), updatedAt: unix(1_768_740_600)
+            modifiedUserID: 9_000_002, accountID: 31_234_567, lastModified: webhookDate(1_768_740_600),
+            dateCreate: webhookDate(1_767_866_400), createdAt: webhookDate(1_767_866_400), updatedAt: webhookDate(1_768_740_600)
         )
-        #expect(hook.account == acmeAccount)
+        #expect(hook.account == webhookAcmeAccount)
         #expect(hook.events == [.lead(expected)])
         #expect(expected.isLost() && !expected.isWon())
     }
 
     @Test("leads[responsible]: the owner changes from 9000001 to 9000002")
     func responsibleChanged() throws {
-        let hook = try parseFixture("webhook-lead-responsible-changed.txt")
+        let hook = try parseWebhookFixture("webhook-lead-responsible-changed.txt")
         let expected = LeadEvent(
             action: .responsible, id: 24_000_017, name: "ACME Retail - annual plan", statusID: 61_000_004,
             pipelineID: 7_654_321, price: 12_500, responsibleUserID: 9_000_002, oldResponsibleUserID: 9_000_001,
             createdUserID: 9_000_001, modifiedUserID: 9_000_001, accountID: 31_234_567,
-            lastModified: unix(1_768_480_500), dateCreate: unix(1_767_780_000), createdAt: unix(1_767_780_000),
-            updatedAt: unix(1_768_480_500),
+            lastModified: webhookDate(1_768_480_500), dateCreate: webhookDate(1_767_780_000), createdAt: webhookDate(1_767_780_000),
+            updatedAt: webhookDate(1_768_480_500),
             customFields: [WebhookCustomField(id: 1_100_001, name: "Budget range",
                                               values: [WebhookCustomFieldValue(value: "10k-25k", enumID: 5_500_012)])]
         )
@@ -111,31 +111,31 @@ struct WebhookFixtureTests {
 
     @Test("leads[add]: a new lead with two UTM-style custom fields and price 0")
     func add() throws {
-        let hook = try parseFixture("webhook-lead-add.txt")
+        let hook = try parseWebhookFixture("webhook-lead-add.txt")
         let expected = LeadEvent(
             action: .add, id: 24_000_040, name: "Inbound request from website", statusID: 61_000_002,
             pipelineID: 7_654_321, price: 0, responsibleUserID: 9_000_001, createdUserID: 9_000_001,
-            modifiedUserID: 9_000_001, accountID: 31_234_567, lastModified: unix(1_768_555_200),
-            dateCreate: unix(1_768_555_200), createdAt: unix(1_768_555_200), updatedAt: unix(1_768_555_200),
+            modifiedUserID: 9_000_001, accountID: 31_234_567, lastModified: webhookDate(1_768_555_200),
+            dateCreate: webhookDate(1_768_555_200), createdAt: webhookDate(1_768_555_200), updatedAt: webhookDate(1_768_555_200),
             customFields: [
                 WebhookCustomField(id: 1_100_010, name: "utm_source", values: [WebhookCustomFieldValue(value: "google")]),
                 WebhookCustomField(id: 1_100_011, name: "utm_campaign",
                                    values: [WebhookCustomFieldValue(value: "winter-promo")]),
             ]
         )
-        #expect(hook.account == acmeAccount)
+        #expect(hook.account == webhookAcmeAccount)
         #expect(hook.events == [.lead(expected)])
         #expect(hook.events.first?.lead?.price == Decimal(0))
     }
 
     @Test("leads[update]: price, two tags and three field shapes")
     func update() throws {
-        let hook = try parseFixture("webhook-lead-update.txt")
+        let hook = try parseWebhookFixture("webhook-lead-update.txt")
         let expected = LeadEvent(
             action: .update, id: 24_000_017, name: "ACME Retail - annual plan", statusID: 61_000_004,
             pipelineID: 7_654_321, price: 15_000, responsibleUserID: 9_000_001, createdUserID: 9_000_001,
-            modifiedUserID: 9_000_001, accountID: 31_234_567, lastModified: unix(1_768_401_000),
-            dateCreate: unix(1_767_780_000), createdAt: unix(1_767_780_000), updatedAt: unix(1_768_401_000),
+            modifiedUserID: 9_000_001, accountID: 31_234_567, lastModified: webhookDate(1_768_401_000),
+            dateCreate: webhookDate(1_767_780_000), createdAt: webhookDate(1_767_780_000), updatedAt: webhookDate(1_768_401_000),
             tags: [WebhookTag(id: 51_001, name: "inbound"), WebhookTag(id: 51_002, name: "enterprise")],
             customFields: [
                 WebhookCustomField(id: 1_100_001, name: "Budget range",
@@ -145,7 +145,7 @@ struct WebhookFixtureTests {
                 WebhookCustomField(id: 1_100_003, name: "Seats", values: [WebhookCustomFieldValue(value: "40")]),
             ]
         )
-        #expect(hook.account == acmeAccount)
+        #expect(hook.account == webhookAcmeAccount)
         #expect(hook.events == [.lead(expected)])
         let lead = try #require(hook.events.first?.lead)
         #expect(!lead.isStageChange)
@@ -154,7 +154,7 @@ struct WebhookFixtureTests {
 
     @Test("leads[delete]: only id and stage, with the account block last")
     func delete() throws {
-        let hook = try parseFixture("webhook-lead-delete.txt")
+        let hook = try parseWebhookFixture("webhook-lead-delete.txt")
         #expect(hook.account.id == 31_234_567)
         #expect(hook.account.subdomain == "acme")
         #expect(hook.account.baseURL == URL(string: "https://acme.kommo.com"))
@@ -167,8 +167,8 @@ struct WebhookFixtureTests {
 
     @Test("leads[status] batch: three items in index order across two pipelines")
     func batch() throws {
-        let hook = try parseFixture("webhook-lead-status-batch.txt")
-        #expect(hook.account == acmeAccount)
+        let hook = try parseWebhookFixture("webhook-lead-status-batch.txt")
+        #expect(hook.account == webhookAcmeAccount)
         let leads = hook.events.compactMap(\.lead)
         #expect(leads.count == 3 && hook.events.count == 3)
         #expect(leads.map(\.id) == [24_000_017, 24_000_018, 24_000_019])
@@ -182,10 +182,10 @@ struct WebhookFixtureTests {
         #expect(leads.map(\.modifiedUserID) == [9_000_001, 9_000_001, 9_000_001])
         #expect(leads.map(\.createdUserID) == [9_000_001, 9_000_002, 9_000_001])
         #expect(leads.map(\.accountID) == [31_234_567, 31_234_567, 31_234_567])
-        #expect(leads.map(\.lastModified) == [unix(1_768_650_000), unix(1_768_650_000), unix(1_768_650_001)])
-        #expect(leads.map(\.updatedAt) == [unix(1_768_650_000), unix(1_768_650_000), unix(1_768_650_001)])
-        #expect(leads.map(\.createdAt) == [unix(1_767_780_000), unix(1_767_780_000), unix(1_767_780_000)])
-        #expect(leads.map(\.dateCreate) == [unix(1_767_780_000), unix(1_767_780_000), unix(1_767_780_000)])
+        #expect(leads.map(\.lastModified) == [webhookDate(1_768_650_000), webhookDate(1_768_650_000), webhookDate(1_768_650_001)])
+        #expect(leads.map(\.updatedAt) == [webhookDate(1_768_650_000), webhookDate(1_768_650_000), webhookDate(1_768_650_001)])
+        #expect(leads.map(\.createdAt) == [webhookDate(1_767_780_000), webhookDate(1_767_780_000), webhookDate(1_767_780_000)])
+        #expect(leads.map(\.dateCreate) == [webhookDate(1_767_780_000), webhookDate(1_767_780_000), webhookDate(1_767_780_000)])
         #expect(leads.map { $0.isWon() } == [false, false, true])
         #expect(leads.map { $0.isLost() } == [false, true, false])
         #expect(leads.allSatisfy { $0.isStageChange })
@@ -193,13 +193,13 @@ struct WebhookFixtureTests {
 
     @Test("contacts[update] with type=contact: PHONE/EMAIL codes with numeric enum ids, unchanged old owner")
     func contactUpdate() throws {
-        let hook = try parseFixture("webhook-contact-update.txt")
-        #expect(hook.account == acmeAccount)
+        let hook = try parseWebhookFixture("webhook-contact-update.txt")
+        #expect(hook.account == webhookAcmeAccount)
         let expected = EntityEvent(
             entityType: .contact, action: .update, id: 35_000_021, name: "Olivia Bennett",
             responsibleUserID: 9_000_001, oldResponsibleUserID: 9_000_001, createdUserID: 9_000_001,
-            modifiedUserID: 9_000_001, accountID: 31_234_567, dateCreate: unix(1_767_780_300),
-            lastModified: unix(1_768_390_500), createdAt: unix(1_767_780_300), updatedAt: unix(1_768_390_500),
+            modifiedUserID: 9_000_001, accountID: 31_234_567, dateCreate: webhookDate(1_767_780_300),
+            lastModified: webhookDate(1_768_390_500), createdAt: webhookDate(1_767_780_300), updatedAt: webhookDate(1_768_390_500),
             customFields: [
                 WebhookCustomField(id: 1_200_001, name: "Position", code: "POSITION",
                                    values: [WebhookCustomFieldValue(value: "Head of Procurement")]),
@@ -224,13 +224,13 @@ struct WebhookFixtureTests {
 
     @Test("a company arrives under contacts[update] with type=company and linked leads")
     func companyUpdate() throws {
-        let hook = try parseFixture("webhook-company-update.txt")
-        #expect(hook.account == acmeAccount)
+        let hook = try parseWebhookFixture("webhook-company-update.txt")
+        #expect(hook.account == webhookAcmeAccount)
         let expected = EntityEvent(
             entityType: .company, action: .update, id: 36_000_005, name: "Northwind Traders LLC",
             responsibleUserID: 9_000_001, createdUserID: 9_000_001, modifiedUserID: 9_000_002,
-            accountID: 31_234_567, dateCreate: unix(1_767_780_200), lastModified: unix(1_768_391_000),
-            createdAt: unix(1_767_780_200), updatedAt: unix(1_768_391_000),
+            accountID: 31_234_567, dateCreate: webhookDate(1_767_780_200), lastModified: webhookDate(1_768_391_000),
+            createdAt: webhookDate(1_767_780_200), updatedAt: webhookDate(1_768_391_000),
             customFields: [
                 WebhookCustomField(id: 1_200_003, name: "Phone", code: "PHONE",
                                    values: [WebhookCustomFieldValue(value: "+15550100000", enumID: 700_101)]),
@@ -247,7 +247,7 @@ struct WebhookFixtureTests {
 
     @Test("Digital Pipeline hook: minimal lead, old pipeline, account without _links")
     func digitalPipelineMinimal() throws {
-        let hook = try parseFixture("webhook-dp-lead-status-minimal.txt")
+        let hook = try parseWebhookFixture("webhook-dp-lead-status-minimal.txt")
         #expect(hook.account == KommoWebhookAccount(id: 31_234_567, subdomain: "acme", baseURL: nil))
         #expect(hook.events == [.lead(LeadEvent(action: .status, id: 24_000_017, statusID: 61_000_004,
                                                 pipelineID: 7_654_321, oldStatusID: 61_000_003,
@@ -259,14 +259,14 @@ struct WebhookFixtureTests {
 
     @Test("one request with leads[update] then leads[status] for the same lead keeps body order")
     func mixedUpdateAndStatus() throws {
-        let hook = try parseFixture("webhook-mixed-update-and-status.txt")
-        #expect(hook.account == acmeAccount)
+        let hook = try parseWebhookFixture("webhook-mixed-update-and-status.txt")
+        #expect(hook.account == webhookAcmeAccount)
         let common = LeadEvent(
             action: .update, id: 24_000_017, name: "ACME Retail - annual plan", statusID: 61_000_005,
             pipelineID: 7_654_321, oldStatusID: 61_000_004, price: 12_500, responsibleUserID: 9_000_001,
             createdUserID: 9_000_001, modifiedUserID: 9_000_001, accountID: 31_234_567,
-            lastModified: unix(1_768_650_000), dateCreate: unix(1_767_780_000), createdAt: unix(1_767_780_000),
-            updatedAt: unix(1_768_650_000)
+            lastModified: webhookDate(1_768_650_000), dateCreate: webhookDate(1_767_780_000), createdAt: webhookDate(1_767_780_000),
+            updatedAt: webhookDate(1_768_650_000)
         )
         var status = common
         status.action = .status
@@ -276,8 +276,8 @@ struct WebhookFixtureTests {
 
     @Test("leads[note]: a text note with the attachement spelling, a string date and JSON metadata")
     func noteAdded() throws {
-        let hook = try parseFixture("webhook-lead-note-added.txt")
-        #expect(hook.account == acmeAccount)
+        let hook = try parseWebhookFixture("webhook-lead-note-added.txt")
+        #expect(hook.account == webhookAcmeAccount)
         let note = try #require(hook.events.first?.note)
         #expect(hook.events.count == 1)
         #expect(note.section == .leads)
@@ -295,16 +295,16 @@ struct WebhookFixtureTests {
         #expect(note.createdBy == 9_000_001)
         #expect(note.modifiedBy == 9_000_001)
         #expect(note.mainUserID == 9_000_001)
-        #expect(note.createdAt == unix(1_768_392_300))
-        #expect(note.updatedAt == unix(1_768_392_300))
+        #expect(note.createdAt == webhookDate(1_768_392_300))
+        #expect(note.updatedAt == webhookDate(1_768_392_300))
         #expect(hook.events.first?.action == .note)
         #expect(hook.events.first?.entityID == 91_000_012)
     }
 
     @Test("Cyrillic, emoji, reserved characters and all three custom-field value shapes decode exactly")
     func unicodeCustomFields() throws {
-        let hook = try parseFixture("webhook-lead-update-unicode-custom-fields.txt")
-        #expect(hook.account == acmeAccount)
+        let hook = try parseWebhookFixture("webhook-lead-update-unicode-custom-fields.txt")
+        #expect(hook.account == webhookAcmeAccount)
         let lead = try #require(hook.events.first?.lead)
         #expect(hook.events.count == 1)
         #expect(lead.action == .update)
@@ -317,10 +317,10 @@ struct WebhookFixtureTests {
         #expect(lead.modifiedUserID == 9_000_002)
         #expect(lead.createdUserID == 9_000_002)
         #expect(lead.accountID == 31_234_567)
-        #expect(lead.lastModified == unix(1_768_822_800))
-        #expect(lead.dateCreate == unix(1_768_300_000))
-        #expect(lead.createdAt == unix(1_768_300_000))
-        #expect(lead.updatedAt == unix(1_768_822_800))
+        #expect(lead.lastModified == webhookDate(1_768_822_800))
+        #expect(lead.dateCreate == webhookDate(1_768_300_000))
+        #expect(lead.createdAt == webhookDate(1_768_300_000))
+        #expect(lead.updatedAt == webhookDate(1_768_822_800))
         #expect(lead.tags == [WebhookTag(id: 51_007, name: "повторный клиент"), WebhookTag(id: 51_008, name: "VIP ⭐")])
         #expect(lead.customFields == [
             WebhookCustomField(id: 1_100_020, name: "Комментарий", values: [

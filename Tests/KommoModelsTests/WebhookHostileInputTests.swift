@@ -10,56 +10,56 @@ struct WebhookHostileInputTests {
         "application/x-www-form-urlencoded; charset=\"koi8-r\"", "x-www-form-urlencoded",
     ] as [String?])
     func contentType(contentType: String?) {
-        let error = parseError(Data(accountPairs.utf8), contentType: contentType)
+        let error = webhookParseError(Data(webhookAccountPairs.utf8), contentType: contentType)
         #expect(error?.code == .unsupportedContentType)
     }
 
     @Test("an empty body, or one with only separators, is refused", arguments: ["", "&", "&&&&"])
     func emptyBody(body: String) {
-        #expect(parseError(body)?.code == .emptyBody)
+        #expect(webhookParseError(body)?.code == .emptyBody)
     }
 
     @Test("a body over the size limit is refused before it is read")
     func bodyTooLarge() {
-        let small = KommoWebhookParser.Limits(maxBodyBytes: accountPairs.utf8.count)
-        #expect(parseError(accountPairs, limits: small) == nil)
-        #expect(parseError(accountPairs + "&", limits: small)?.code == .bodyTooLarge)
+        let small = KommoWebhookParser.Limits(maxBodyBytes: webhookAccountPairs.utf8.count)
+        #expect(webhookParseError(webhookAccountPairs, limits: small) == nil)
+        #expect(webhookParseError(webhookAccountPairs + "&", limits: small)?.code == .bodyTooLarge)
         // One byte over the default 1 MiB, even though its content is harmless.
         let huge = Data(repeating: UInt8(ascii: "&"), count: 1_048_577)
-        #expect(parseError(huge)?.code == .bodyTooLarge)
+        #expect(webhookParseError(huge)?.code == .bodyTooLarge)
         let negative = KommoWebhookParser.Limits(maxBodyBytes: -1)
-        #expect(parseError(accountPairs, limits: negative)?.code == .bodyTooLarge)
+        #expect(webhookParseError(webhookAccountPairs, limits: negative)?.code == .bodyTooLarge)
     }
 
     @Test("a key nested deeper than the limit is refused")
     func tooDeep() throws {
-        let eight = accountPairs + "&a[1][2][3][4][5][6][7][8]=x"
-        #expect(try parseBody(eight).events.count == 1)
-        let nine = accountPairs + "&a[1][2][3][4][5][6][7][8][9]=x"
-        let error = try #require(parseError(nine))
+        let eight = webhookAccountPairs + "&a[1][2][3][4][5][6][7][8]=x"
+        #expect(try parseWebhookBody(eight).events.count == 1)
+        let nine = webhookAccountPairs + "&a[1][2][3][4][5][6][7][8][9]=x"
+        let error = try #require(webhookParseError(nine))
         #expect(error.code == .tooDeep)
-        #expect(error.byteOffset == accountPairs.utf8.count + 1)
-        let hostile = accountPairs + "&a" + String(repeating: "[x]", count: 100_000) + "=1"
-        #expect(parseError(hostile)?.code == .tooDeep)
-        #expect(parseError(accountPairs + "&a[b]=1", limits: .init(maxDepth: 0))?.code == .tooDeep)
+        #expect(error.byteOffset == webhookAccountPairs.utf8.count + 1)
+        let hostile = webhookAccountPairs + "&a" + String(repeating: "[x]", count: 100_000) + "=1"
+        #expect(webhookParseError(hostile)?.code == .tooDeep)
+        #expect(webhookParseError(webhookAccountPairs + "&a[b]=1", limits: .init(maxDepth: 0))?.code == .tooDeep)
     }
 
     @Test("more pairs than the limit are refused")
     func tooManyPairs() {
         let pairs = Array(repeating: "x=1", count: 19_998).joined(separator: "&")
-        #expect(parseError(accountPairs + "&" + pairs) == nil)
-        #expect(parseError(accountPairs + "&" + pairs + "&x=2")?.code == .tooManyPairs)
-        #expect(parseError(accountPairs + "&a=1", limits: .init(maxPairs: 2))?.code == .tooManyPairs)
+        #expect(webhookParseError(webhookAccountPairs + "&" + pairs) == nil)
+        #expect(webhookParseError(webhookAccountPairs + "&" + pairs + "&x=2")?.code == .tooManyPairs)
+        #expect(webhookParseError(webhookAccountPairs + "&a=1", limits: .init(maxPairs: 2))?.code == .tooManyPairs)
     }
 
     @Test("more items than the limit are refused, counting every section")
     func tooManyItems() {
         let leads = (0..<1_000).map { "leads[status][\($0)][id]=\($0 + 1)" }.joined(separator: "&")
-        #expect(parseError(accountPairs + "&" + leads) == nil)
-        #expect(parseError(accountPairs + "&" + leads + "&task[add][0][id]=1")?.code == .tooManyItems)
-        let mixed = accountPairs + "&leads[add][0][id]=1&contacts[add][0][id]=2&foo=bar"
-        #expect(parseError(mixed, limits: .init(maxItems: 2))?.code == .tooManyItems)
-        #expect(parseError(mixed, limits: .init(maxItems: 3)) == nil)
+        #expect(webhookParseError(webhookAccountPairs + "&" + leads) == nil)
+        #expect(webhookParseError(webhookAccountPairs + "&" + leads + "&task[add][0][id]=1")?.code == .tooManyItems)
+        let mixed = webhookAccountPairs + "&leads[add][0][id]=1&contacts[add][0][id]=2&foo=bar"
+        #expect(webhookParseError(mixed, limits: .init(maxItems: 2))?.code == .tooManyItems)
+        #expect(webhookParseError(mixed, limits: .init(maxItems: 3)) == nil)
     }
 
     @Test("a '%' not followed by two hex digits is refused, with its byte offset", arguments: [
@@ -67,7 +67,7 @@ struct WebhookHostileInputTests {
         ("a=%%41", 2), ("a=1&b%=2", 5),
     ])
     func invalidPercentEncoding(body: String, offset: Int) throws {
-        let error = try #require(parseError(body))
+        let error = try #require(webhookParseError(body))
         #expect(error.code == .invalidPercentEncoding)
         #expect(error.byteOffset == offset)
     }
@@ -77,14 +77,14 @@ struct WebhookHostileInputTests {
         "a=%E2%82",
     ])
     func invalidUTF8(body: String) {
-        #expect(parseError(accountPairs + "&" + body)?.code == .invalidUTF8)
+        #expect(webhookParseError(webhookAccountPairs + "&" + body)?.code == .invalidUTF8)
     }
 
     @Test("raw bytes that are not UTF-8 are refused")
     func rawInvalidUTF8() {
-        var body = Data((accountPairs + "&a=").utf8)
+        var body = Data((webhookAccountPairs + "&a=").utf8)
         body.append(contentsOf: [0xFF, 0xFE])
-        #expect(parseError(body)?.code == .invalidUTF8)
+        #expect(webhookParseError(body)?.code == .invalidUTF8)
     }
 
     @Test("keys with malformed brackets are refused", arguments: [
@@ -92,9 +92,9 @@ struct WebhookHostileInputTests {
         "a[b]%5D=1",
     ])
     func malformedKey(body: String) {
-        let error = parseError(accountPairs + "&" + body)
+        let error = webhookParseError(webhookAccountPairs + "&" + body)
         #expect(error?.code == .malformedKey)
-        #expect(error?.byteOffset == accountPairs.utf8.count + 1)
+        #expect(error?.byteOffset == webhookAccountPairs.utf8.count + 1)
     }
 
     @Test("a missing account id is refused", arguments: [
@@ -102,7 +102,7 @@ struct WebhookHostileInputTests {
         "account[ID]=31234567&account[subdomain]=acme",
     ])
     func missingAccountID(body: String) {
-        let error = parseError(body)
+        let error = webhookParseError(body)
         #expect(error?.code == .missingAccountID)
         #expect(error?.path == "account[id]")
     }
@@ -111,17 +111,17 @@ struct WebhookHostileInputTests {
         "", "abc", "-1", "%2B1", "1.5", "99999999999999999999", "31234567x", "%2031234567",
     ])
     func invalidAccountID(value: String) {
-        let error = parseError("account[subdomain]=acme&account[id]=" + value)
+        let error = webhookParseError("account[subdomain]=acme&account[id]=" + value)
         #expect(error?.code == .invalidAccountID)
         #expect(error?.path == "account[id]")
-        #expect(parseError("account[subdomain]=acme&account[id][x]=1")?.code == .invalidAccountID)
+        #expect(webhookParseError("account[subdomain]=acme&account[id][x]=1")?.code == .invalidAccountID)
     }
 
     @Test("a missing or empty subdomain is refused", arguments: [
         "account[id]=1", "account[id]=1&account[subdomain]=", "account[id]=1&account[subdomain][x]=acme",
     ])
     func missingSubdomain(body: String) {
-        let error = parseError(body)
+        let error = webhookParseError(body)
         #expect(error?.code == .missingAccountSubdomain)
         #expect(error?.path == "account[subdomain]")
     }
@@ -136,7 +136,7 @@ struct WebhookHostileInputTests {
         ("contacts[note][0][type]=contact&contacts[note][0][note][text]=hi", "contacts[note][0][note][id]"),
     ])
     func missingItemID(body: String, path: String) {
-        let error = parseError(accountPairs + "&" + body)
+        let error = webhookParseError(webhookAccountPairs + "&" + body)
         #expect(error?.code == .missingItemID)
         #expect(error?.path == path)
     }
@@ -150,7 +150,7 @@ struct WebhookHostileInputTests {
         ("leads[note][0][note][id]=12.0", "leads[note][0][note][id]"),
     ])
     func invalidItemID(body: String, path: String) {
-        let error = parseError(accountPairs + "&" + body)
+        let error = webhookParseError(webhookAccountPairs + "&" + body)
         #expect(error?.code == .invalidItemID)
         #expect(error?.path == path)
     }
@@ -159,14 +159,14 @@ struct WebhookHostileInputTests {
     func errorsDoNotLeakValues() throws {
         let secret = "sk_live_Zx9SECRETvalue"
         let bodies = [
-            accountPairs + "&leads[add][0][id]=\(secret)",
+            webhookAccountPairs + "&leads[add][0][id]=\(secret)",
             "account[subdomain]=acme&account[id]=\(secret)",
             "account[subdomain]=\(secret)",
-            accountPairs + "&leads[add][0][name]=\(secret)&leads[add][0][x]=%ZZ",
-            accountPairs + "&leads[add][0][name]=\(secret)%FF",
+            webhookAccountPairs + "&leads[add][0][name]=\(secret)&leads[add][0][x]=%ZZ",
+            webhookAccountPairs + "&leads[add][0][name]=\(secret)%FF",
         ]
         for body in bodies {
-            let error = try #require(parseError(body))
+            let error = try #require(webhookParseError(body))
             #expect(!error.description.contains(secret), "\(error.code)")
             #expect(!error.detail.contains(secret))
             #expect(!(error.path ?? "").contains(secret))
@@ -176,12 +176,12 @@ struct WebhookHostileInputTests {
 
     @Test("error descriptions say what happened and where")
     func descriptions() throws {
-        let error = try #require(parseError(accountPairs + "&leads[status][0][name]=x"))
+        let error = try #require(webhookParseError(webhookAccountPairs + "&leads[status][0][name]=x"))
         #expect(error.description.contains("missingItemID"))
         #expect(error.description.contains("leads[status][0][id]"))
-        let percent = try #require(parseError("a=%zz"))
+        let percent = try #require(webhookParseError("a=%zz"))
         #expect(percent.description.contains("byte 2"))
-        let long = try #require(parseError(accountPairs + "&" + String(repeating: "k", count: 1_000) + "]=1"))
+        let long = try #require(webhookParseError(webhookAccountPairs + "&" + String(repeating: "k", count: 1_000) + "]=1"))
         #expect(long.code == .malformedKey)
         #expect((long.path?.count ?? 0) <= 200)
     }

@@ -4,8 +4,8 @@ import KommoModels
 import Testing
 import TestSupport
 
-/// SplitMix64: a tiny, seeded generator so every random case can be replayed from its seed.
-struct SplitMix64: RandomNumberGenerator {
+/// The SplitMix64 generator: a tiny, seeded source so every random case can be replayed from its seed.
+struct WebhookSplitMix64: RandomNumberGenerator {
     private var state: UInt64
     init(seed: UInt64) { state = seed }
 
@@ -45,14 +45,14 @@ struct RandomWebhook {
         "\u{0}", "\u{7F}", "%2B", "%zz", "a=b&c", "[0]",
     ]
 
-    var rng: SplitMix64
+    var rng: WebhookSplitMix64
     var pairs: [Pair] = []
     /// Each section's key and its items (index, event), in generation order.
     var sections: [(entity: String, action: String, items: [(index: Int, event: KommoWebhookEvent)])] = []
     var account = KommoWebhookAccount(id: 0, subdomain: "x")
 
     init(seed: UInt64) {
-        rng = SplitMix64(seed: seed)
+        rng = WebhookSplitMix64(seed: seed)
     }
 
     // MARK: Random values
@@ -361,7 +361,7 @@ struct WebhookPropertyTests {
             let expected = random.expected(order: order)
             let parsed: KommoWebhook
             do {
-                parsed = try KommoWebhookParser().parse(body: body, contentType: formContentType)
+                parsed = try KommoWebhookParser().parse(body: body, contentType: webhookContentType)
             } catch {
                 Issue.record("seed \(seed): \(error)")
                 continue
@@ -412,11 +412,11 @@ struct WebhookPropertyTests {
                       "x", ""].map { Array($0.utf8) }
         let values = ["1", "31234567", "142", "company", "contact", "a+b", "%D0%96", "", "-1"].map { Array($0.utf8) }
         let junk = ["%", "%G", "%FF", "]", "[", "==", "&&"].map { Array($0.utf8) }
-        var rng = SplitMix64(seed: 0xC0FFEE)
+        var rng = WebhookSplitMix64(seed: 0xC0FFEE)
         var outcomes: [String: Int] = [:]
         let limits = KommoWebhookParser.Limits(maxDepth: 3, maxPairs: 40, maxItems: 5)
         for _ in 0..<600 {
-            var bytes: [UInt8] = rng.chance(50) ? Array(accountPairs.utf8) + [UInt8(ascii: "&")] : []
+            var bytes: [UInt8] = rng.chance(50) ? Array(webhookAccountPairs.utf8) + [UInt8(ascii: "&")] : []
             if rng.chance(50) {
                 // Webhook-shaped pairs with occasional damage: a lost bracket, a stray token.
                 for _ in 0..<rng.below(12) {
@@ -449,7 +449,7 @@ struct WebhookPropertyTests {
     func mutatedFixtures() throws {
         let names = try Fixtures.kommoNames().filter { $0.hasPrefix("webhook-") }
         let bodies = try names.map { try Array(Fixtures.kommo($0)) }
-        var rng = SplitMix64(seed: 42)
+        var rng = WebhookSplitMix64(seed: 42)
         var parsed = 0
         var mutatedOutcomes: [String: Int] = [:]
         for _ in 0..<600 {
@@ -476,7 +476,7 @@ struct WebhookPropertyTests {
     private func outcome(_ body: Data, limits: KommoWebhookParser.Limits = .init())
         -> (hook: KommoWebhook?, error: KommoWebhookError.Code?) {
         do {
-            return (try KommoWebhookParser(limits: limits).parse(body: body, contentType: formContentType), nil)
+            return (try KommoWebhookParser(limits: limits).parse(body: body, contentType: webhookContentType), nil)
         } catch {
             return (nil, error.code)
         }

@@ -3,24 +3,24 @@ import KommoModels
 import TestSupport
 
 /// The content type Kommo sends.
-let formContentType = "application/x-www-form-urlencoded"
+let webhookContentType = "application/x-www-form-urlencoded"
 
 /// The account every fixture comes from.
-let acmeAccount = KommoWebhookAccount(id: 31_234_567, subdomain: "acme", baseURL: URL(string: "https://acme.kommo.com"))
+let webhookAcmeAccount = KommoWebhookAccount(id: 31_234_567, subdomain: "acme", baseURL: URL(string: "https://acme.kommo.com"))
 
 /// Parses a fixture with default limits.
-func parseFixture(_ name: String) throws -> KommoWebhook {
-    try KommoWebhookParser().parse(body: Fixtures.kommo(name), contentType: formContentType)
+func parseWebhookFixture(_ name: String) throws -> KommoWebhook {
+    try KommoWebhookParser().parse(body: Fixtures.kommo(name), contentType: webhookContentType)
 }
 
 /// Parses a body written as text (already form-encoded).
-func parseBody(_ body: String, limits: KommoWebhookParser.Limits = .init()) throws(KommoWebhookError) -> KommoWebhook {
-    try KommoWebhookParser(limits: limits).parse(body: Data(body.utf8), contentType: formContentType)
+func parseWebhookBody(_ body: String, limits: KommoWebhookParser.Limits = .init()) throws(KommoWebhookError) -> KommoWebhook {
+    try KommoWebhookParser(limits: limits).parse(body: Data(body.utf8), contentType: webhookContentType)
 }
 
 /// The error a body produces, or `nil` when it parses.
-func parseError(
-    _ body: Data, contentType: String? = formContentType, limits: KommoWebhookParser.Limits = .init()
+func webhookParseError(
+    _ body: Data, contentType: String? = webhookContentType, limits: KommoWebhookParser.Limits = .init()
 ) -> KommoWebhookError? {
     do {
         _ = try KommoWebhookParser(limits: limits).parse(body: body, contentType: contentType)
@@ -31,15 +31,15 @@ func parseError(
 }
 
 /// The error a text body produces, or `nil` when it parses.
-func parseError(_ body: String, limits: KommoWebhookParser.Limits = .init()) -> KommoWebhookError? {
-    parseError(Data(body.utf8), limits: limits)
+func webhookParseError(_ body: String, limits: KommoWebhookParser.Limits = .init()) -> KommoWebhookError? {
+    webhookParseError(Data(body.utf8), limits: limits)
 }
 
 /// A date from Unix seconds.
-func unix(_ seconds: Int64) -> Date { Date(timeIntervalSince1970: TimeInterval(seconds)) }
+func webhookDate(_ seconds: Int64) -> Date { Date(timeIntervalSince1970: TimeInterval(seconds)) }
 
 /// The account block in encoded form, for hand-written bodies.
-let accountPairs = "account%5Bsubdomain%5D=acme&account%5Bid%5D=31234567"
+let webhookAccountPairs = "account%5Bsubdomain%5D=acme&account%5Bid%5D=31234567"
 
 extension KommoWebhookEvent {
     /// The lead, if this is a lead event.
