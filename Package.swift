@@ -17,6 +17,9 @@ let package = Package(
         .library(name: "HTTPCore", targets: ["HTTPCore"]),
         .library(name: "JSONCore", targets: ["JSONCore"]),
         .library(name: "SegmentAPI", targets: ["SegmentAPI"]),
+        .library(name: "KommoModels", targets: ["KommoModels"]),
+        .library(name: "KommoAPI", targets: ["KommoAPI"]),
+        .library(name: "EventMapping", targets: ["EventMapping"]),
     ],
     targets: [
         // Shared HTTP layer: transport protocol, URLSession transport, retry policy, clock.
@@ -27,14 +30,24 @@ let package = Package(
         .target(name: "SegmentModels", dependencies: ["JSONCore"], swiftSettings: strictSwift6),
         // The Segment / RudderStack client and the batching, retrying queue.
         .target(name: "SegmentAPI", dependencies: ["HTTPCore", "SegmentModels"], swiftSettings: strictSwift6),
+        // Kommo value types: the webhook parser and event model (pure, no I/O), and the REST entity models.
+        .target(name: "KommoModels", dependencies: ["JSONCore"], swiftSettings: strictSwift6),
+        // The Kommo API v4 client: auth, rate limiting, retries, caching.
+        .target(name: "KommoAPI", dependencies: ["HTTPCore", "JSONCore", "KommoModels"], swiftSettings: strictSwift6),
+        // Pure Kommo → Segment mapping: models in, messages out; no I/O, no clock.
+        .target(name: "EventMapping", dependencies: ["JSONCore"], swiftSettings: strictSwift6),
 
         // Test doubles shared by the test targets (fake clocks, scripted transport, loopback HTTP server).
         .target(name: "TestSupport", dependencies: ["HTTPCore"], path: "Tests/TestSupport",
                 resources: [.copy("Resources")], swiftSettings: strictSwift6),
 
         .testTarget(name: "JSONCoreTests", dependencies: ["JSONCore"], swiftSettings: strictSwift6),
+        .testTarget(name: "HTTPCoreTests", dependencies: ["HTTPCore", "TestSupport"], swiftSettings: strictSwift6),
         .testTarget(name: "SegmentAPITests", dependencies: ["SegmentAPI", "TestSupport"],
                     swiftSettings: strictSwift6),
-        .testTarget(name: "HTTPCoreTests", dependencies: ["HTTPCore", "TestSupport"], swiftSettings: strictSwift6),
+        .testTarget(name: "KommoModelsTests", dependencies: ["KommoModels", "TestSupport"], swiftSettings: strictSwift6),
+        .testTarget(name: "KommoAPITests", dependencies: ["KommoAPI", "TestSupport"], swiftSettings: strictSwift6),
+        .testTarget(name: "EventMappingTests", dependencies: ["EventMapping", "TestSupport"],
+                    swiftSettings: strictSwift6),
     ]
 )
