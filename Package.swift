@@ -16,12 +16,19 @@ let package = Package(
     products: [
         .library(name: "HTTPCore", targets: ["HTTPCore"]),
         .library(name: "JSONCore", targets: ["JSONCore"]),
+        .library(name: "KommoModels", targets: ["KommoModels"]),
+        .library(name: "KommoAPI", targets: ["KommoAPI"]),
     ],
     targets: [
         // Shared HTTP layer: transport protocol, URLSession transport, retry policy, clock.
         .target(name: "HTTPCore", swiftSettings: strictSwift6),
         // The JSON value type, a fast deterministic JSON writer and ISO-8601 timestamps (pure, no I/O).
         .target(name: "JSONCore", swiftSettings: strictSwift6),
+        // Kommo's data: REST entity models (Entities/) and the webhook parser (Webhook/); pure, no I/O.
+        .target(name: "KommoModels", dependencies: ["JSONCore"], swiftSettings: strictSwift6),
+        // The Kommo REST client: hosts, auth and token refresh, rate limit, retries, caches.
+        .target(name: "KommoAPI", dependencies: ["HTTPCore", "JSONCore", "KommoModels"],
+                swiftSettings: strictSwift6),
 
         // Test doubles shared by the test targets (fake clocks, scripted transport, loopback HTTP server).
         .target(name: "TestSupport", dependencies: ["HTTPCore"], path: "Tests/TestSupport",
@@ -29,5 +36,7 @@ let package = Package(
 
         .testTarget(name: "JSONCoreTests", dependencies: ["JSONCore"], swiftSettings: strictSwift6),
         .testTarget(name: "HTTPCoreTests", dependencies: ["HTTPCore", "TestSupport"], swiftSettings: strictSwift6),
+        .testTarget(name: "KommoModelsTests", dependencies: ["KommoModels", "TestSupport"], swiftSettings: strictSwift6),
+        .testTarget(name: "KommoAPITests", dependencies: ["KommoAPI", "TestSupport"], swiftSettings: strictSwift6),
     ]
 )
