@@ -25,7 +25,7 @@ import JSONCore
 ///   tokens never appear in it.
 ///
 /// A struct whose copies share one cache; safe to use from many tasks at once.
-public struct HTTPKommoClient: KommoClient, CustomStringConvertible {
+public struct HTTPKommoClient: KommoClient, CustomStringConvertible, CustomReflectable {
     /// Settings of the client; every field has a default.
     public struct Configuration: Sendable, Hashable {
         /// The deadline of one HTTP exchange. Default: 15 seconds.
@@ -107,6 +107,8 @@ public struct HTTPKommoClient: KommoClient, CustomStringConvertible {
 
     /// The host; never a token.
     public var description: String { "HTTPKommoClient(host: \(host))" }
+    /// The host and configuration only, so that `dump` cannot reach the token provider.
+    public var customMirror: Mirror { Mirror(self, children: ["host": host, "configuration": configuration]) }
 
     private var idsPerRequest: Int { min(max(configuration.idsPerRequest, 1), 250) }
     private var pageLimit: String { String(min(max(configuration.pageLimit, 1), 250)) }

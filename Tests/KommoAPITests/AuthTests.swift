@@ -212,6 +212,10 @@ struct AuthTests {
         dump(pair, to: &dumped)
         dump(longLived, to: &dumped)
         dump(credentials, to: &dumped)
+        dump(provider, to: &dumped)
+        dump(try K.client(transport, tokens: provider), to: &dumped)
+        dump(client, to: &dumped)
+        #expect(dumped.contains("acme.kommo.com"))
         texts.append(dumped)
         for _ in 0..<3 {
             do {

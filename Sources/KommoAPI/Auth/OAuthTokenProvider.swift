@@ -18,7 +18,7 @@ import JSONCore
 ///
 /// The token request (`POST {account host}/oauth2/access_token`) is a rotation with an unknown outcome if it times
 /// out, so it is never retried automatically. Tokens, refresh tokens and the client secret never appear in errors.
-public actor OAuthTokenProvider: KommoTokenProvider, CustomStringConvertible {
+public actor OAuthTokenProvider: KommoTokenProvider, CustomStringConvertible, CustomReflectable {
     /// Settings of the provider.
     public struct Configuration: Sendable, Hashable {
         /// Refresh when the access token expires within this margin. Default: 5 minutes.
@@ -73,6 +73,11 @@ public actor OAuthTokenProvider: KommoTokenProvider, CustomStringConvertible {
     /// The provider's host and client id; never a token or the secret.
     public nonisolated var description: String {
         "OAuthTokenProvider(host: \(host), clientID: \(credentials.clientID))"
+    }
+
+    /// The host and client id only, so that `dump` cannot reach the tokens or the secret.
+    public nonisolated var customMirror: Mirror {
+        Mirror(self, children: ["host": host, "clientID": credentials.clientID])
     }
 
     /// How many refresh requests succeeded (for metrics and tests).
