@@ -59,18 +59,18 @@ public struct Account: Codable, Sendable, Hashable {
     /// Decodes an account leniently; only `id` is required.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        id = try c.requiredID(.id)
-        name = c.lenientString(.name) ?? ""
-        subdomain = c.lenientString(.subdomain) ?? ""
-        currency = c.lenientString(.currency)
-        currencySymbol = c.lenientString(.currencySymbol)
-        country = c.lenientString(.country)
-        createdAt = c.lenientDate(.createdAt)
-        createdBy = c.lenientInt(.createdBy)
-        updatedAt = c.lenientDate(.updatedAt)
-        currentUserID = c.lenientInt(.currentUserID)
-        isUnsortedOn = c.lenientBool(.isUnsortedOn)
-        isLossReasonEnabled = c.lenientBool(.isLossReasonEnabled)
+        id = try c.requiredEntityID(.id)
+        name = c.entityString(.name) ?? ""
+        subdomain = c.entityString(.subdomain) ?? ""
+        currency = c.entityString(.currency)
+        currencySymbol = c.entityString(.currencySymbol)
+        country = c.entityString(.country)
+        createdAt = c.entityDate(.createdAt)
+        createdBy = c.entityInt(.createdBy)
+        updatedAt = c.entityDate(.updatedAt)
+        currentUserID = c.entityInt(.currentUserID)
+        isUnsortedOn = c.entityBool(.isUnsortedOn)
+        isLossReasonEnabled = c.entityBool(.isLossReasonEnabled)
     }
 
     /// Encodes the account in the API's shape (dates as Unix seconds).
@@ -82,9 +82,9 @@ public struct Account: Codable, Sendable, Hashable {
         try c.encodeIfPresent(currency, forKey: .currency)
         try c.encodeIfPresent(currencySymbol, forKey: .currencySymbol)
         try c.encodeIfPresent(country, forKey: .country)
-        try c.encodeUnix(createdAt, forKey: .createdAt)
+        try c.encodeUnixSeconds(createdAt, forKey: .createdAt)
         try c.encodeIfPresent(createdBy, forKey: .createdBy)
-        try c.encodeUnix(updatedAt, forKey: .updatedAt)
+        try c.encodeUnixSeconds(updatedAt, forKey: .updatedAt)
         try c.encodeIfPresent(currentUserID, forKey: .currentUserID)
         try c.encodeIfPresent(isUnsortedOn, forKey: .isUnsortedOn)
         try c.encodeIfPresent(isLossReasonEnabled, forKey: .isLossReasonEnabled)

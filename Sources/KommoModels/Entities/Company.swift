@@ -25,9 +25,9 @@ public struct Company: Codable, Sendable, Hashable, CustomFieldsCarrier {
         /// Decodes the embedded entities; missing lists are empty.
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            tags = c.lossyArray(Tag.self, .tags)
-            contacts = c.lossyArray(EntityReference.self, .contacts)
-            leads = c.lossyArray(EntityReference.self, .leads)
+            tags = c.entityArray(Tag.self, .tags)
+            contacts = c.entityArray(EntityReference.self, .contacts)
+            leads = c.entityArray(EntityReference.self, .leads)
         }
 
         /// Encodes the embedded entities in the API's shape.
@@ -105,19 +105,19 @@ public struct Company: Codable, Sendable, Hashable, CustomFieldsCarrier {
     /// Decodes a company leniently; only `id` is required.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        id = try c.requiredID(.id)
-        name = c.lenientString(.name) ?? ""
-        responsibleUserID = c.lenientInt(.responsibleUserID) ?? 0
-        groupID = c.lenientInt(.groupID) ?? 0
-        createdBy = c.lenientInt(.createdBy) ?? 0
-        updatedBy = c.lenientInt(.updatedBy) ?? 0
-        createdAt = c.lenientDate(.createdAt) ?? kommoMissingDate
-        updatedAt = c.lenientDate(.updatedAt) ?? kommoMissingDate
-        closestTaskAt = c.lenientDate(.closestTaskAt)
-        isDeleted = c.lenientBool(.isDeleted) ?? false
-        customFieldsValues = c.lossyArray(CustomFieldValue.self, .customFieldsValues)
-        accountID = c.lenientInt(.accountID) ?? 0
-        embedded = c.lenient(Embedded.self, .embedded) ?? Embedded()
+        id = try c.requiredEntityID(.id)
+        name = c.entityString(.name) ?? ""
+        responsibleUserID = c.entityInt(.responsibleUserID) ?? 0
+        groupID = c.entityInt(.groupID) ?? 0
+        createdBy = c.entityInt(.createdBy) ?? 0
+        updatedBy = c.entityInt(.updatedBy) ?? 0
+        createdAt = c.entityDate(.createdAt) ?? entityMissingDate
+        updatedAt = c.entityDate(.updatedAt) ?? entityMissingDate
+        closestTaskAt = c.entityDate(.closestTaskAt)
+        isDeleted = c.entityBool(.isDeleted) ?? false
+        customFieldsValues = c.entityArray(CustomFieldValue.self, .customFieldsValues)
+        accountID = c.entityInt(.accountID) ?? 0
+        embedded = c.entityValue(Embedded.self, .embedded) ?? Embedded()
     }
 
     /// Encodes the company in the API's shape (dates as Unix seconds).
@@ -129,9 +129,9 @@ public struct Company: Codable, Sendable, Hashable, CustomFieldsCarrier {
         try c.encode(groupID, forKey: .groupID)
         try c.encode(createdBy, forKey: .createdBy)
         try c.encode(updatedBy, forKey: .updatedBy)
-        try c.encodeUnix(createdAt, forKey: .createdAt)
-        try c.encodeUnix(updatedAt, forKey: .updatedAt)
-        try c.encodeUnix(closestTaskAt, forKey: .closestTaskAt)
+        try c.encodeUnixSeconds(createdAt, forKey: .createdAt)
+        try c.encodeUnixSeconds(updatedAt, forKey: .updatedAt)
+        try c.encodeUnixSeconds(closestTaskAt, forKey: .closestTaskAt)
         try c.encode(isDeleted, forKey: .isDeleted)
         try c.encode(customFieldsValues, forKey: .customFieldsValues)
         try c.encode(accountID, forKey: .accountID)

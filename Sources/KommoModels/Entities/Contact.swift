@@ -26,9 +26,9 @@ public struct Contact: Codable, Sendable, Hashable, CustomFieldsCarrier {
         /// Decodes the embedded entities; missing lists are empty.
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            tags = c.lossyArray(Tag.self, .tags)
-            companies = c.lossyArray(EntityReference.self, .companies)
-            leads = c.lossyArray(EntityReference.self, .leads)
+            tags = c.entityArray(Tag.self, .tags)
+            companies = c.entityArray(EntityReference.self, .companies)
+            leads = c.entityArray(EntityReference.self, .leads)
         }
 
         /// Encodes the embedded entities in the API's shape.
@@ -118,22 +118,22 @@ public struct Contact: Codable, Sendable, Hashable, CustomFieldsCarrier {
     /// Decodes a contact leniently; only `id` is required.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        id = try c.requiredID(.id)
-        name = c.lenientString(.name) ?? ""
-        firstName = c.lenientString(.firstName)
-        lastName = c.lenientString(.lastName)
-        responsibleUserID = c.lenientInt(.responsibleUserID) ?? 0
-        groupID = c.lenientInt(.groupID) ?? 0
-        createdBy = c.lenientInt(.createdBy) ?? 0
-        updatedBy = c.lenientInt(.updatedBy) ?? 0
-        createdAt = c.lenientDate(.createdAt) ?? kommoMissingDate
-        updatedAt = c.lenientDate(.updatedAt) ?? kommoMissingDate
-        closestTaskAt = c.lenientDate(.closestTaskAt)
-        isDeleted = c.lenientBool(.isDeleted) ?? false
-        isUnsorted = c.lenientBool(.isUnsorted) ?? false
-        customFieldsValues = c.lossyArray(CustomFieldValue.self, .customFieldsValues)
-        accountID = c.lenientInt(.accountID) ?? 0
-        embedded = c.lenient(Embedded.self, .embedded) ?? Embedded()
+        id = try c.requiredEntityID(.id)
+        name = c.entityString(.name) ?? ""
+        firstName = c.entityString(.firstName)
+        lastName = c.entityString(.lastName)
+        responsibleUserID = c.entityInt(.responsibleUserID) ?? 0
+        groupID = c.entityInt(.groupID) ?? 0
+        createdBy = c.entityInt(.createdBy) ?? 0
+        updatedBy = c.entityInt(.updatedBy) ?? 0
+        createdAt = c.entityDate(.createdAt) ?? entityMissingDate
+        updatedAt = c.entityDate(.updatedAt) ?? entityMissingDate
+        closestTaskAt = c.entityDate(.closestTaskAt)
+        isDeleted = c.entityBool(.isDeleted) ?? false
+        isUnsorted = c.entityBool(.isUnsorted) ?? false
+        customFieldsValues = c.entityArray(CustomFieldValue.self, .customFieldsValues)
+        accountID = c.entityInt(.accountID) ?? 0
+        embedded = c.entityValue(Embedded.self, .embedded) ?? Embedded()
     }
 
     /// Encodes the contact in the API's shape (dates as Unix seconds).
@@ -147,9 +147,9 @@ public struct Contact: Codable, Sendable, Hashable, CustomFieldsCarrier {
         try c.encode(groupID, forKey: .groupID)
         try c.encode(createdBy, forKey: .createdBy)
         try c.encode(updatedBy, forKey: .updatedBy)
-        try c.encodeUnix(createdAt, forKey: .createdAt)
-        try c.encodeUnix(updatedAt, forKey: .updatedAt)
-        try c.encodeUnix(closestTaskAt, forKey: .closestTaskAt)
+        try c.encodeUnixSeconds(createdAt, forKey: .createdAt)
+        try c.encodeUnixSeconds(updatedAt, forKey: .updatedAt)
+        try c.encodeUnixSeconds(closestTaskAt, forKey: .closestTaskAt)
         try c.encode(isDeleted, forKey: .isDeleted)
         try c.encode(isUnsorted, forKey: .isUnsorted)
         try c.encode(customFieldsValues, forKey: .customFieldsValues)

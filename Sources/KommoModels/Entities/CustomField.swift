@@ -98,14 +98,14 @@ public struct CustomFieldValue: Codable, Sendable, Hashable {
         /// Decodes a value leniently: any JSON value, `enum_code` or the legacy `enum`.
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            value = c.lenientJSON(.value) ?? .null
-            enumID = c.lenientInt(.enumID)
-            enumCode = c.lenientString(.enumCode)
-            switch c.lenientJSON(.legacyEnum) {
+            value = c.entityJSON(.value) ?? .null
+            enumID = c.entityInt(.enumID)
+            enumCode = c.entityString(.enumCode)
+            switch c.entityJSON(.legacyEnum) {
             case .string(let code)? where Int(code) == nil:
                 if enumCode == nil { enumCode = code }
             case let other?:
-                if enumID == nil { enumID = JSONValue.kommoInt(other) }
+                if enumID == nil { enumID = JSONValue.entityIntValue(other) }
             case nil:
                 break
             }
@@ -183,11 +183,11 @@ public struct CustomFieldValue: Codable, Sendable, Hashable {
     /// Decodes a field; only `field_id` is required, values that cannot be read are skipped.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        fieldID = try c.requiredID(.fieldID)
-        fieldName = c.lenientString(.fieldName) ?? ""
-        fieldCode = c.lenientString(.fieldCode)
-        fieldType = CustomFieldType(rawValue: c.lenientString(.fieldType) ?? "")
-        values = c.lossyArray(Value.self, .values)
+        fieldID = try c.requiredEntityID(.fieldID)
+        fieldName = c.entityString(.fieldName) ?? ""
+        fieldCode = c.entityString(.fieldCode)
+        fieldType = CustomFieldType(rawValue: c.entityString(.fieldType) ?? "")
+        values = c.entityArray(Value.self, .values)
     }
 
     /// Encodes the field in the API's shape.

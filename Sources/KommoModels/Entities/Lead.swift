@@ -37,10 +37,10 @@ public struct Lead: Codable, Sendable, Hashable, CustomFieldsCarrier {
         /// Decodes the embedded entities; missing lists are empty and unreadable items are skipped.
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            tags = c.lossyArray(Tag.self, .tags)
-            companies = c.lossyArray(EntityReference.self, .companies)
-            contacts = c.lossyArray(ContactReference.self, .contacts)
-            lossReason = c.lossyArray(LossReason.self, .lossReason)
+            tags = c.entityArray(Tag.self, .tags)
+            companies = c.entityArray(EntityReference.self, .companies)
+            contacts = c.entityArray(ContactReference.self, .contacts)
+            lossReason = c.entityArray(LossReason.self, .lossReason)
         }
 
         /// Encodes the embedded entities in the API's shape.
@@ -151,27 +151,27 @@ public struct Lead: Codable, Sendable, Hashable, CustomFieldsCarrier {
     /// Decodes a lead leniently (see the type's documentation).
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        id = try c.requiredID(.id)
-        name = c.lenientString(.name) ?? ""
-        price = c.lenientDecimal(.priceWithMinorUnits) ?? c.lenientDecimal(.price)
-        responsibleUserID = c.lenientInt(.responsibleUserID) ?? 0
-        groupID = c.lenientInt(.groupID) ?? 0
-        statusID = c.lenientInt(.statusID) ?? 0
-        pipelineID = c.lenientInt(.pipelineID) ?? 0
-        lossReasonID = c.lenientInt(.lossReasonID)
-        sourceID = c.lenientInt(.sourceID)
-        createdBy = c.lenientInt(.createdBy) ?? 0
-        updatedBy = c.lenientInt(.updatedBy) ?? 0
-        createdAt = c.lenientDate(.createdAt) ?? kommoMissingDate
-        updatedAt = c.lenientDate(.updatedAt) ?? kommoMissingDate
-        closedAt = c.lenientDate(.closedAt)
-        closestTaskAt = c.lenientDate(.closestTaskAt)
-        isDeleted = c.lenientBool(.isDeleted) ?? false
-        customFieldsValues = c.lossyArray(CustomFieldValue.self, .customFieldsValues)
-        score = c.lenientInt(.score)
-        laborCost = c.lenientInt(.laborCost)
-        accountID = c.lenientInt(.accountID) ?? 0
-        embedded = c.lenient(Embedded.self, .embedded) ?? Embedded()
+        id = try c.requiredEntityID(.id)
+        name = c.entityString(.name) ?? ""
+        price = c.entityDecimal(.priceWithMinorUnits) ?? c.entityDecimal(.price)
+        responsibleUserID = c.entityInt(.responsibleUserID) ?? 0
+        groupID = c.entityInt(.groupID) ?? 0
+        statusID = c.entityInt(.statusID) ?? 0
+        pipelineID = c.entityInt(.pipelineID) ?? 0
+        lossReasonID = c.entityInt(.lossReasonID)
+        sourceID = c.entityInt(.sourceID)
+        createdBy = c.entityInt(.createdBy) ?? 0
+        updatedBy = c.entityInt(.updatedBy) ?? 0
+        createdAt = c.entityDate(.createdAt) ?? entityMissingDate
+        updatedAt = c.entityDate(.updatedAt) ?? entityMissingDate
+        closedAt = c.entityDate(.closedAt)
+        closestTaskAt = c.entityDate(.closestTaskAt)
+        isDeleted = c.entityBool(.isDeleted) ?? false
+        customFieldsValues = c.entityArray(CustomFieldValue.self, .customFieldsValues)
+        score = c.entityInt(.score)
+        laborCost = c.entityInt(.laborCost)
+        accountID = c.entityInt(.accountID) ?? 0
+        embedded = c.entityValue(Embedded.self, .embedded) ?? Embedded()
     }
 
     /// Encodes the lead in the API's shape: dates as Unix seconds, `price` as whole units and, for a fractional
@@ -195,10 +195,10 @@ public struct Lead: Codable, Sendable, Hashable, CustomFieldsCarrier {
         try c.encodeIfPresent(sourceID, forKey: .sourceID)
         try c.encode(createdBy, forKey: .createdBy)
         try c.encode(updatedBy, forKey: .updatedBy)
-        try c.encodeUnix(createdAt, forKey: .createdAt)
-        try c.encodeUnix(updatedAt, forKey: .updatedAt)
-        try c.encodeUnix(closedAt, forKey: .closedAt)
-        try c.encodeUnix(closestTaskAt, forKey: .closestTaskAt)
+        try c.encodeUnixSeconds(createdAt, forKey: .createdAt)
+        try c.encodeUnixSeconds(updatedAt, forKey: .updatedAt)
+        try c.encodeUnixSeconds(closedAt, forKey: .closedAt)
+        try c.encodeUnixSeconds(closestTaskAt, forKey: .closestTaskAt)
         try c.encode(isDeleted, forKey: .isDeleted)
         try c.encode(customFieldsValues, forKey: .customFieldsValues)
         try c.encodeIfPresent(score, forKey: .score)

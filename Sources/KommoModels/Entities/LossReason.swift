@@ -32,11 +32,11 @@ public struct LossReason: Codable, Sendable, Hashable {
     /// Decodes a loss reason; only `id` is required.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        id = try c.requiredID(.id)
-        name = c.lenientString(.name) ?? ""
-        sort = c.lenientInt(.sort)
-        createdAt = c.lenientDate(.createdAt)
-        updatedAt = c.lenientDate(.updatedAt)
+        id = try c.requiredEntityID(.id)
+        name = c.entityString(.name) ?? ""
+        sort = c.entityInt(.sort)
+        createdAt = c.entityDate(.createdAt)
+        updatedAt = c.entityDate(.updatedAt)
     }
 
     /// Encodes the reason in the API's shape (dates as Unix seconds).
@@ -45,7 +45,7 @@ public struct LossReason: Codable, Sendable, Hashable {
         try c.encode(id, forKey: .id)
         try c.encode(name, forKey: .name)
         try c.encodeIfPresent(sort, forKey: .sort)
-        try c.encodeUnix(createdAt, forKey: .createdAt)
-        try c.encodeUnix(updatedAt, forKey: .updatedAt)
+        try c.encodeUnixSeconds(createdAt, forKey: .createdAt)
+        try c.encodeUnixSeconds(updatedAt, forKey: .updatedAt)
     }
 }

@@ -75,13 +75,13 @@ public struct Note: Codable, Sendable, Hashable {
     /// Decodes a note leniently; only `id` is required.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        id = try c.requiredID(.id)
-        entityID = c.lenientInt(.entityID) ?? 0
-        noteType = c.lenientString(.noteType).map(NoteType.init(rawValue:))
-        params = c.lenientJSON(.params) ?? .null
-        requestID = c.lenientString(.requestID)
-        createdAt = c.lenientDate(.createdAt)
-        createdBy = c.lenientInt(.createdBy)
+        id = try c.requiredEntityID(.id)
+        entityID = c.entityInt(.entityID) ?? 0
+        noteType = c.entityString(.noteType).map(NoteType.init(rawValue:))
+        params = c.entityJSON(.params) ?? .null
+        requestID = c.entityString(.requestID)
+        createdAt = c.entityDate(.createdAt)
+        createdBy = c.entityInt(.createdBy)
     }
 
     /// Encodes the note in the API's shape.
@@ -92,7 +92,7 @@ public struct Note: Codable, Sendable, Hashable {
         try c.encodeIfPresent(noteType, forKey: .noteType)
         if params != .null { try c.encode(params, forKey: .params) }
         try c.encodeIfPresent(requestID, forKey: .requestID)
-        try c.encodeUnix(createdAt, forKey: .createdAt)
+        try c.encodeUnixSeconds(createdAt, forKey: .createdAt)
         try c.encodeIfPresent(createdBy, forKey: .createdBy)
     }
 }

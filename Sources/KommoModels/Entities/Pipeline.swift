@@ -46,15 +46,15 @@ public struct Pipeline: Codable, Sendable, Hashable {
     /// Decodes a pipeline leniently; only `id` is required.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        id = try c.requiredID(.id)
-        name = c.lenientString(.name) ?? ""
-        sort = c.lenientInt(.sort) ?? 0
-        isMain = c.lenientBool(.isMain) ?? false
-        isUnsortedOn = c.lenientBool(.isUnsortedOn) ?? false
-        isArchive = c.lenientBool(.isArchive) ?? false
-        accountID = c.lenientInt(.accountID) ?? 0
+        id = try c.requiredEntityID(.id)
+        name = c.entityString(.name) ?? ""
+        sort = c.entityInt(.sort) ?? 0
+        isMain = c.entityBool(.isMain) ?? false
+        isUnsortedOn = c.entityBool(.isUnsortedOn) ?? false
+        isArchive = c.entityBool(.isArchive) ?? false
+        accountID = c.entityInt(.accountID) ?? 0
         if let embedded = try? c.nestedContainer(keyedBy: EmbeddedKeys.self, forKey: .embedded) {
-            statuses = embedded.lossyArray(Status.self, .statuses)
+            statuses = embedded.entityArray(Status.self, .statuses)
         } else {
             statuses = []
         }
@@ -128,14 +128,14 @@ public struct Status: Codable, Sendable, Hashable {
     /// Decodes a stage leniently; only `id` is required.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        id = try c.requiredID(.id)
-        name = c.lenientString(.name) ?? ""
-        sort = c.lenientInt(.sort) ?? 0
-        type = c.lenientInt(.type) ?? 0
-        color = c.lenientString(.color)
-        pipelineID = c.lenientInt(.pipelineID) ?? 0
-        isEditable = c.lenientBool(.isEditable) ?? false
-        accountID = c.lenientInt(.accountID) ?? 0
+        id = try c.requiredEntityID(.id)
+        name = c.entityString(.name) ?? ""
+        sort = c.entityInt(.sort) ?? 0
+        type = c.entityInt(.type) ?? 0
+        color = c.entityString(.color)
+        pipelineID = c.entityInt(.pipelineID) ?? 0
+        isEditable = c.entityBool(.isEditable) ?? false
+        accountID = c.entityInt(.accountID) ?? 0
     }
 
     /// Encodes the stage in the API's shape.

@@ -21,9 +21,9 @@ public struct Tag: Codable, Sendable, Hashable {
     /// Decodes a tag; only `id` is required.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        id = try c.requiredID(.id)
-        name = c.lenientString(.name) ?? ""
-        color = c.lenientString(.color)
+        id = try c.requiredEntityID(.id)
+        name = c.entityString(.name) ?? ""
+        color = c.entityString(.color)
     }
 
     /// Encodes the tag in the API's shape.
@@ -47,7 +47,7 @@ public struct EntityReference: Codable, Sendable, Hashable {
 
     /// Decodes a reference; `id` is required.
     public init(from decoder: any Decoder) throws {
-        id = try decoder.container(keyedBy: CodingKeys.self).requiredID(.id)
+        id = try decoder.container(keyedBy: CodingKeys.self).requiredEntityID(.id)
     }
 
     /// Encodes the reference as `{"id": …}`.
@@ -79,8 +79,8 @@ public struct ContactReference: Codable, Sendable, Hashable {
     /// Decodes a reference; `id` is required, a missing `is_main` is `false`.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        id = try c.requiredID(.id)
-        isMain = c.lenientBool(.isMain) ?? false
+        id = try c.requiredEntityID(.id)
+        isMain = c.entityBool(.isMain) ?? false
     }
 
     /// Encodes the reference in the API's shape.

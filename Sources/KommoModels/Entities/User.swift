@@ -28,11 +28,11 @@ public struct User: Codable, Sendable, Hashable {
     /// Decodes a user leniently; only `id` is required.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        id = try c.requiredID(.id)
-        name = c.lenientString(.name) ?? ""
-        email = c.lenientString(.email)
-        lang = c.lenientString(.lang)
-        rights = c.lenientJSON(.rights) ?? .null
+        id = try c.requiredEntityID(.id)
+        name = c.entityString(.name) ?? ""
+        email = c.entityString(.email)
+        lang = c.entityString(.lang)
+        rights = c.entityJSON(.rights) ?? .null
     }
 
     /// Encodes the user in the API's shape.

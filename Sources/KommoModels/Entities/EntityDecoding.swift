@@ -11,7 +11,7 @@ struct EntityCodingKey: CodingKey, Hashable {
 }
 
 /// Decodes an element if it can and remembers `nil` otherwise, so one malformed item never fails its array.
-struct LossyElement<Element: Decodable>: Decodable {
+struct EntityLossyElement<Element: Decodable>: Decodable {
     var value: Element?
     init(from decoder: any Decoder) throws {
         value = try? Element(from: decoder)
@@ -22,19 +22,19 @@ struct LossyElement<Element: Decodable>: Decodable {
 // (numbers as strings, booleans as 0/1) and turn anything else into `nil` instead of failing the whole entity.
 extension KeyedDecodingContainer {
     /// The raw JSON value under `key`; `nil` when absent or null.
-    func lenientJSON(_ key: Key) -> JSONValue? {
+    func entityJSON(_ key: Key) -> JSONValue? {
         guard let value = try? decodeIfPresent(JSONValue.self, forKey: key), value != .null else { return nil }
         return value
     }
 
     /// An integer written as a number or a numeric string.
-    func lenientInt(_ key: Key) -> Int? {
-        lenientJSON(key).flatMap(JSONValue.kommoInt)
+    func entityInt(_ key: Key) -> Int? {
+        entityJSON(key).flatMap(JSONValue.entityIntValue)
     }
 
     /// A string; numbers are accepted and written in decimal.
-    func lenientString(_ key: Key) -> String? {
-        switch lenientJSON(key) {
+    func entityString(_ key: Key) -> String? {
+        switch entityJSON(key) {
         case .string(let s)?: s
         case .int(let i)?: String(i)
         case .double(let d)?: String(d)
@@ -43,8 +43,8 @@ extension KeyedDecodingContainer {
     }
 
     /// A boolean written as `true`/`false`, `1`/`0` or their string forms.
-    func lenientBool(_ key: Key) -> Bool? {
-        switch lenientJSON(key) {
+    func entityBool(_ key: Key) -> Bool? {
+        switch entityJSON(key) {
         case .bool(let b)?: b
         case .int(let i)?: i != 0
         case .string(let s)?:
@@ -58,8 +58,8 @@ extension KeyedDecodingContainer {
     }
 
     /// A date from Unix seconds (number or numeric string).
-    func lenientDate(_ key: Key) -> Date? {
-        switch lenientJSON(key) {
+    func entityDate(_ key: Key) -> Date? {
+        switch entityJSON(key) {
         case .int(let i)?: Date(timeIntervalSince1970: TimeInterval(i))
         case .double(let d)? where d.isFinite: Date(timeIntervalSince1970: d)
         case .string(let s)?: Double(s.trimmingCharacters(in: .whitespaces)).map(Date.init(timeIntervalSince1970:))
@@ -68,8 +68,8 @@ extension KeyedDecodingContainer {
     }
 
     /// A decimal number written as a number or a numeric string.
-    func lenientDecimal(_ key: Key) -> Decimal? {
-        switch lenientJSON(key) {
+    func entityDecimal(_ key: Key) -> Decimal? {
+        switch entityJSON(key) {
         case .int(let i)?: Decimal(i)
         case .double(let d)? where d.isFinite: Decimal(string: String(d), locale: Locale(identifier: "en_US_POSIX"))
         case .string(let s)?:
@@ -79,19 +79,19 @@ extension KeyedDecodingContainer {
     }
 
     /// A value of any decodable type, or `nil` when absent, null or of another shape.
-    func lenient<T: Decodable>(_ type: T.Type, _ key: Key) -> T? {
+    func entityValue<T: Decodable>(_ type: T.Type, _ key: Key) -> T? {
         (try? decodeIfPresent(T.self, forKey: key)) ?? nil
     }
 
     /// The elements of an array that decode; absent, null or non-array values give an empty array.
-    func lossyArray<T: Decodable>(_ type: T.Type, _ key: Key) -> [T] {
-        guard let items = (try? decodeIfPresent([LossyElement<T>].self, forKey: key)) ?? nil else { return [] }
+    func entityArray<T: Decodable>(_ type: T.Type, _ key: Key) -> [T] {
+        guard let items = (try? decodeIfPresent([EntityLossyElement<T>].self, forKey: key)) ?? nil else { return [] }
         return items.compactMap(\.value)
     }
 
     /// The `id` of an entity, which must be present: an entity without one cannot be referred to.
-    func requiredID(_ key: Key) throws -> Int {
-        guard let id = lenientInt(key) else {
+    func requiredEntityID(_ key: Key) throws -> Int {
+        guard let id = entityInt(key) else {
             throw DecodingError.keyNotFound(key, .init(codingPath: codingPath,
                                                        debugDescription: "an entity needs an integer id"))
         }
@@ -101,7 +101,7 @@ extension KeyedDecodingContainer {
 
 extension KeyedEncodingContainer {
     /// Writes a date as Unix seconds, or nothing when `nil`.
-    mutating func encodeUnix(_ date: Date?, forKey key: Key) throws {
+    mutating func encodeUnixSeconds(_ date: Date?, forKey key: Key) throws {
         guard let date else { return }
         try encode(Int64(date.timeIntervalSince1970.rounded(.down)), forKey: key)
     }
@@ -109,7 +109,7 @@ extension KeyedEncodingContainer {
 
 extension JSONValue {
     /// An integer from a whole number or a numeric string.
-    static func kommoInt(_ value: JSONValue) -> Int? {
+    static func entityIntValue(_ value: JSONValue) -> Int? {
         switch value {
         case .int(let i): Int(exactly: i)
         case .double(let d): d.isFinite && d.rounded() == d ? Int(exactly: d) : nil
@@ -120,4 +120,4 @@ extension JSONValue {
 }
 
 /// The Unix epoch, used where Kommo omits a date that is normally always present.
-let kommoMissingDate = Date(timeIntervalSince1970: 0)
+let entityMissingDate = Date(timeIntervalSince1970: 0)
