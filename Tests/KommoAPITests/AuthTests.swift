@@ -106,6 +106,23 @@ struct AuthTests {
         #expect(transport.requests.count == 1)
     }
 
+    @Test("a new token issued with less life than the margin is used until it expires, not refreshed in a loop")
+    func shortLivedTokenNoLoop() async throws {
+        let time = ImmediateTimeSource()
+        let store = InMemoryTokenStore(KommoTokenPair(accessToken: K.accessToken, refreshToken: K.refreshToken,
+                                                      expiresAt: time.now))
+        let transport = ScriptedTransport(fallback: { _, _ in
+            K.json(#"{"access_token":"short-1","refresh_token":"r-2","expires_in":60,"token_type":"Bearer"}"#)
+        })
+        let provider = try K.oauth(transport, store: store, time: time)
+        #expect(try await provider.accessToken() == "short-1")
+        #expect(try await provider.accessToken() == "short-1")
+        #expect(transport.requests.count == 1)
+        time.advance(by: .seconds(61))
+        _ = try await provider.accessToken()
+        #expect(transport.requests.count == 2)
+    }
+
     @Test("a 401 refreshes once and repeats the call with the new token")
     func reactiveRefresh() async throws {
         let time = ImmediateTimeSource()

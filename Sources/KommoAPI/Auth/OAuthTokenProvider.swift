@@ -49,6 +49,9 @@ public actor OAuthTokenProvider: KommoTokenProvider, CustomStringConvertible, Cu
     private var inFlight: Task<KommoTokenPair, any Error>?
     private var deadGrant: KommoAPIError?
     private var refreshes = 0
+    /// The access token of the pair this provider obtained last; used until it really expires even when Kommo
+    /// issued it with a lifetime shorter than the margin, so that a short-lived token cannot cause a refresh loop.
+    private var freshlyIssued: String?
 
     /// Creates a provider for the account at `host`.
     ///
@@ -87,7 +90,8 @@ public actor OAuthTokenProvider: KommoTokenProvider, CustomStringConvertible, Cu
     public func accessToken() async throws -> String {
         if let deadGrant { throw deadGrant }
         let pair = try await loadedPair()
-        if pair.expiresAt.timeIntervalSince(time.now) > configuration.refreshMargin.seconds {
+        let remaining = pair.expiresAt.timeIntervalSince(time.now)
+        if remaining > configuration.refreshMargin.seconds || (remaining > 0 && pair.accessToken == freshlyIssued) {
             return pair.accessToken
         }
         return try await refreshOnce(from: pair).accessToken
@@ -116,6 +120,7 @@ public actor OAuthTokenProvider: KommoTokenProvider, CustomStringConvertible, Cu
             "grant_type": "authorization_code", "code": .string(code),
         ], secrets: [code])
         try await persist(pair)
+        freshlyIssued = pair.accessToken
         return pair
     }
 
@@ -168,6 +173,7 @@ public actor OAuthTokenProvider: KommoTokenProvider, CustomStringConvertible, Cu
             throw error
         }
         try await persist(pair)
+        freshlyIssued = pair.accessToken
         refreshes += 1
         return pair
     }
