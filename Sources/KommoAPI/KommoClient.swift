@@ -1,0 +1,81 @@
+import Foundation
+
+/// The Kommo API v4 calls a deal-event pipeline needs.
+///
+/// List calls return **every** page: they follow `_links.next` (250 items per page) until it is absent or Kommo
+/// answers 204, and return the items in Kommo's order. Calls by id never fail because ids are unknown or deleted:
+/// those ids are simply missing from the result (Kommo answers 204 or leaves them out).
+///
+/// ``HTTPKommoClient`` is the implementation; conveniences such as ``contact(id:)`` live in an extension, so test
+/// doubles get them for free.
+public protocol KommoClient: Sendable {
+    /// The leads with these ids, with their contacts (`is_main`) and loss reason embedded.
+    ///
+    /// Duplicate ids are sent once; ids go out in chunks of at most 50 per request (`filter[id][]`).
+    func leads(ids: [Int]) async throws -> [Lead]
+    /// One lead with contacts and loss reason embedded; `nil` when Kommo answers 204 (unknown or deleted).
+    func lead(id: Int) async throws -> Lead?
+    /// The contacts with these ids (chunked like ``leads(ids:)``).
+    func contacts(ids: [Int]) async throws -> [Contact]
+    /// The companies with these ids (chunked like ``leads(ids:)``).
+    func companies(ids: [Int]) async throws -> [Company]
+    /// Every pipeline with its stages (cached by ``HTTPKommoClient``).
+    func pipelines() async throws -> [Pipeline]
+    /// Every user, or `nil` when the token may not list users (Kommo answers 403 to non-admin tokens).
+    ///
+    /// `nil` means "no users known", not an error: callers fall back to user ids. ``HTTPKommoClient`` caches the
+    /// list and the `nil` alike.
+    func users() async throws -> [User]?
+    /// The account's loss reasons (cached by ``HTTPKommoClient``).
+    func lossReasons() async throws -> [LossReason]
+    /// The account: name, subdomain, currency (cached by ``HTTPKommoClient``).
+    func account() async throws -> Account
+    /// Adds notes to leads (`POST /api/v4/leads/notes`) and returns the created notes (id, lead id, request id).
+    ///
+    /// Writing a note fires a `note_lead` webhook: make sure the receiver ignores its own notes.
+    func addNotes(_ notes: [NewNote]) async throws -> [Note]
+}
+
+extension KommoClient {
+    /// One contact, or `nil` when unknown or deleted.
+    public func contact(id: Int) async throws -> Contact? {
+        try await contacts(ids: [id]).first { $0.id == id }
+    }
+
+    /// One company, or `nil` when unknown or deleted.
+    public func company(id: Int) async throws -> Company? {
+        try await companies(ids: [id]).first { $0.id == id }
+    }
+
+    /// One user from ``users()``; `nil` when unknown or when the token may not read users.
+    public func user(id: Int) async throws -> User? {
+        try await users()?.first { $0.id == id }
+    }
+
+    /// One pipeline from ``pipelines()``.
+    public func pipeline(id: Int) async throws -> Pipeline? {
+        try await pipelines().first { $0.id == id }
+    }
+
+    /// The stage `statusID` of pipeline `pipelineID` (stages 142/143 exist in every pipeline, hence both ids).
+    public func status(id statusID: Int, pipelineID: Int) async throws -> Status? {
+        try await pipeline(id: pipelineID)?.status(id: statusID)
+    }
+
+    /// One loss reason from ``lossReasons()``.
+    public func lossReason(id: Int) async throws -> LossReason? {
+        try await lossReasons().first { $0.id == id }
+    }
+
+    /// Adds one note and returns it as created.
+    @discardableResult
+    public func addNote(_ note: NewNote) async throws -> Note? {
+        try await addNotes([note]).first
+    }
+
+    /// The main contact of `lead` (flagged `is_main`, else the first), fetched; `nil` when the lead has none.
+    public func mainContact(of lead: Lead) async throws -> Contact? {
+        guard let id = lead.mainContactID else { return nil }
+        return try await contact(id: id)
+    }
+}

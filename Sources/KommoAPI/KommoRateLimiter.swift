@@ -1,0 +1,90 @@
+import Foundation
+import HTTPCore
+
+/// Spaces requests to one Kommo account so that no one-second window ever holds more than 7 of them.
+///
+/// Kommo allows 7 requests per second (per IP, and an account-wide ceiling on top); going over returns 429 and
+/// repeated 429s get the IP blocked (403 on everything). The limiter is a token bucket in its "virtual scheduling"
+/// form: each caller reserves the next free start time and sleeps until it through the injected ``TimeSource``, so
+/// callers are served in arrival order and nothing polls.
+///
+/// The default ``Limit`` is 6.5 requests per second with a burst of 1: starts at least 1/6.5 s ≈ 154 ms apart, so
+/// any closed one-second window contains at most 7 starts (7 × 154 ms > 1 s), with some room for clock jitter.
+/// A limit with `burst + ⌊requestsPerSecond⌋ > 7` can exceed Kommo's window; the default never does.
+///
+/// Share one limiter between every client (and every process, as far as possible) that calls the same account
+/// from the same IP: pass it to each ``HTTPKommoClient``. After a 429 the client calls ``pause(for:)`` so that
+/// every caller of the account waits, not only the one that was refused.
+public actor KommoRateLimiter {
+    /// A rate and a burst size.
+    public struct Limit: Sendable, Hashable {
+        /// The sustained rate. Values below 0.01 are clamped to 0.01.
+        public var requestsPerSecond: Double
+        /// How many requests may start at once after an idle period. Values below 1 are clamped to 1.
+        public var burst: Int
+
+        /// Creates a limit; the defaults are 6.5 requests per second, burst 1.
+        public init(requestsPerSecond: Double = 6.5, burst: Int = 1) {
+            self.requestsPerSecond = requestsPerSecond
+            self.burst = burst
+        }
+
+        /// 6.5 requests per second, burst 1: never more than 7 in any one-second window.
+        public static let `default` = Limit()
+
+        var interval: Double {
+            let rate = requestsPerSecond.isFinite ? max(requestsPerSecond, 0.01) : 6.5
+            return 1 / rate
+        }
+        var tolerance: Double { Double(max(burst, 1) - 1) * interval }
+    }
+
+    /// The limit in force.
+    public let limit: Limit
+    private let time: any TimeSource
+    private var theoreticalArrival: Date?
+    private var lastRateLimited: Date?
+    private var granted = 0
+
+    /// Creates a limiter.
+    public init(limit: Limit = .default, time: any TimeSource = SystemTimeSource()) {
+        self.limit = limit
+        self.time = time
+    }
+
+    /// Waits until a request may start, then returns; throws `CancellationError` if the task is cancelled.
+    public func acquire() async throws {
+        let now = time.now
+        let interval = limit.interval
+        let tat = max(theoreticalArrival ?? now, now)
+        let start = max(now, tat.addingTimeInterval(-limit.tolerance))
+        theoreticalArrival = max(start, tat).addingTimeInterval(interval)
+        granted += 1
+        let wait = start.timeIntervalSince(now)
+        if wait > 0 {
+            try await time.sleep(for: .clampedSeconds(wait))
+        }
+    }
+
+    /// Holds every later request back until `duration` from now (called after a 429).
+    public func pause(for duration: Duration) {
+        let until = time.now.adding(duration).addingTimeInterval(limit.tolerance)
+        theoreticalArrival = max(theoreticalArrival ?? until, until)
+    }
+
+    /// Records that Kommo answered 429 now, and pauses for `retryAfter` when given.
+    public func noteRateLimited(retryAfter: Duration?) {
+        lastRateLimited = time.now
+        if let retryAfter { pause(for: retryAfter) }
+    }
+
+    /// Whether Kommo answered 429 to any caller of this limiter within `window` (a 403 soon after a 429 is read
+    /// as an IP block).
+    public func wasRateLimited(within window: Duration) -> Bool {
+        guard let lastRateLimited else { return false }
+        return time.now.timeIntervalSince(lastRateLimited) <= window.seconds
+    }
+
+    /// How many requests the limiter has let through (or is about to).
+    public var grantedCount: Int { granted }
+}

@@ -1,0 +1,253 @@
+import Foundation
+import HTTPCore
+import JSONCore
+import KommoAPI
+import TestSupport
+import Testing
+
+/// A store whose saves fail, to prove rotated tokens are not used unsaved.
+private actor FailingStore: KommoTokenStore {
+    let pair: KommoTokenPair
+    init(_ pair: KommoTokenPair) { self.pair = pair }
+    func load() async throws -> KommoTokenPair? { pair }
+    func save(_ pair: KommoTokenPair) async throws { throw CocoaError(.fileWriteNoPermission) }
+}
+
+private let fixtureAccessToken = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJhdWQiOiIwMDAwMDAwMC0wMDAwLTQwMDAtODAwMC0wMDAwMDAwMDBhYmMiLCJqdGkiOiJmaXh0dXJlLW9ubHkiLCJpYXQiOjE3NjgzOTAwMDAsIm5iZiI6MTc2ODM5MDAwMCwiZXhwIjoxNzY4NDc2NDAwLCJzdWIiOiI5MDAwMDAxIiwiYWNjb3VudF9pZCI6MzEyMzQ1NjcsImFwaV9kb21haW4iOiJhcGktYy5rb21tby5jb20ifQ.ZmFrZS1zaWduYXR1cmUtZm9yLXRlc3RzLW9ubHk"
+private let fixtureRefreshToken = "def50200-fixture-refresh-token-not-real"
+
+/// A transport that answers token requests with the OAuth fixture and API calls with `api`.
+private func splitTransport(api: @escaping @Sendable (_ bearer: String?) -> ScriptedTransport.Answer)
+    -> ScriptedTransport {
+    ScriptedTransport(fallback: { request, _ in
+        if request.url.path == "/oauth2/access_token" {
+            return (try? K.fixture("api-oauth-token.json")) ?? .respond(status: 500)
+        }
+        return api(request.headers["Authorization"].map { String($0.dropFirst("Bearer ".count)) })
+    })
+}
+
+/// Holds token requests until the test opens the gate, so that concurrent callers pile up behind one refresh.
+private final class GatedTransport: HTTPTransport {
+    let inner: ScriptedTransport
+    let gate = ManualTimeSource()
+    init(_ inner: ScriptedTransport) { self.inner = inner }
+    func send(_ request: HTTPRequest, body: Data?) async throws -> (HTTPResponse, Data) {
+        if request.url.path == "/oauth2/access_token" { try await gate.sleep(for: .seconds(1)) }
+        return try await inner.send(request, body: body)
+    }
+}
+
+@Suite("Kommo authentication")
+struct AuthTests {
+    @Test("20 concurrent calls with an expired token make exactly one refresh request")
+    func singleFlight() async throws {
+        let time = ImmediateTimeSource()
+        let store = InMemoryTokenStore(KommoTokenPair(accessToken: K.accessToken, refreshToken: K.refreshToken,
+                                                      expiresAt: time.now.addingTimeInterval(-10)))
+        let transport = splitTransport { _ in K.noContent }
+        let gated = GatedTransport(transport)
+        let provider = OAuthTokenProvider(
+            host: try K.host(),
+            credentials: KommoOAuthCredentials(clientID: "client-1", clientSecret: K.clientSecret,
+                                               redirectURI: "https://app.example.com/oauth"),
+            store: store, transport: gated, time: time)
+        let client = try K.client(transport, time: time, tokens: provider)
+        let start = time.now
+        try await withThrowingTaskGroup(of: Lead?.self) { group in
+            for id in 0..<20 { group.addTask { try await client.lead(id: id) } }
+            await gated.gate.waitForSleepers(1)
+            for _ in 0..<200 { await Task.yield() }
+            gated.gate.advance(by: .seconds(1))
+            for try await lead in group { #expect(lead == nil) }
+        }
+        let tokenRequests = transport.requests.filter(\.isTokenRequest)
+        #expect(tokenRequests.count == 1)
+        #expect(await provider.refreshCount == 1)
+        let apiRequests = transport.requests.filter { !$0.isTokenRequest }
+        #expect(apiRequests.count == 20)
+        #expect(apiRequests.allSatisfy { $0.bearer == fixtureAccessToken })
+
+        let refresh = try #require(tokenRequests.first)
+        #expect(refresh.request.method == .post)
+        #expect(refresh.request.url.absoluteString == "https://acme.kommo.com/oauth2/access_token")
+        #expect(refresh.request.headers["Content-Type"] == "application/json")
+        #expect(refresh.request.headers["Authorization"] == nil)
+        let body = try JSONDecoder().decode(JSONValue.self, from: try #require(refresh.body))
+        #expect(body == ["client_id": "client-1", "client_secret": .string(K.clientSecret),
+                         "grant_type": "refresh_token", "refresh_token": .string(K.refreshToken),
+                         "redirect_uri": "https://app.example.com/oauth"])
+
+        let saved = try #require(try await store.load())
+        #expect(saved.accessToken == fixtureAccessToken)
+        #expect(saved.refreshToken == fixtureRefreshToken)
+        #expect(saved.expiresAt == start.addingTimeInterval(86_400))
+        #expect(await store.saveCount == 1)
+    }
+
+    @Test("a token expiring within the margin is refreshed before use; one outside it is not")
+    func proactiveRefresh() async throws {
+        let time = ImmediateTimeSource()
+        let store = InMemoryTokenStore(KommoTokenPair(accessToken: K.accessToken, refreshToken: K.refreshToken,
+                                                      expiresAt: time.now.addingTimeInterval(600)))
+        let transport = splitTransport { _ in K.noContent }
+        let provider = try K.oauth(transport, store: store, time: time)
+        #expect(try await provider.accessToken() == K.accessToken)
+        #expect(transport.requests.isEmpty)
+
+        time.advance(by: .seconds(299))  // 301 s left: still outside the 300 s margin
+        #expect(try await provider.accessToken() == K.accessToken)
+        #expect(transport.requests.isEmpty)
+
+        time.advance(by: .seconds(2))  // 299 s left: inside the margin
+        #expect(try await provider.accessToken() == fixtureAccessToken)
+        #expect(transport.requests.filter(\.isTokenRequest).count == 1)
+        #expect(try await provider.accessToken() == fixtureAccessToken)
+        #expect(transport.requests.count == 1)
+    }
+
+    @Test("a new token issued with less life than the margin is used until it expires, not refreshed in a loop")
+    func shortLivedTokenNoLoop() async throws {
+        let time = ImmediateTimeSource()
+        let store = InMemoryTokenStore(KommoTokenPair(accessToken: K.accessToken, refreshToken: K.refreshToken,
+                                                      expiresAt: time.now))
+        let transport = ScriptedTransport(fallback: { _, _ in
+            K.json(#"{"access_token":"short-1","refresh_token":"r-2","expires_in":60,"token_type":"Bearer"}"#)
+        })
+        let provider = try K.oauth(transport, store: store, time: time)
+        #expect(try await provider.accessToken() == "short-1")
+        #expect(try await provider.accessToken() == "short-1")
+        #expect(transport.requests.count == 1)
+        time.advance(by: .seconds(61))
+        _ = try await provider.accessToken()
+        #expect(transport.requests.count == 2)
+    }
+
+    @Test("a 401 refreshes once and repeats the call with the new token")
+    func reactiveRefresh() async throws {
+        let time = ImmediateTimeSource()
+        let store = InMemoryTokenStore(KommoTokenPair(accessToken: K.accessToken, refreshToken: K.refreshToken,
+                                                      expiresAt: time.now.addingTimeInterval(3_600)))
+        let transport = splitTransport { bearer in
+            bearer == K.accessToken ? ((try? K.fixture("api-error-401.json", status: 401)) ?? K.noContent)
+                : ((try? K.fixture("api-account.json")) ?? K.noContent)
+        }
+        let client = try K.client(transport, time: time, tokens: try K.oauth(transport, store: store, time: time))
+        #expect(try await client.account().id == 31_234_567)
+        #expect(transport.requests.map(\.isTokenRequest) == [false, true, false])
+        #expect(transport.requests.map(\.bearer) == [K.accessToken, nil, fixtureAccessToken])
+    }
+
+    @Test("a second 401 after the refresh fails with a typed error, without looping")
+    func reactiveRefreshOnlyOnce() async throws {
+        let time = ImmediateTimeSource()
+        let store = InMemoryTokenStore(KommoTokenPair(accessToken: K.accessToken, refreshToken: K.refreshToken,
+                                                      expiresAt: time.now.addingTimeInterval(3_600)))
+        let transport = splitTransport { _ in (try? K.fixture("api-error-401.json", status: 401)) ?? K.noContent }
+        let client = try K.client(transport, time: time, tokens: try K.oauth(transport, store: store, time: time))
+        let error = await #expect(throws: KommoAPIError.self) { _ = try await client.pipelines() }
+        #expect(error?.code == .unauthorized)
+        #expect(error?.detail.contains("after a token refresh") == true)
+        #expect(transport.requests.map(\.isTokenRequest) == [false, true, false])
+    }
+
+    @Test("a long-lived token is not refreshed: one 401 fails at once")
+    func longLivedToken() async throws {
+        let transport = ScriptedTransport([try K.fixture("api-error-401.json", status: 401)])
+        let error = await #expect(throws: KommoAPIError.self) { _ = try await K.client(transport).account() }
+        #expect(error?.code == .unauthorized)
+        #expect(error?.detail == "The access token is missing, expired or revoked.")
+        #expect(transport.requests.count == 1)
+    }
+
+    @Test("401 from the token endpoint means the grant is dead: surfaced, not retried, remembered")
+    func grantRevoked() async throws {
+        let time = ImmediateTimeSource()
+        let store = InMemoryTokenStore(KommoTokenPair(accessToken: K.accessToken, refreshToken: K.refreshToken,
+                                                      expiresAt: time.now))
+        let transport = ScriptedTransport([
+            K.json(#"{"title":"Unauthorized","detail":"Token has been revoked"}"#, status: 401),
+        ])
+        let client = try K.client(transport, time: time, tokens: try K.oauth(transport, store: store, time: time))
+        let error = await #expect(throws: KommoAPIError.self) { _ = try await client.account() }
+        #expect(error?.code == .grantRevoked)
+        #expect(error?.description.contains("re-authorize") == true)
+        let again = await #expect(throws: KommoAPIError.self) { _ = try await client.account() }
+        #expect(again?.code == .grantRevoked)
+        #expect(transport.requests.count == 1)
+        #expect(await store.saveCount == 0)
+    }
+
+    @Test("a rotated pair that cannot be saved is not used")
+    func saveBeforeUse() async throws {
+        let time = ImmediateTimeSource()
+        let store = FailingStore(KommoTokenPair(accessToken: K.accessToken, refreshToken: K.refreshToken,
+                                                expiresAt: time.now))
+        let transport = splitTransport { _ in K.noContent }
+        let client = try K.client(transport, time: time, tokens: try K.oauth(transport, store: store, time: time))
+        let error = await #expect(throws: KommoAPIError.self) { _ = try await client.lead(id: 1) }
+        #expect(error?.code == .tokenStoreFailed)
+        #expect(transport.requests.filter { !$0.isTokenRequest }.isEmpty)
+    }
+
+    @Test("an empty store asks for authorization; exchanging a code saves the pair")
+    func authorizationCode() async throws {
+        let time = ImmediateTimeSource()
+        let store = InMemoryTokenStore()
+        let transport = ScriptedTransport([try K.fixture("api-oauth-token.json")])
+        let provider = try K.oauth(transport, store: store, time: time)
+        let error = await #expect(throws: KommoAPIError.self) { _ = try await provider.accessToken() }
+        #expect(error?.code == .notAuthorized)
+        let pair = try await provider.exchangeAuthorizationCode("code-123")
+        #expect(pair.refreshToken == fixtureRefreshToken)
+        #expect(try await provider.accessToken() == fixtureAccessToken)
+        let body = try JSONDecoder().decode(JSONValue.self, from: try #require(transport.requests.first?.body))
+        #expect(body["grant_type"] == "authorization_code")
+        #expect(body["code"] == "code-123")
+        #expect(await store.saveCount == 1)
+    }
+
+    @Test("secrets never appear in descriptions, reflections or errors")
+    func secretsRedacted() async throws {
+        let time = ImmediateTimeSource()
+        let pair = KommoTokenPair(accessToken: K.accessToken, refreshToken: K.refreshToken, expiresAt: time.now)
+        let credentials = KommoOAuthCredentials(clientID: "client-1", clientSecret: K.clientSecret,
+                                                redirectURI: "https://app.example.com/oauth")
+        let echo = #"{"detail":"refresh \#(K.refreshToken) secret \#(K.clientSecret) token \#(K.accessToken)"}"#
+        let transport = ScriptedTransport([
+            K.json(echo, status: 400),
+            .fail(HTTPTransportError(code: .timedOut, request: "POST", detail: "slow")),
+            K.json(#"{"access_token": "\#(K.accessToken)"}"#),
+        ])
+        let provider = try K.oauth(transport, store: InMemoryTokenStore(pair), time: time)
+        let longLived = LongLivedToken(K.accessToken)
+        let client = try K.client(transport, tokens: longLived)
+        var texts = [pair.description, String(reflecting: pair), String(describing: longLived),
+                     String(reflecting: longLived), credentials.description, String(reflecting: credentials),
+                     provider.description, client.description]
+        var dumped = ""
+        dump(pair, to: &dumped)
+        dump(longLived, to: &dumped)
+        dump(credentials, to: &dumped)
+        dump(provider, to: &dumped)
+        dump(try K.client(transport, tokens: provider), to: &dumped)
+        dump(client, to: &dumped)
+        #expect(dumped.contains("acme.kommo.com"))
+        texts.append(dumped)
+        for _ in 0..<3 {
+            do {
+                _ = try await provider.refresh()
+                Issue.record("refresh should fail")
+            } catch let error as KommoAPIError {
+                #expect(error.code == .tokenRefreshFailed)
+                texts += [error.description, String(reflecting: error), error.body ?? "", error.detail]
+            }
+        }
+        #expect(texts.count > 10)
+        for text in texts {
+            for secret in K.allSecrets {
+                #expect(!text.contains(secret), "secret leaked in: \(text.prefix(80))")
+            }
+        }
+    }
+}

@@ -1,0 +1,276 @@
+import Foundation
+import HTTPCore
+import JSONCore
+import KommoAPI
+import TestSupport
+import Testing
+
+/// The most timestamps falling in any closed one-second window.
+private func maxInAnySecond(_ dates: [Date]) -> Int {
+    let sorted = dates.sorted()
+    var best = 0
+    for (i, start) in sorted.enumerated() {
+        let count = sorted[i...].prefix { $0.timeIntervalSince(start) <= 1.0 }.count
+        best = max(best, count)
+    }
+    return best
+}
+
+@Suite("Kommo rate limiter")
+struct RateLimiterTests {
+    @Test("20 sequential calls never put more than 7 requests in any one-second window")
+    func sequentialWindow() async throws {
+        let time = ImmediateTimeSource()
+        let stamps = Recorder<Date>()
+        let transport = ScriptedTransport(fallback: { _, _ in
+            stamps.append(time.now)
+            return K.noContent
+        })
+        let client = try K.client(transport, time: time)
+        for id in 0..<20 { _ = try await client.lead(id: id) }
+        let dates = stamps.values
+        #expect(dates.count == 20)
+        #expect(maxInAnySecond(dates) == 7)
+        let gaps = zip(dates.dropFirst(), dates).map { $0.timeIntervalSince($1) }
+        #expect(gaps.allSatisfy { $0 >= 1 / 6.5 - 1e-3 })
+        // 19 gaps of 1/6.5 s: the limiter does not wait longer than it must.
+        #expect(abs(dates[19].timeIntervalSince(dates[0]) - 19 / 6.5) < 0.01)
+    }
+
+    @Test("20 concurrent calls on two clients sharing a limiter stay within 7 per second")
+    func concurrentSharedWindow() async throws {
+        // A manual clock: every sleeper wakes at its own deadline while the test moves time in 5 ms steps.
+        let time = ManualTimeSource()
+        let stamps = Recorder<Date>()
+        let transport = ScriptedTransport(fallback: { _, _ in
+            stamps.append(time.now)
+            return K.noContent
+        })
+        let limiter = KommoRateLimiter(time: time)
+        let a = try K.client(transport, time: time, limiter: limiter)
+        let b = try K.client(transport, time: time, limiter: limiter)
+        let work = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for id in 0..<20 {
+                    let client = id.isMultiple(of: 2) ? a : b
+                    group.addTask { _ = try await client.lead(id: id) }
+                }
+                try await group.waitForAll()
+            }
+        }
+        // Move time only once every task is either finished (stamped) or asleep on the clock, so each request
+        // is stamped at the first 5 ms step after its slot.
+        var steps = 0
+        while stamps.values.count < 20 && steps < 2_000 {
+            var spins = 0
+            while stamps.values.count + time.sleeperCount < 20 && spins < 100_000 {
+                await Task.yield()
+                spins += 1
+            }
+            time.advance(by: .milliseconds(5))
+            steps += 1
+        }
+        try await work.value
+        #expect(stamps.values.count == 20)
+        #expect(maxInAnySecond(stamps.values) <= 7)
+        #expect(await limiter.grantedCount == 20)
+        // Spread over about 19 intervals of 1/6.5 s, not serialised behind anything slower.
+        let span = try #require(stamps.values.max()).timeIntervalSince(try #require(stamps.values.min()))
+        #expect(span >= 19 / 6.5 - 0.01 && span < 19 / 6.5 + 0.2)
+    }
+
+    @Test("callers wait on the manual clock until their slot")
+    func manualClock() async throws {
+        let time = ManualTimeSource()
+        let limiter = KommoRateLimiter(time: time)
+        let done = Recorder<Int>()
+        try await limiter.acquire()  // the first request starts at once
+        let second = Task {
+            try await limiter.acquire()
+            done.append(2)
+        }
+        await time.waitForSleepers(1)
+        #expect(done.values.isEmpty)
+        time.advance(by: .milliseconds(150))
+        #expect(done.values.isEmpty)
+        #expect(time.sleeperCount == 1)
+        time.advance(by: .milliseconds(5))  // 155 ms ≥ 1/6.5 s
+        try await second.value
+        #expect(done.values == [2])
+    }
+
+    @Test("after a 429 every caller of the account is held back for Retry-After")
+    func pauseAfter429() async throws {
+        let time = ImmediateTimeSource()
+        let limiter = KommoRateLimiter(time: time)
+        await limiter.noteRateLimited(retryAfter: .seconds(4))
+        let before = time.now
+        try await limiter.acquire()
+        #expect(time.now.timeIntervalSince(before) >= 4)
+        #expect(await limiter.wasRateLimited(within: .seconds(900)))
+        time.advance(by: .seconds(901))
+        #expect(await limiter.wasRateLimited(within: .seconds(900)) == false)
+    }
+}
+
+@Suite("Kommo client caches")
+struct CacheTests {
+    @Test("pipelines are cached for the TTL, then fetched again")
+    func pipelinesTTL() async throws {
+        let time = ImmediateTimeSource()
+        let transport = ScriptedTransport(fallback: { _, _ in (try? K.fixture("api-pipelines.json")) ?? K.noContent })
+        let client = try K.client(transport, time: time)
+        #expect(try await client.pipelines().count == 2)
+        #expect(try await client.pipelines().count == 2)
+        #expect(try await client.status(id: 142, pipelineID: 7_654_400)?.name == "Closed - won")
+        #expect(transport.requests.count == 1)
+        time.advance(by: .seconds(599))
+        _ = try await client.pipelines()
+        #expect(transport.requests.count == 1)
+        time.advance(by: .seconds(2))
+        _ = try await client.pipelines()
+        #expect(transport.requests.count == 2)
+    }
+
+    @Test("concurrent callers of an empty cache share one request")
+    func sharedFetch() async throws {
+        let time = ImmediateTimeSource()
+        let transport = ScriptedTransport(fallback: { _, _ in (try? K.fixture("api-pipelines.json")) ?? K.noContent })
+        let client = try K.client(transport, time: time)
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<10 { group.addTask { try await client.pipelines().count } }
+            for try await count in group { #expect(count == 2) }
+        }
+        #expect(transport.requests.count == 1)
+    }
+
+    @Test("a failed fetch is not cached; invalidateCaches forces a refetch")
+    func failuresNotCached() async throws {
+        let transport = ScriptedTransport([
+            K.json("", status: 404), try K.fixture("api-account.json"), try K.fixture("api-account.json"),
+        ])
+        let client = try K.client(transport)
+        await #expect(throws: KommoAPIError.self) { _ = try await client.account() }
+        #expect(try await client.account().name == "ACME Corp")
+        #expect(try await client.account().name == "ACME Corp")
+        #expect(transport.requests.count == 2)
+        await client.invalidateCaches()
+        _ = try await client.account()
+        #expect(transport.requests.count == 3)
+    }
+
+    @Test("users: a 403 degrades to nil, cached for the TTL like a list")
+    func usersDegrade() async throws {
+        let time = ImmediateTimeSource()
+        let transport = ScriptedTransport([
+            K.json(#"{"title":"Forbidden","detail":"Admin rights required"}"#, status: 403),
+            K.page("users", [try K.fixtureJSON("api-user.json")]),
+        ])
+        let client = try K.client(transport, time: time)
+        #expect(try await client.users() == nil)
+        #expect(try await client.user(id: 9_000_001) == nil)
+        #expect(transport.requests.count == 1)
+        time.advance(by: .seconds(601))
+        #expect(try await client.users()?.map(\.id) == [9_000_001])
+        #expect(try await client.user(id: 9_000_001)?.email == "maria.lopez@example.com")
+        #expect(try await client.user(id: 1) == nil)
+        #expect(transport.requests.count == 2)
+    }
+
+    @Test("users: a 403 right after a 429 is a block, thrown rather than degraded")
+    func usersBlockNotDegraded() async throws {
+        let transport = ScriptedTransport([K.json("", status: 429, headers: ["Retry-After": "1"]),
+                                           .respond(status: 403)])
+        let error = await #expect(throws: KommoAPIError.self) { _ = try await K.client(transport).users() }
+        #expect(error?.code == .blockedAfterRateLimit)
+    }
+
+    @Test("leads are never cached")
+    func leadsNotCached() async throws {
+        let transport = ScriptedTransport(fallback: { _, _ in K.noContent })
+        let client = try K.client(transport)
+        _ = try await client.lead(id: 1)
+        _ = try await client.lead(id: 1)
+        #expect(transport.requests.count == 2)
+    }
+}
+
+@Suite("Kommo account hosts")
+struct HostTests {
+    @Test("hosts from webhooks and OAuth referers under Kommo's domains are accepted", arguments: [
+        ("https://acme.kommo.com", "https://acme.kommo.com"),
+        ("https://ACME.Kommo.com/", "https://acme.kommo.com"),
+        ("acme.kommo.com", "https://acme.kommo.com"),
+        ("https://acme.amocrm.ru", "https://acme.amocrm.ru"),
+        ("https://acme.amocrm.com/api/v4/account?x=1", "https://acme.amocrm.com"),
+        ("https://api-c.kommo.com:443", "https://api-c.kommo.com"),
+        (" https://acme-2.kommo.com ", "https://acme-2.kommo.com"),
+    ])
+    func accepted(input: String, expected: String) throws {
+        #expect(try KommoAccountHost(validating: input).baseURL.absoluteString == expected)
+    }
+
+    @Test("anything else is refused with a typed error", arguments: [
+        ("http://acme.kommo.com", KommoAPIError.Code.insecureURL),
+        ("https://kommo.com", .hostNotAllowed),
+        ("https://www.kommo.com", .hostNotAllowed),
+        ("https://evil.com", .hostNotAllowed),
+        ("https://acme.kommo.com.evil.com", .hostNotAllowed),
+        ("https://evilkommo.com", .hostNotAllowed),
+        ("https://acme.kommo.com@evil.com", .hostNotAllowed),
+        ("https://user:pw@acme.kommo.com", .hostNotAllowed),
+        ("https://acme.kommo.com:8443", .hostNotAllowed),
+        ("https://acme.kommo.com.", .hostNotAllowed),
+        ("https://acme_x.kommo.com", .hostNotAllowed),
+        ("https://127.0.0.1", .hostNotAllowed),
+        ("ftp://acme.kommo.com", .insecureURL),
+        ("", .invalidURL),
+    ])
+    func refused(input: String, code: KommoAPIError.Code) {
+        let error = #expect(throws: KommoAPIError.self) { try KommoAccountHost(validating: input) }
+        #expect(error?.code == code)
+    }
+
+    @Test("an explicit allow-list replaces the defaults; loopback entries match exactly")
+    func allowList() throws {
+        #expect(try KommoAccountHost(validating: "https://acme.crm.example.net", allowedParentDomains: ["crm.example.net"])
+            .host == "acme.crm.example.net")
+        #expect(throws: KommoAPIError.self) {
+            try KommoAccountHost(validating: "https://acme.kommo.com", allowedParentDomains: ["crm.example.net"])
+        }
+        #expect(try KommoAccountHost(validating: "http://127.0.0.1:8080/x", allowedParentDomains: ["127.0.0.1"])
+            .baseURL.absoluteString == "http://127.0.0.1:8080")
+    }
+
+    @Test("subdomains build https URLs; invalid ones are refused")
+    func subdomains() throws {
+        #expect(try KommoAccountHost(subdomain: "acme").baseURL.absoluteString == "https://acme.kommo.com")
+        #expect(try KommoAccountHost(subdomain: "Acme", parentDomain: "amocrm.ru").description == "https://acme.amocrm.ru")
+        for bad in ["", "a.b", "acme/x", "-acme", "ac me", "evil.com#"] {
+            #expect(throws: KommoAPIError.self) { try KommoAccountHost(subdomain: bad) }
+        }
+    }
+
+    @Test("explicit URLs: https anywhere, http only on loopback, path prefix kept")
+    func explicitURLs() throws {
+        #expect(try KommoAccountHost(url: "https://proxy.example.com/kommo/").baseURL.absoluteString
+            == "https://proxy.example.com/kommo")
+        #expect(try KommoAccountHost(url: "http://localhost:9000").baseURL.absoluteString == "http://localhost:9000")
+        #expect(try KommoAccountHost(url: "http://[::1]:9000").host.contains("::1"))
+        let insecure = #expect(throws: KommoAPIError.self) { try KommoAccountHost(url: "http://proxy.example.com") }
+        #expect(insecure?.code == .insecureURL)
+        let query = #expect(throws: KommoAPIError.self) { try KommoAccountHost(url: "https://x.example.com/?a=1") }
+        #expect(query?.code == .invalidURL)
+    }
+
+    @Test("a client on a proxy prefix calls paths under it")
+    func proxyPrefix() async throws {
+        let transport = ScriptedTransport([K.noContent])
+        let client = HTTPKommoClient(host: try KommoAccountHost(url: "https://proxy.example.com/kommo"),
+                                     tokenProvider: LongLivedToken(K.accessToken), transport: transport,
+                                     time: ImmediateTimeSource())
+        _ = try await client.lead(id: 5)
+        #expect(transport.requests.first?.request.url.absoluteString
+            == "https://proxy.example.com/kommo/api/v4/leads/5?with=contacts,loss_reason")
+    }
+}
