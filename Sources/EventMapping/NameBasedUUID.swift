@@ -1,0 +1,62 @@
+import Foundation
+
+/// A name-based UUID, version 5 (RFC 9562 §5.5): the same namespace and name always give the same UUID.
+///
+/// The UUID is the first 16 bytes of SHA-1(namespace bytes ‖ name bytes), with the version set to 5 and the
+/// variant set to the RFC 9562 variant (`10xx`).
+///
+/// ```swift
+/// let id = NameBasedUUID(namespace: NameBasedUUID.dnsNamespace, name: "www.example.com")
+/// id.string // "2ed6657d-e927-568b-95e1-2665a8aea6a2"
+/// ```
+public struct NameBasedUUID: Sendable, Hashable, CustomStringConvertible {
+    /// The UUID as a Foundation value.
+    public let uuid: UUID
+
+    /// The version 5 UUID of `name`'s UTF-8 bytes in `namespace`.
+    public init(namespace: UUID, name: String) {
+        var hasher = SHA1()
+        hasher.update(Self.bytes(of: namespace))
+        hasher.update(name)
+        uuid = Self.makeUUID(digest: hasher.finalize())
+    }
+
+    /// The version 5 UUID of the raw bytes `name` in `namespace`.
+    public init<Name: Sequence<UInt8>>(namespace: UUID, nameBytes name: Name) {
+        var hasher = SHA1()
+        hasher.update(Self.bytes(of: namespace))
+        hasher.update(name)
+        uuid = Self.makeUUID(digest: hasher.finalize())
+    }
+
+    /// The UUID in lowercase hyphenated form, e.g. `2ed6657d-e927-568b-95e1-2665a8aea6a2`.
+    public var string: String { uuid.uuidString.lowercased() }
+
+    /// The same as ``string``.
+    public var description: String { string }
+
+    /// The RFC 9562 namespace for fully qualified domain names, `6ba7b810-9dad-11d1-80b4-00c04fd430c8`.
+    public static let dnsNamespace = UUID(uuid: (0x6B, 0xA7, 0xB8, 0x10, 0x9D, 0xAD, 0x11, 0xD1,
+                                                0x80, 0xB4, 0x00, 0xC0, 0x4F, 0xD4, 0x30, 0xC8))
+    /// The RFC 9562 namespace for URLs, `6ba7b811-9dad-11d1-80b4-00c04fd430c8`.
+    public static let urlNamespace = UUID(uuid: (0x6B, 0xA7, 0xB8, 0x11, 0x9D, 0xAD, 0x11, 0xD1,
+                                                0x80, 0xB4, 0x00, 0xC0, 0x4F, 0xD4, 0x30, 0xC8))
+    /// The RFC 9562 namespace for ISO object identifiers, `6ba7b812-9dad-11d1-80b4-00c04fd430c8`.
+    public static let oidNamespace = UUID(uuid: (0x6B, 0xA7, 0xB8, 0x12, 0x9D, 0xAD, 0x11, 0xD1,
+                                                0x80, 0xB4, 0x00, 0xC0, 0x4F, 0xD4, 0x30, 0xC8))
+    /// The RFC 9562 namespace for X.500 distinguished names, `6ba7b814-9dad-11d1-80b4-00c04fd430c8`.
+    public static let x500Namespace = UUID(uuid: (0x6B, 0xA7, 0xB8, 0x14, 0x9D, 0xAD, 0x11, 0xD1,
+                                                 0x80, 0xB4, 0x00, 0xC0, 0x4F, 0xD4, 0x30, 0xC8))
+
+    private static func bytes(of uuid: UUID) -> [UInt8] {
+        withUnsafeBytes(of: uuid.uuid) { Array($0) }
+    }
+
+    private static func makeUUID(digest: [UInt8]) -> UUID {
+        var b = Array(digest.prefix(16))
+        b[6] = (b[6] & 0x0F) | 0x50  // version 5 in the high nibble of octet 6
+        b[8] = (b[8] & 0x3F) | 0x80  // variant 10xx in the high bits of octet 8
+        return UUID(uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+                           b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]))
+    }
+}
