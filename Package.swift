@@ -37,6 +37,10 @@ let package = Package(
         // Pure Kommo → Segment mapping: models in, messages out; no I/O, no clock.
         .target(name: "EventMapping", dependencies: ["JSONCore"], swiftSettings: strictSwift6),
 
+        // Throughput and memory benchmark of the Segment queue (run by hand; see Documentation/Performance.md).
+        .executableTarget(name: "segment-benchmark", dependencies: ["SegmentAPI"], path: "Benchmarks/SegmentBenchmark",
+                          swiftSettings: strictSwift6),
+
         // Test doubles shared by the test targets (fake clocks, scripted transport, loopback HTTP server).
         .target(name: "TestSupport", dependencies: ["HTTPCore"], path: "Tests/TestSupport",
                 resources: [.copy("Resources")], swiftSettings: strictSwift6),

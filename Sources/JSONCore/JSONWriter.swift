@@ -51,20 +51,38 @@ public struct JSONWriter: Sendable {
     public mutating func write(_ members: [String: JSONValue]) {
         bytes.append(UInt8(ascii: "{"))
         var first = true
-        for key in Self.sortedKeys(members) {
+        // Sorting the pairs (not the keys) avoids a hash lookup per member.
+        for (key, value) in members.sorted(by: { Self.precedes($0.key, $1.key) }) {
             if !first { bytes.append(UInt8(ascii: ",")) }
             first = false
             write(key)
             bytes.append(UInt8(ascii: ":"))
-            // The key comes from the dictionary itself, so the lookup always succeeds.
-            write(members[key] ?? .null)
+            write(value)
         }
         bytes.append(UInt8(ascii: "}"))
     }
 
     /// The keys of `members` in the writer's order (by UTF-8 bytes).
     public static func sortedKeys(_ members: [String: JSONValue]) -> [String] {
-        members.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        members.keys.sorted(by: precedes)
+    }
+
+    /// Whether `a` sorts before `b` by their UTF-8 bytes (the same order as Unicode code points).
+    @inlinable
+    public static func precedes(_ a: String, _ b: String) -> Bool {
+        var a = a
+        var b = b
+        return a.withUTF8 { x in
+            b.withUTF8 { y in
+                let common = Swift.min(x.count, y.count)
+                var index = 0
+                while index < common {
+                    if x[index] != y[index] { return x[index] < y[index] }
+                    index += 1
+                }
+                return x.count < y.count
+            }
+        }
     }
 
     /// Writes an integer.

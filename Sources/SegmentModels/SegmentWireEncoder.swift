@@ -82,13 +82,13 @@ public struct SegmentWireEncoder: Sendable {
             libraryWritten = true
         }
         if !context.isEmpty {
-            for name in JSONWriter.sortedKeys(context) where name != "library" {
-                if !libraryWritten && !name.utf8.lexicographicallyPrecedes("library".utf8) { writeLibrary() }
+            for (name, value) in context.sorted(by: { JSONWriter.precedes($0.key, $1.key) }) where name != "library" {
+                if !libraryWritten && !JSONWriter.precedes(name, "library") { writeLibrary() }
                 if !first { writer.appendRaw(UInt8(ascii: ",")) }
                 first = false
                 writer.write(name)
                 writer.appendRaw(UInt8(ascii: ":"))
-                writer.write(context[name] ?? .null)
+                writer.write(value)
             }
         }
         if !libraryWritten { writeLibrary() }
