@@ -69,14 +69,14 @@ struct URLSessionTransportTests {
 
     @Test("a refused connection is a transient connection failure")
     func connectionRefused() async throws {
-        let server = try LoopbackHTTPServer { _ in .init() }
-        let url = server.baseURL
-        server.stop()
+        let refusing = try LoopbackHTTPServer.RefusingPort()
+        let url = refusing.url
         let error = await #expect(throws: HTTPTransportError.self) {
             _ = try await URLSessionTransport().send(HTTPRequest(method: .get, url: url, timeout: .seconds(5)),
                                                      body: nil)
         }
         #expect(error?.code == .connectionFailed)
         #expect(error?.isTransient == true)
+        withExtendedLifetime(refusing) {}
     }
 }

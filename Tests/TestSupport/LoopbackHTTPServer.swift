@@ -98,6 +98,45 @@ public final class LoopbackHTTPServer: Sendable {
 
     deinit { stop() }
 
+    /// A port on 127.0.0.1 that refuses connections: bound (so no other test can take it) but not listening.
+    /// Keep the returned value alive while the port is used; it releases the port when it goes away.
+    public final class RefusingPort: Sendable {
+        /// The port number.
+        public let port: UInt16
+        private let fd: Int32
+
+        /// Binds a socket to a free port without listening on it.
+        public init() throws {
+            #if canImport(Glibc)
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            #else
+            let fd = socket(AF_INET, SOCK_STREAM, 0)
+            #endif
+            guard fd >= 0 else { throw StartError(step: "socket", code: errno) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = 0
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            guard bound == 0 else { close(fd); throw StartError(step: "bind", code: errno) }
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            _ = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+            }
+            self.fd = fd
+            port = UInt16(bigEndian: address.sin_port)
+        }
+
+        deinit { close(fd) }
+
+        /// `http://127.0.0.1:<port>`.
+        public var url: URL { URL(string: "http://127.0.0.1:\(port)")! }
+    }
+
     /// Stops listening and closes every open connection.
     public func stop() {
         let open: [Int32]? = state.withLock { s in
