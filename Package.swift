@@ -35,7 +35,8 @@ let package = Package(
         // The Kommo API v4 client: auth, rate limiting, retries, caching.
         .target(name: "KommoAPI", dependencies: ["HTTPCore", "JSONCore", "KommoModels"], swiftSettings: strictSwift6),
         // Pure Kommo → Segment mapping: models in, messages out; no I/O, no clock.
-        .target(name: "EventMapping", dependencies: ["JSONCore"], swiftSettings: strictSwift6),
+        .target(name: "EventMapping", dependencies: ["JSONCore", "KommoModels", "SegmentModels"],
+                swiftSettings: strictSwift6),
 
         // Test doubles shared by the test targets (fake clocks, scripted transport, loopback HTTP server).
         .target(name: "TestSupport", dependencies: ["HTTPCore"], path: "Tests/TestSupport",
@@ -47,7 +48,7 @@ let package = Package(
                     swiftSettings: strictSwift6),
         .testTarget(name: "KommoModelsTests", dependencies: ["KommoModels", "TestSupport"], swiftSettings: strictSwift6),
         .testTarget(name: "KommoAPITests", dependencies: ["KommoAPI", "TestSupport"], swiftSettings: strictSwift6),
-        .testTarget(name: "EventMappingTests", dependencies: ["EventMapping", "TestSupport"],
-                    swiftSettings: strictSwift6),
+        .testTarget(name: "EventMappingTests", dependencies: ["EventMapping", "KommoModels", "SegmentModels", "TestSupport"],
+                    resources: [.copy("Golden")], swiftSettings: strictSwift6),
     ]
 )
