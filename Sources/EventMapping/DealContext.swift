@@ -9,7 +9,7 @@ import KommoModels
 /// trigger a read, but the values sent to Segment come from the API.
 ///
 /// Everything is optional except the account id, so the mapper can say precisely what was missing
-/// (``SkipReason/Code-swift.struct/leadNotFound``, ``SkipReason/Code-swift.struct/contactNotFound``...).
+/// (``SkipReason/Code/leadNotFound``, ``SkipReason/Code/contactNotFound``...).
 public struct DealContext: Sendable, Hashable {
     /// The Kommo account id (`account[id]` of the webhook). It enters every message id.
     public var accountID: Int64

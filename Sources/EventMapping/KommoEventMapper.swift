@@ -43,7 +43,7 @@ public struct KommoEventMapper: Sendable {
     /// Maps every item of a webhook, in order, asking `context` for each item's fetched context.
     ///
     /// A message whose id an earlier item of the same webhook already produced is dropped and reported as
-    /// ``SkipReason/Code-swift.struct/duplicateInWebhook``: a `status` item and an `update` item for the same lead,
+    /// ``SkipReason/Code/duplicateInWebhook``: a `status` item and an `update` item for the same lead,
     /// the same transition and the same time yield one set of calls.
     ///
     /// - Returns: one result per item of `webhook.events`, in the same order.
