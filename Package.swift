@@ -48,7 +48,8 @@ let package = Package(
                     swiftSettings: strictSwift6),
         .testTarget(name: "KommoModelsTests", dependencies: ["KommoModels", "TestSupport"], swiftSettings: strictSwift6),
         .testTarget(name: "KommoAPITests", dependencies: ["KommoAPI", "TestSupport"], swiftSettings: strictSwift6),
-        .testTarget(name: "EventMappingTests", dependencies: ["EventMapping", "KommoModels", "SegmentModels", "TestSupport"],
+        .testTarget(name: "EventMappingTests",
+                    dependencies: ["EventMapping", "KommoModels", "SegmentModels", "TestSupport"],
                     resources: [.copy("Golden")], swiftSettings: strictSwift6),
     ]
 )

@@ -14,8 +14,8 @@ struct GoldenWorld {
     var users: [User] = []
     var accountCurrency: String? = "USD"
 
-    /// Everything in the shared fixtures and in `Golden/input`; lead 24000017 as `api-lead-with-contacts-companies.json`
-    /// has it (stage 61000004).
+    /// Everything in the shared fixtures and in `Golden/input`; lead 24000017 as
+    /// `api-lead-with-contacts-companies.json` has it (stage 61000004).
     static func standard() throws -> GoldenWorld {
         var world = GoldenWorld()
         for lead in [
