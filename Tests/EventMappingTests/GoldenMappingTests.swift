@@ -127,6 +127,18 @@ struct GoldenMappingTests {
         #expect(actual == expected, "\(goldenCase.name): mapping differs from Golden/\(goldenCase.name).json")
     }
 
+    @Test("one result per item, and skip details name ids, never personal data", arguments: goldenCases)
+    func resultsPerItem(_ goldenCase: GoldenCase) throws {
+        let hook = try KommoWebhookParser().parse(body: goldenCase.body(),
+                                                  contentType: "application/x-www-form-urlencoded")
+        let results = try goldenCase.run().results
+        #expect(results.count == hook.events.count)
+        for reason in results.flatMap(\.skipped) {
+            #expect(!reason.detail.contains("@"), "\(reason)")
+            #expect(!reason.detail.isEmpty)
+        }
+    }
+
     @Test("the same input gives the same bytes", arguments: goldenCases)
     func deterministic(_ goldenCase: GoldenCase) throws {
         let first = try goldenCase.run().results.flatMap(\.messages).map(GoldenJSON.encoder.encode)
