@@ -35,7 +35,8 @@ let package = Package(
         // The Kommo API v4 client: auth, rate limiting, retries, caching.
         .target(name: "KommoAPI", dependencies: ["HTTPCore", "JSONCore", "KommoModels"], swiftSettings: strictSwift6),
         // Pure Kommo → Segment mapping: models in, messages out; no I/O, no clock.
-        .target(name: "EventMapping", dependencies: ["JSONCore"], swiftSettings: strictSwift6),
+        .target(name: "EventMapping", dependencies: ["JSONCore", "KommoModels", "SegmentModels"],
+                swiftSettings: strictSwift6),
 
         // Throughput and memory benchmark of the Segment queue (run by hand; see Documentation/Performance.md).
         .executableTarget(name: "segment-benchmark", dependencies: ["SegmentAPI"], path: "Benchmarks/SegmentBenchmark",
@@ -51,7 +52,8 @@ let package = Package(
                     swiftSettings: strictSwift6),
         .testTarget(name: "KommoModelsTests", dependencies: ["KommoModels", "TestSupport"], swiftSettings: strictSwift6),
         .testTarget(name: "KommoAPITests", dependencies: ["KommoAPI", "TestSupport"], swiftSettings: strictSwift6),
-        .testTarget(name: "EventMappingTests", dependencies: ["EventMapping", "TestSupport"],
-                    swiftSettings: strictSwift6),
+        .testTarget(name: "EventMappingTests",
+                    dependencies: ["EventMapping", "KommoModels", "SegmentModels", "TestSupport"],
+                    resources: [.copy("Golden")], swiftSettings: strictSwift6),
     ]
 )

@@ -1,0 +1,177 @@
+import Foundation
+import JSONCore
+import KommoModels
+import SegmentModels
+
+extension KommoEventMapper {
+    /// The messages of one lead change: facts about the change come from the webhook item, facts about the deal's
+    /// current state from the fetched lead.
+    struct Draft {
+        let mapper: KommoEventMapper
+        let event: LeadEvent
+        let lead: Lead
+        let person: Person
+        let context: DealContext
+        let change: LeadChange
+        let eventSeconds: Int64
+
+        var configuration: MappingConfiguration { mapper.configuration }
+
+        func build(key: MappingConfiguration.EventKey, eventName: String, into result: inout MappingResult) {
+            let group = groupIdentity()
+            let amount = self.amount
+            let plan = mapper.fieldValue(configuration.customFields.plan, of: lead)
+
+            if key == .dealWon {
+                var traits = mapper.mappedFields(configuration.contactFields, of: person.contact, omitMissing: true)
+                traits.merge(mapper.personTraits(person)) { _, builtIn in builtIn }
+                traits["kommo_deal_id"] = .int(Int64(lead.id))
+                if let plan { traits["plan"] = plan }
+                if let source = mapper.fieldValue(configuration.customFields.source, of: lead) {
+                    traits["source"] = source
+                }
+                if let group {
+                    var company: [String: JSONValue] = ["name": group.name]
+                    if let companyID = context.company?.id { company["id"] = .int(Int64(companyID)) }
+                    if let plan { company["plan"] = plan }
+                    traits["company"] = .object(company)
+                }
+                if let amount { traits["mrr"] = amount }
+                traits.merge(configuration.wonTraits) { _, fixed in fixed }
+                result.messages.append(identify(traits))
+            } else if key == .dealLost {
+                var traits = configuration.lostTraits
+                traits["kommo_deal_id"] = .int(Int64(lead.id))
+                result.messages.append(identify(traits))
+            }
+
+            var properties = mapper.mappedFields(configuration.leadFields, of: lead, omitMissing: false)
+            properties.merge(trackProperties(key: key, plan: plan, amount: amount)) { _, builtIn in builtIn }
+            var trackContext = mapper.baseContext()
+            var personTraits: [String: JSONValue] = [:]
+            if let email = person.email { personTraits["email"] = .string(email) }
+            if let name = KommoEventMapper.trimmed(person.contact.name) { personTraits["name"] = .string(name) }
+            if !personTraits.isEmpty { trackContext["traits"] = .object(personTraits) }
+            if let group { trackContext["groupId"] = .string(group.id) }
+            result.messages.append(.track(
+                eventName, userID: person.userID, properties: properties, messageID: messageID(.track),
+                timestamp: timestamp, context: trackContext, integrations: configuration.integrations))
+
+            guard key == .dealWon else { return }
+            guard configuration.sendGroup else {
+                result.skipped.append(SkipReason(code: .groupDisabled, call: .group,
+                                                 detail: "lead \(lead.id): sendGroup is false"))
+                return
+            }
+            guard let group else {
+                result.skipped.append(SkipReason(
+                    code: .noCompany, call: .group,
+                    detail: "lead \(lead.id) has no company and the configured company field is empty"))
+                return
+            }
+            var traits = context.company.map {
+                mapper.mappedFields(configuration.companyFields, of: $0, omitMissing: true)
+            } ?? [:]
+            traits["name"] = group.name
+            if let plan { traits["plan"] = plan }
+            if let amount { traits["mrr"] = amount }
+            result.messages.append(.group(
+                group.id, userID: person.userID, traits: traits, messageID: messageID(.group),
+                timestamp: timestamp, context: mapper.baseContext(), integrations: configuration.integrations))
+        }
+
+        var timestamp: Date { Date(timeIntervalSince1970: TimeInterval(eventSeconds)) }
+
+        func messageID(_ call: MessageIDRecipe.Call) -> String {
+            mapper.recipe.messageID(accountID: context.accountID, entity: .lead, entityID: event.id,
+                                    change: change.recipeChange, eventTime: eventSeconds, call: call)
+        }
+
+        func identify(_ traits: [String: JSONValue]) -> SegmentMessage {
+            .identify(userID: person.userID, traits: traits, messageID: messageID(.identify), timestamp: timestamp,
+                      context: mapper.baseContext(), integrations: configuration.integrations)
+        }
+
+        /// The deal amount: the API's price (`price_with_minor_units` preferred), else the item's.
+        var amount: JSONValue? {
+            (lead.price ?? event.priceWithMinorUnits ?? event.price).map(JSONValue.init)
+        }
+
+        /// The company's group id and name: the linked company, else the configured company field's value.
+        func groupIdentity() -> (id: String, name: JSONValue)? {
+            if let company = context.company {
+                return (String(company.id), KommoEventMapper.nonEmpty(company.name))
+            }
+            guard let field = configuration.customFields.company,
+                  let text = lead.customField(id: Int(field))?.firstText.flatMap(KommoEventMapper.trimmed) else {
+                return nil
+            }
+            return (text, .string(text))
+        }
+
+        func trackProperties(key: MappingConfiguration.EventKey, plan: JSONValue?,
+                             amount: JSONValue?) -> [String: JSONValue] {
+            let pipelines = context.pipelines
+            var properties: [String: JSONValue] = [
+                "deal_id": .int(Int64(lead.id)),
+                "deal_name": KommoEventMapper.nonEmpty(lead.name),
+                "amount": amount ?? .null,
+                "currency": (configuration.currency ?? context.accountCurrency).map(JSONValue.string) ?? .null,
+                "owner_id": lead.responsibleUserID > 0 ? .int(Int64(lead.responsibleUserID)) : .null,
+                "owner": KommoEventMapper.userEmail(Int64(lead.responsibleUserID), in: context.usersByID),
+            ]
+            switch change {
+            case let .stage(fromStatus, fromPipeline, toStatus, toPipeline):
+                properties["pipeline_id"] = .int(toPipeline)
+                properties["pipeline"] = Self.pipelineName(toPipeline, in: pipelines)
+                properties["from_stage_id"] = KommoEventMapper.id(fromStatus)
+                properties["from_stage"] = Self.stageName(fromStatus, pipeline: fromPipeline, in: pipelines)
+                properties["to_stage_id"] = .int(toStatus)
+                properties["to_stage"] = Self.stageName(toStatus, pipeline: toPipeline, in: pipelines)
+            default:
+                let pipeline = Int64(lead.pipelineID)
+                let stage = Int64(lead.statusID)
+                properties["pipeline_id"] = .int(pipeline)
+                properties["pipeline"] = Self.pipelineName(pipeline, in: pipelines)
+                properties["stage_id"] = .int(stage)
+                properties["stage"] = Self.stageName(stage, pipeline: pipeline, in: pipelines)
+            }
+            switch key {
+            case .dealWon:
+                properties["plan"] = plan ?? .null
+                properties["revenue"] = amount ?? .null
+            case .dealLost:
+                properties["loss_reason"] = lossReason
+            case .ownerChanged:
+                if case let .owner(from, to) = change {
+                    properties["from_owner_id"] = KommoEventMapper.id(from)
+                    properties["from_owner"] = KommoEventMapper.userEmail(from, in: context.usersByID)
+                    properties["to_owner_id"] = .int(to)
+                    properties["to_owner"] = KommoEventMapper.userEmail(to, in: context.usersByID)
+                }
+            default:
+                break
+            }
+            return properties
+        }
+
+        /// Kommo's own loss reason (fetched, else embedded in the lead), else the configured loss reason field.
+        var lossReason: JSONValue {
+            if let name = (context.lossReason ?? lead.lossReason).flatMap({ KommoEventMapper.trimmed($0.name) }) {
+                return .string(name)
+            }
+            return mapper.fieldValue(configuration.customFields.lossReason, of: lead) ?? .null
+        }
+
+        static func pipelineName(_ id: Int64, in pipelines: [Pipeline]) -> JSONValue {
+            KommoEventMapper.nonEmpty(pipelines.first { Int64($0.id) == id }?.name)
+        }
+
+        static func stageName(_ status: Int64?, pipeline: Int64?, in pipelines: [Pipeline]) -> JSONValue {
+            guard let status, let pipeline,
+                  let found = pipelines.first(where: { Int64($0.id) == pipeline })?.statuses
+                      .first(where: { Int64($0.id) == status }) else { return .null }
+            return KommoEventMapper.nonEmpty(found.name)
+        }
+    }
+}
