@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "KommoModels", targets: ["KommoModels"]),
         .library(name: "KommoAPI", targets: ["KommoAPI"]),
         .library(name: "EventMapping", targets: ["EventMapping"]),
+        .library(name: "KommoSegment", targets: ["KommoSegment"]),
     ],
     targets: [
         // Shared HTTP layer: transport protocol, URLSession transport, retry policy, clock.
@@ -36,6 +37,9 @@ let package = Package(
         .target(name: "KommoAPI", dependencies: ["HTTPCore", "JSONCore", "KommoModels"], swiftSettings: strictSwift6),
         // Pure Kommo → Segment mapping: models in, messages out; no I/O, no clock.
         .target(name: "EventMapping", dependencies: ["JSONCore"], swiftSettings: strictSwift6),
+        // The pipeline: webhook in, Kommo fetches, mapping, Segment delivery; idempotency and ordering store.
+        .target(name: "KommoSegment", dependencies: ["HTTPCore", "JSONCore", "KommoAPI", "SegmentAPI", "EventMapping"],
+                swiftSettings: strictSwift6),
 
         // Throughput and memory benchmark of the Segment queue (run by hand; see Documentation/Performance.md).
         .executableTarget(name: "segment-benchmark", dependencies: ["SegmentAPI"], path: "Benchmarks/SegmentBenchmark",
@@ -52,6 +56,8 @@ let package = Package(
         .testTarget(name: "KommoModelsTests", dependencies: ["KommoModels", "TestSupport"], swiftSettings: strictSwift6),
         .testTarget(name: "KommoAPITests", dependencies: ["KommoAPI", "TestSupport"], swiftSettings: strictSwift6),
         .testTarget(name: "EventMappingTests", dependencies: ["EventMapping", "TestSupport"],
+                    swiftSettings: strictSwift6),
+        .testTarget(name: "KommoSegmentTests", dependencies: ["KommoSegment", "TestSupport"],
                     swiftSettings: strictSwift6),
     ]
 )
