@@ -14,12 +14,14 @@ let package = Package(
     name: "KommoSegment",
     platforms: [.macOS(.v15), .iOS(.v18)],
     products: [
+        .library(name: "KommoSegment", targets: ["KommoSegment"]),
+        .library(name: "KommoAPI", targets: ["KommoAPI"]),
+        .library(name: "SegmentAPI", targets: ["SegmentAPI"]),
+        .library(name: "EventMapping", targets: ["EventMapping"]),
+        .library(name: "KommoModels", targets: ["KommoModels"]),
         .library(name: "HTTPCore", targets: ["HTTPCore"]),
         .library(name: "JSONCore", targets: ["JSONCore"]),
-        .library(name: "SegmentAPI", targets: ["SegmentAPI"]),
-        .library(name: "KommoModels", targets: ["KommoModels"]),
-        .library(name: "KommoAPI", targets: ["KommoAPI"]),
-        .library(name: "EventMapping", targets: ["EventMapping"]),
+        .library(name: "KommoSegmentTesting", targets: ["KommoSegmentTesting"]),
     ],
     targets: [
         // Shared HTTP layer: transport protocol, URLSession transport, retry policy, clock.
@@ -32,28 +34,39 @@ let package = Package(
         .target(name: "SegmentAPI", dependencies: ["HTTPCore", "SegmentModels"], swiftSettings: strictSwift6),
         // Kommo value types: the webhook parser and event model (pure, no I/O), and the REST entity models.
         .target(name: "KommoModels", dependencies: ["JSONCore"], swiftSettings: strictSwift6),
-        // The Kommo API v4 client: auth, rate limiting, retries, caching.
+        // The Kommo API v4 client: auth, rate limiting, retries, caching, and a fixture-directory transport.
         .target(name: "KommoAPI", dependencies: ["HTTPCore", "JSONCore", "KommoModels"], swiftSettings: strictSwift6),
         // Pure Kommo → Segment mapping: models in, messages out; no I/O, no clock.
         .target(name: "EventMapping", dependencies: ["JSONCore", "KommoModels", "SegmentModels"],
+                swiftSettings: strictSwift6),
+        // The pipeline: verify → parse → dedupe → fetch in batches → map → deliver → notes.
+        .target(name: "KommoSegment", dependencies: ["HTTPCore", "JSONCore", "KommoAPI", "SegmentAPI", "EventMapping"],
                 swiftSettings: strictSwift6),
 
         // Throughput and memory benchmark of the Segment queue (run by hand; see Documentation/Performance.md).
         .executableTarget(name: "segment-benchmark", dependencies: ["SegmentAPI"], path: "Benchmarks/SegmentBenchmark",
                           swiftSettings: strictSwift6),
 
-        // Test doubles shared by the test targets (fake clocks, scripted transport, loopback HTTP server).
-        .target(name: "TestSupport", dependencies: ["HTTPCore"], path: "Tests/TestSupport",
+        // Test doubles for users' tests and ours: fake clocks, scripted transport, loopback HTTP server, in-memory
+        // Segment client, Kommo API fake, webhook builder, and the sample webhooks and API responses.
+        .target(name: "KommoSegmentTesting", dependencies: ["HTTPCore", "JSONCore", "SegmentAPI", "KommoAPI"],
                 resources: [.copy("Resources")], swiftSettings: strictSwift6),
 
         .testTarget(name: "JSONCoreTests", dependencies: ["JSONCore"], swiftSettings: strictSwift6),
-        .testTarget(name: "HTTPCoreTests", dependencies: ["HTTPCore", "TestSupport"], swiftSettings: strictSwift6),
-        .testTarget(name: "SegmentAPITests", dependencies: ["SegmentAPI", "TestSupport"],
+        .testTarget(name: "HTTPCoreTests", dependencies: ["HTTPCore", "KommoSegmentTesting"],
                     swiftSettings: strictSwift6),
-        .testTarget(name: "KommoModelsTests", dependencies: ["KommoModels", "TestSupport"], swiftSettings: strictSwift6),
-        .testTarget(name: "KommoAPITests", dependencies: ["KommoAPI", "TestSupport"], swiftSettings: strictSwift6),
+        .testTarget(name: "SegmentAPITests", dependencies: ["SegmentAPI", "KommoSegmentTesting"],
+                    swiftSettings: strictSwift6),
+        .testTarget(name: "KommoModelsTests", dependencies: ["KommoModels", "KommoSegmentTesting"],
+                    swiftSettings: strictSwift6),
+        .testTarget(name: "KommoAPITests", dependencies: ["KommoAPI", "KommoSegmentTesting"],
+                    swiftSettings: strictSwift6),
         .testTarget(name: "EventMappingTests",
-                    dependencies: ["EventMapping", "KommoModels", "SegmentModels", "TestSupport"],
+                    dependencies: ["EventMapping", "KommoModels", "SegmentModels", "KommoSegmentTesting"],
                     resources: [.copy("Golden")], swiftSettings: strictSwift6),
+        .testTarget(name: "KommoSegmentTests", dependencies: ["KommoSegment", "KommoSegmentTesting"],
+                    swiftSettings: strictSwift6),
+        .testTarget(name: "KommoSegmentTestingTests", dependencies: ["KommoSegmentTesting"],
+                    swiftSettings: strictSwift6),
     ]
 )
