@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "KommoModels", targets: ["KommoModels"]),
         .library(name: "KommoAPI", targets: ["KommoAPI"]),
         .library(name: "EventMapping", targets: ["EventMapping"]),
+        .library(name: "KommoSegmentTesting", targets: ["KommoSegmentTesting"]),
     ],
     targets: [
         // Shared HTTP layer: transport protocol, URLSession transport, retry policy, clock.
@@ -41,17 +42,23 @@ let package = Package(
         .executableTarget(name: "segment-benchmark", dependencies: ["SegmentAPI"], path: "Benchmarks/SegmentBenchmark",
                           swiftSettings: strictSwift6),
 
-        // Test doubles shared by the test targets (fake clocks, scripted transport, loopback HTTP server).
-        .target(name: "TestSupport", dependencies: ["HTTPCore"], path: "Tests/TestSupport",
+        // Test doubles for users' tests and ours: fake clocks, scripted transport, loopback HTTP server, in-memory
+        // Segment client, Kommo API fake, webhook builder, and the sample webhooks and API responses.
+        .target(name: "KommoSegmentTesting", dependencies: ["HTTPCore", "JSONCore", "SegmentAPI", "KommoAPI"],
                 resources: [.copy("Resources")], swiftSettings: strictSwift6),
 
         .testTarget(name: "JSONCoreTests", dependencies: ["JSONCore"], swiftSettings: strictSwift6),
-        .testTarget(name: "HTTPCoreTests", dependencies: ["HTTPCore", "TestSupport"], swiftSettings: strictSwift6),
-        .testTarget(name: "SegmentAPITests", dependencies: ["SegmentAPI", "TestSupport"],
+        .testTarget(name: "HTTPCoreTests", dependencies: ["HTTPCore", "KommoSegmentTesting"],
                     swiftSettings: strictSwift6),
-        .testTarget(name: "KommoModelsTests", dependencies: ["KommoModels", "TestSupport"], swiftSettings: strictSwift6),
-        .testTarget(name: "KommoAPITests", dependencies: ["KommoAPI", "TestSupport"], swiftSettings: strictSwift6),
-        .testTarget(name: "EventMappingTests", dependencies: ["EventMapping", "TestSupport"],
+        .testTarget(name: "SegmentAPITests", dependencies: ["SegmentAPI", "KommoSegmentTesting"],
+                    swiftSettings: strictSwift6),
+        .testTarget(name: "KommoModelsTests", dependencies: ["KommoModels", "KommoSegmentTesting"],
+                    swiftSettings: strictSwift6),
+        .testTarget(name: "KommoAPITests", dependencies: ["KommoAPI", "KommoSegmentTesting"],
+                    swiftSettings: strictSwift6),
+        .testTarget(name: "KommoSegmentTestingTests", dependencies: ["KommoSegmentTesting"],
+                    swiftSettings: strictSwift6),
+        .testTarget(name: "EventMappingTests", dependencies: ["EventMapping", "KommoSegmentTesting"],
                     swiftSettings: strictSwift6),
     ]
 )
