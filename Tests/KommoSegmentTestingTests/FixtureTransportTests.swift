@@ -145,12 +145,18 @@ struct FixtureTransportTests {
         }
     }
 
-    @Test("an unknown route reaches the client as a 404 error")
+    @Test("an unknown route reaches the client as a 404 error (a host with a path prefix matches no route)")
     func unknownRouteThroughClient() async throws {
-        let transport = KommoFixtureTransport(files: [:])
+        let transport = KommoFixtureTransport(files: try Fixtures.kommoAPIFiles())
+        let client = HTTPKommoClient(host: try KommoAccountHost(url: "https://acme.kommo.com/proxy"),
+                                     tokenProvider: LongLivedToken(KommoAPIFake.token), transport: transport,
+                                     time: ImmediateTimeSource())
+        let error = await #expect(throws: KommoAPIError.self) { try await client.account() }
+        #expect(error?.code == .notFound)
+        #expect(error?.status == 404)
+        #expect(transport.requestCountsByPath == ["/proxy/api/v4/account": 1])
         let (response, _) = try await transport.send(Self.get("/api/v4/customers"), body: nil)
         #expect(response.status == 404)
-        #expect(transport.requestCountsByPath == ["/api/v4/customers": 1])
     }
 
     @Test("a wrong token answers 401 and the client reports unauthorized")
