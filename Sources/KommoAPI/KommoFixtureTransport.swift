@@ -118,7 +118,8 @@ public final class KommoFixtureTransport: HTTPTransport, Sendable {
         guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory),
               isDirectory.boolValue else {
             throw KommoAPIError(code: .invalidArgument,
-                                detail: "the fixture directory '\(directory.path)' does not exist or is not a directory")
+                                detail: "the fixture directory '\(directory.path)' does not exist or is not a "
+                                    + "directory")
         }
         self.init(source: .directory(directory), usersForbidden: usersForbidden, acceptedToken: acceptedToken)
     }

@@ -347,8 +347,7 @@ public struct KommoWebhookItem: Sendable, Hashable {
         return item
     }
 
-    /// A company edit as Kommo sends it: a ``contact(id:name:responsibleUserID:dateCreate:lastModified:createdUserID:modifiedUserID:accountID:customFields:linkedLeadIDs:oldResponsibleUserID:createdAt:updatedAt:type:)``
-    /// item with `type=company`, under the `contacts` section.
+    /// A company edit as Kommo sends it: a contact item with `type=company`, under the `contacts` section.
     public static func company(
         id: Int, name: String? = nil, responsibleUserID: Int? = nil, dateCreate: Int? = nil,
         lastModified: Int? = nil, createdUserID: Int? = nil, modifiedUserID: Int? = nil, accountID: Int? = nil,

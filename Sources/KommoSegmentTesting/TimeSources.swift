@@ -75,7 +75,8 @@ public final class ManualTimeSource: TimeSource {
                     let deadline = s.now.addingTimeInterval(Double(duration.components.seconds)
                         + Double(duration.components.attoseconds) / 1e18)
                     if deadline <= s.now { return true }
-                    s.sleepers.append(Sleeper(id: id, deadline: deadline, duration: duration, continuation: continuation))
+                    s.sleepers.append(Sleeper(id: id, deadline: deadline, duration: duration,
+                                              continuation: continuation))
                     return false
                 }
                 if resumeNow { continuation.resume() }

@@ -165,6 +165,8 @@ struct FixtureTransportTests {
         let client = try Self.client(transport, token: "wrong-token")
         let error = await #expect(throws: KommoAPIError.self) { try await client.lead(id: 24000017) }
         #expect(error?.code == .unauthorized)
+        #expect(!String(describing: error).contains("wrong-token"))
+        #expect(!String(describing: transport.requests.map(\.description)).contains("wrong-token"))
         var anonymous = Self.get("/api/v4/account")
         anonymous.headers = [:]
         #expect(try await transport.send(anonymous, body: nil).0.status == 401)
