@@ -253,6 +253,24 @@ struct FixtureTransportTests {
         for lead in leads { #expect(statuses.contains(lead.statusID), "lead \(lead.id)") }
     }
 
+    @Test("concurrent callers are all answered and counted")
+    func concurrentCallers() async throws {
+        let fake = try KommoAPIFake(configuration: .init(rateLimit: .init(requestsPerSecond: 1_000, burst: 1_000)))
+        let ids = [24000017, 24000018, 24000019, 24000031, 24000040, 24000050, 24000099]
+        let found = try await withThrowingTaskGroup(of: Int?.self) { group in
+            for _ in 0..<5 {
+                for id in ids { group.addTask { try await fake.client.lead(id: id)?.id } }
+            }
+            var found: [Int] = []
+            for try await id in group { if let id { found.append(id) } }
+            return found
+        }
+        #expect(found.count == 30)
+        #expect(Set(found) == Set(ids).subtracting([24000099]))
+        #expect(fake.transport.requestCount == 35)
+        #expect(fake.transport.requestCountsByPath["/api/v4/leads/24000099"] == 5)
+    }
+
     // MARK: Helpers
 
     static func client(_ transport: KommoFixtureTransport, token: String = KommoAPIFake.token) throws
