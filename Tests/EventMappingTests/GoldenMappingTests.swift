@@ -3,7 +3,7 @@ import Foundation
 import KommoModels
 import SegmentModels
 import Testing
-import TestSupport
+import KommoSegmentTesting
 
 /// One golden case: a webhook body, the account state the pipeline fetched, a configuration, and the expected Segment
 /// JSON in `Golden/<name>.json`.

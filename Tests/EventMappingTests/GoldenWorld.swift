@@ -2,7 +2,7 @@ import EventMapping
 import Foundation
 import KommoModels
 import SegmentModels
-import TestSupport
+import KommoSegmentTesting
 
 /// The fictional Kommo account of the fixtures, as the pipeline would have fetched it: leads, contacts, companies,
 /// pipelines, users and the account currency. Golden cases start from it and change what they need.

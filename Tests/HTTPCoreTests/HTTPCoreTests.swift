@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 import HTTPCore
 import Testing
-import TestSupport
+import KommoSegmentTesting
 
 @Suite("HTTP headers")
 struct HTTPHeadersTests {

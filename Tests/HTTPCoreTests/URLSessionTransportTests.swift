@@ -1,7 +1,7 @@
 import Foundation
 import HTTPCore
 import Testing
-import TestSupport
+import KommoSegmentTesting
 
 @Suite("URLSessionTransport over loopback TCP")
 struct URLSessionTransportTests {

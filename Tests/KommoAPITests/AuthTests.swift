@@ -2,7 +2,7 @@ import Foundation
 import HTTPCore
 import JSONCore
 import KommoAPI
-import TestSupport
+import KommoSegmentTesting
 import Testing
 
 /// A store whose saves fail, to prove rotated tokens are not used unsaved.

@@ -2,7 +2,7 @@ import Foundation
 import HTTPCore
 import JSONCore
 import KommoAPI
-import TestSupport
+import KommoSegmentTesting
 import Testing
 
 @Suite("Kommo client over real TCP")

@@ -3,7 +3,7 @@ import HTTPCore
 import JSONCore
 import KommoAPI
 import Synchronization
-import TestSupport
+import KommoSegmentTesting
 
 /// Shared builders for the client tests.
 enum K {

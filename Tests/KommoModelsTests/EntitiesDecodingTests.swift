@@ -1,7 +1,7 @@
 import Foundation
 import JSONCore
 import KommoModels
-import TestSupport
+import KommoSegmentTesting
 import Testing
 
 private func decode<T: Decodable>(_ type: T.Type, fixture name: String) throws -> T {

@@ -1,7 +1,7 @@
 import Foundation
 import KommoModels
 import Testing
-import TestSupport
+import KommoSegmentTesting
 
 @Suite("Kommo webhook fixtures")
 struct WebhookFixtureTests {

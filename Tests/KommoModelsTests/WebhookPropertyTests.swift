@@ -2,7 +2,7 @@ import Foundation
 import JSONCore
 import KommoModels
 import Testing
-import TestSupport
+import KommoSegmentTesting
 
 /// The SplitMix64 generator: a tiny, seeded source so every random case can be replayed from its seed.
 struct WebhookSplitMix64: RandomNumberGenerator {

@@ -1,6 +1,6 @@
 import Foundation
 import KommoModels
-import TestSupport
+import KommoSegmentTesting
 
 /// The content type Kommo sends.
 let webhookContentType = "application/x-www-form-urlencoded"

@@ -2,7 +2,7 @@ import Foundation
 import KommoSegment
 import Synchronization
 import Testing
-import TestSupport
+import KommoSegmentTesting
 
 /// Tokens `t1`, `t2`, … in order, so tests can name the owner of each claim.
 private func sequentialTokens() -> @Sendable () -> String {

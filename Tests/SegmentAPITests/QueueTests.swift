@@ -2,7 +2,7 @@ import Foundation
 import SegmentAPI
 import Synchronization
 import Testing
-import TestSupport
+import KommoSegmentTesting
 
 @Suite("Segment queue: batching")
 struct BatchingTests {

@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 import SegmentAPI
 import Testing
-import TestSupport
+import KommoSegmentTesting
 
 @Suite("Segment queue: retries and accounting")
 struct SegmentRetryTests {

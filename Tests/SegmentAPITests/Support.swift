@@ -1,7 +1,7 @@
 import Foundation
 import SegmentAPI
 import Synchronization
-import TestSupport
+import KommoSegmentTesting
 
 /// Collects delivery events from the queue's handler.
 final class DeliveryLog: Sendable {

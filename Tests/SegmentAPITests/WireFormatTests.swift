@@ -1,7 +1,7 @@
 import Foundation
 import SegmentAPI
 import Testing
-import TestSupport
+import KommoSegmentTesting
 
 @Suite("Segment wire format")
 struct WireFormatTests {

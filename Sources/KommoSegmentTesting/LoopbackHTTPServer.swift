@@ -48,8 +48,15 @@ public final class LoopbackHTTPServer: Sendable {
         }
     }
 
-    /// The error thrown when the server cannot start.
-    public struct StartError: Error { public var step: String; public var code: Int32 }
+    /// The error thrown when the server (or a ``RefusingPort``) cannot start.
+    public struct StartError: Error, Sendable, CustomStringConvertible {
+        /// The step that failed: `socket`, `bind`, `listen` or `url`.
+        public var step: String
+        /// The `errno` of the failed call (0 for `url`).
+        public var code: Int32
+        /// The failed step and its error number.
+        public var description: String { "loopback server: \(step) failed (errno \(code))" }
+    }
 
     /// The port the server listens on.
     public let port: UInt16
@@ -58,7 +65,7 @@ public final class LoopbackHTTPServer: Sendable {
     private let handler: @Sendable (Request) -> Response
 
     /// The base URL, `http://127.0.0.1:<port>`.
-    public var baseURL: URL { URL(string: "http://127.0.0.1:\(port)")! }
+    public let baseURL: URL
 
     /// Every request received so far.
     public var requests: [Request] { state.withLock { $0.requests } }
@@ -91,6 +98,8 @@ public final class LoopbackHTTPServer: Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
         }
         port = UInt16(bigEndian: address.sin_port)
+        guard let url = Self.loopbackURL(port: port) else { close(fd); throw StartError(step: "url", code: 0) }
+        baseURL = url
         listener = fd
         let thread = Thread { [self] in acceptLoop() }
         thread.start()
@@ -129,12 +138,26 @@ public final class LoopbackHTTPServer: Sendable {
             }
             self.fd = fd
             port = UInt16(bigEndian: address.sin_port)
+            guard let url = LoopbackHTTPServer.loopbackURL(port: port) else {
+                close(fd)
+                throw StartError(step: "url", code: 0)
+            }
+            self.url = url
         }
 
         deinit { close(fd) }
 
         /// `http://127.0.0.1:<port>`.
-        public var url: URL { URL(string: "http://127.0.0.1:\(port)")! }
+        public let url: URL
+    }
+
+    /// `http://127.0.0.1:<port>`, built without force unwrapping.
+    static func loopbackURL(port: UInt16) -> URL? {
+        var components = URLComponents()
+        components.scheme = "http"
+        components.host = "127.0.0.1"
+        components.port = Int(port)
+        return components.url
     }
 
     /// Stops listening and closes every open connection.
@@ -192,9 +215,10 @@ public final class LoopbackHTTPServer: Sendable {
         var bytes = Data(head.utf8)
         bytes.append(response.body)
         bytes.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress else { return }
             var offset = 0
             while offset < raw.count {
-                let sent = send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
+                let sent = send(fd, base + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
                 if sent <= 0 { return }
                 offset += sent
             }

@@ -12,11 +12,13 @@ public final class ImmediateTimeSource: TimeSource {
         state = Mutex(State(now: start))
     }
 
+    /// The current fake time.
     public var now: Date { state.withLock { $0.now } }
 
     /// Every duration passed to `sleep`, in order.
     public var sleeps: [Duration] { state.withLock { $0.sleeps } }
 
+    /// Records the wait, moves `now` forward by `duration` and returns at once (after a yield).
     public func sleep(for duration: Duration) async throws {
         try Task.checkCancellation()
         state.withLock {
@@ -44,7 +46,12 @@ public final class ManualTimeSource: TimeSource {
         let duration: Duration
         let continuation: CheckedContinuation<Void, any Error>
     }
-    private struct State { var now: Date; var sleepers: [Sleeper] = []; var nextID: UInt64 = 0; var cancelled: Set<UInt64> = [] }
+    private struct State {
+        var now: Date
+        var sleepers: [Sleeper] = []
+        var nextID: UInt64 = 0
+        var cancelled: Set<UInt64> = []
+    }
     private let state: Mutex<State>
 
     /// Creates the clock at `start`.
@@ -52,11 +59,13 @@ public final class ManualTimeSource: TimeSource {
         state = Mutex(State(now: start))
     }
 
+    /// The current fake time.
     public var now: Date { state.withLock { $0.now } }
 
     /// How many tasks are sleeping now.
     public var sleeperCount: Int { state.withLock { $0.sleepers.count } }
 
+    /// Suspends until ``advance(by:)`` moves time to `now + duration`, or the task is cancelled.
     public func sleep(for duration: Duration) async throws {
         let id = state.withLock { s -> UInt64 in s.nextID += 1; return s.nextID }
         try await withTaskCancellationHandler {
@@ -66,7 +75,8 @@ public final class ManualTimeSource: TimeSource {
                     let deadline = s.now.addingTimeInterval(Double(duration.components.seconds)
                         + Double(duration.components.attoseconds) / 1e18)
                     if deadline <= s.now { return true }
-                    s.sleepers.append(Sleeper(id: id, deadline: deadline, duration: duration, continuation: continuation))
+                    s.sleepers.append(Sleeper(id: id, deadline: deadline, duration: duration,
+                                              continuation: continuation))
                     return false
                 }
                 if resumeNow { continuation.resume() }

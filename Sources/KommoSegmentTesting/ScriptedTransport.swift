@@ -4,6 +4,12 @@ import Synchronization
 
 /// A request as the scripted transport received it.
 public struct RecordedRequest: Sendable {
+    /// Creates a record (for custom transports that want to report requests the same way).
+    public init(request: HTTPRequest, body: Data?) {
+        self.request = request
+        self.body = body
+    }
+
     /// The request head.
     public var request: HTTPRequest
     /// The body, if any.
@@ -23,11 +29,16 @@ public final class ScriptedTransport: HTTPTransport {
     }
 
     /// The error thrown for a request the script did not expect.
-    public struct UnscriptedRequest: Error, CustomStringConvertible {
+    public struct UnscriptedRequest: Error, Sendable, CustomStringConvertible {
+        /// The request that nobody scripted (method and URL, never headers).
         public var description: String
     }
 
-    private struct State { var answers: [Answer]; var fallback: (@Sendable (HTTPRequest, Data?) -> Answer)?; var log: [RecordedRequest] = [] }
+    private struct State {
+        var answers: [Answer]
+        var fallback: (@Sendable (HTTPRequest, Data?) -> Answer)?
+        var log: [RecordedRequest] = []
+    }
     private let state: Mutex<State>
 
     /// Creates a transport that gives `answers` in order, then `fallback` (if any) for every later request.
@@ -41,6 +52,8 @@ public final class ScriptedTransport: HTTPTransport {
     /// Every request received so far, in order.
     public var requests: [RecordedRequest] { state.withLock { $0.log } }
 
+    /// Records the request and answers with the next scripted answer, else the fallback; throws
+    /// ``UnscriptedRequest`` when there is neither.
     public func send(_ request: HTTPRequest, body: Data?) async throws -> (HTTPResponse, Data) {
         let answer: Answer? = state.withLock { s in
             s.log.append(RecordedRequest(request: request, body: body))

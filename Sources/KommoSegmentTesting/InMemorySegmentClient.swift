@@ -1,0 +1,117 @@
+import Foundation
+import JSONCore
+import SegmentAPI
+import Synchronization
+
+/// A ``SegmentClient`` that keeps every batch in memory instead of posting it, optionally failing some attempts
+/// first, so tests can drive a ``SegmentQueue`` (or anything built on it) and read back what would have been sent.
+///
+/// ```swift
+/// let sink = InMemorySegmentClient(failures: [.init(attempts: 2, status: 503)])
+/// let queue = SegmentQueue(client: sink, time: ImmediateTimeSource())
+/// try await queue.enqueue(.track("Deal Won", userID: "u1"))
+/// _ = await queue.flush()
+/// // sink.messages holds the message; sink.retryCounts == [0, 1, 2]
+/// ```
+public final class InMemorySegmentClient: SegmentClient, Sendable {
+    /// A scripted failure: the next `attempts` calls of ``send(_:retryCount:)`` throw as Segment would for
+    /// `status` (5xx, 408, 429 are retryable; other statuses are final refusals).
+    public struct Failure: Sendable, Hashable {
+        /// How many consecutive attempts fail.
+        public var attempts: Int
+        /// The HTTP status to simulate.
+        public var status: Int
+        /// The `Retry-After` to report with a 429, if any.
+        public var retryAfter: Duration?
+
+        /// Creates a scripted failure.
+        public init(attempts: Int = 1, status: Int, retryAfter: Duration? = nil) {
+            self.attempts = attempts
+            self.status = status
+            self.retryAfter = retryAfter
+        }
+    }
+
+    /// One call of ``send(_:retryCount:)`` as it was received.
+    public struct Attempt: Sendable, Hashable {
+        /// The batch.
+        public var batch: SegmentBatch
+        /// The `retryCount` the caller passed.
+        public var retryCount: Int
+        /// The status answered (200, or the simulated failure's).
+        public var status: Int
+    }
+
+    private struct State {
+        var script: [Failure]
+        var attempts: [Attempt] = []
+    }
+    private let state: Mutex<State>
+
+    /// Creates a sink that fails according to `failures` (in order), then accepts every batch with 200.
+    public init(failures: [Failure] = []) {
+        state = Mutex(State(script: failures.filter { $0.attempts > 0 }))
+    }
+
+    /// Adds failures to the end of the script.
+    public func failNext(_ failure: Failure) {
+        guard failure.attempts > 0 else { return }
+        state.withLock { $0.script.append(failure) }
+    }
+
+    /// Accepts the batch (or throws the next scripted failure); see ``SegmentClient/send(_:retryCount:)``.
+    public func send(_ batch: SegmentBatch, retryCount: Int) async throws -> SegmentDeliveryReceipt {
+        try Task.checkCancellation()
+        let failure: Failure? = state.withLock { s in
+            var current: Failure?
+            if var first = s.script.first {
+                current = first
+                first.attempts -= 1
+                if first.attempts == 0 { s.script.removeFirst() } else { s.script[0] = first }
+            }
+            s.attempts.append(Attempt(batch: batch, retryCount: retryCount, status: current?.status ?? 200))
+            return current
+        }
+        guard let failure else {
+            return SegmentDeliveryReceipt(status: 200, requestBytes: batch.estimatedBodyBytes)
+        }
+        switch SegmentResponseDisposition(status: failure.status) {
+        case .success:
+            return SegmentDeliveryReceipt(status: failure.status, requestBytes: batch.estimatedBodyBytes)
+        case .rateLimited:
+            var error = SegmentError(code: .rateLimited, detail: "rate limited (simulated)", status: failure.status,
+                                     isTransient: true)
+            error.retryAfter = failure.retryAfter
+            throw error
+        case .retry:
+            throw SegmentError(code: .transientFailure, detail: "server error (simulated)", status: failure.status,
+                               isTransient: true)
+        case .drop:
+            throw SegmentError(code: .rejected, detail: "batch refused (simulated)", status: failure.status)
+        }
+    }
+
+    /// Every attempt, in order, failed ones included.
+    public var attempts: [Attempt] { state.withLock { $0.attempts } }
+
+    /// The batches that were accepted, in order.
+    public var batches: [SegmentBatch] {
+        state.withLock { $0.attempts.filter { (200..<300).contains($0.status) }.map(\.batch) }
+    }
+
+    /// The messages of every accepted batch, in order.
+    public var messages: [SegmentMessage] { batches.flatMap { $0.messages.map(\.message) } }
+
+    /// Each accepted message as the JSON object that would have gone over the wire (keys sorted).
+    public var wireMessages: [JSONValue] {
+        batches.flatMap { batch in
+            batch.messages.compactMap { try? JSONDecoder().decode(JSONValue.self, from: Data($0.json)) }
+        }
+    }
+
+    /// The `retryCount` of every attempt, in order (`[0, 1, 2]` for a batch that failed twice, then passed).
+    public var retryCounts: [Int] { state.withLock { $0.attempts.map(\.retryCount) } }
+
+    /// How many scripted failures are still to come.
+    public var pendingFailures: Int { state.withLock { $0.script.reduce(0) { $0 + $1.attempts } } }
+}

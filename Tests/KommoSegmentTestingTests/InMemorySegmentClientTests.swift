@@ -1,0 +1,62 @@
+import Foundation
+import JSONCore
+import KommoSegmentTesting
+import SegmentAPI
+import Synchronization
+import Testing
+
+@Suite("InMemorySegmentClient with SegmentQueue")
+struct InMemorySegmentClientTests {
+    static func queue(_ client: InMemorySegmentClient, flushAt: Int = 100,
+                      onDelivery: (@Sendable (SegmentDeliveryEvent) -> Void)? = nil) -> SegmentQueue {
+        let counter = Mutex(0)
+        return SegmentQueue(client: client, configuration: .init(flushAt: flushAt),
+                            time: ImmediateTimeSource(), random: { 0 },
+                            makeMessageID: { "m-" + String(counter.withLock { $0 += 1; return $0 }) },
+                            onDelivery: onDelivery)
+    }
+
+    @Test("collects every message of every batch, in order")
+    func collects() async throws {
+        let sink = InMemorySegmentClient()
+        let queue = Self.queue(sink, flushAt: 2)
+        try await queue.enqueue(.identify(userID: "olivia.bennett@example.com", traits: ["name": "Olivia Bennett"]))
+        try await queue.enqueue(.track("Deal Won", userID: "olivia.bennett@example.com", properties: ["value": 12500]))
+        try await queue.enqueue(.track("Deal Lost", userID: "hiro.tanaka@example.com"))
+        #expect(await queue.flush())
+        #expect(sink.messages.map(\.type.rawValue) == ["identify", "track", "track"])
+        #expect(sink.messages.map(\.messageID) == ["m-1", "m-2", "m-3"])
+        #expect(sink.batches.map(\.messages.count) == [2, 1])
+        #expect(sink.retryCounts == [0, 0])
+        #expect(sink.wireMessages[1]["event"] == "Deal Won")
+        #expect(sink.wireMessages[1]["properties"]?["value"] == 12500)
+    }
+
+    @Test("scripted transient failures are retried by the queue; retry counts are recorded", arguments: [503, 429])
+    func transientFailures(status: Int) async throws {
+        let sink = InMemorySegmentClient(failures: [.init(attempts: 2, status: status)])
+        let queue = Self.queue(sink)
+        try await queue.enqueue(.track("Deal Won", userID: "u1"))
+        #expect(await queue.flush())
+        #expect(sink.retryCounts == [0, 1, 2])
+        #expect(sink.attempts.map(\.status) == [status, status, 200])
+        #expect(sink.messages.map(\.event) == ["Deal Won"])
+        #expect(sink.pendingFailures == 0)
+    }
+
+    @Test("a final refusal is not retried and reaches the delivery handler as a failure")
+    func refusal() async throws {
+        let failures = Mutex<[SegmentError.Code]>([])
+        let sink = InMemorySegmentClient()
+        sink.failNext(.init(status: 400))
+        let queue = Self.queue(sink) { event in
+            if case .failed(_, let error) = event { failures.withLock { $0.append(error.code) } }
+        }
+        try await queue.enqueue(.track("Deal Won", userID: "u1"))
+        _ = await queue.flush()
+        #expect(sink.retryCounts == [0])
+        #expect(sink.messages.isEmpty)
+        #expect(sink.batches.isEmpty)
+        #expect(failures.withLock { $0 } == [.rejected])
+    }
+}
