@@ -126,7 +126,8 @@ struct SegmentRetryTests {
     @Test("shutdown with a healthy endpoint drains everything")
     func shutdownDrains() async throws {
         let transport = ScriptedTransport(fallback: { _, _ in ok() })
-        let queue = makeQueue(transport: transport)
+        // A clock that never moves: the shutdown deadline cannot pass while the queue drains.
+        let queue = makeQueue(transport: transport, time: ManualTimeSource(start: fixedDate))
         for i in 0..<250 { try await queue.enqueue(.track("E", userID: "\(i)")) }
         let report = await queue.shutdown()
         #expect(report.drained)
