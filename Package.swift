@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "HTTPCore", targets: ["HTTPCore"]),
         .library(name: "JSONCore", targets: ["JSONCore"]),
         .library(name: "KommoSegmentTesting", targets: ["KommoSegmentTesting"]),
+        .executable(name: "kommo-segment", targets: ["kommo-segment"]),
     ],
     targets: [
         // Shared HTTP layer: transport protocol, URLSession transport, retry policy, clock.
@@ -42,6 +43,9 @@ let package = Package(
         // The pipeline: verify → parse → dedupe → fetch in batches → map → deliver → notes.
         .target(name: "KommoSegment", dependencies: ["HTTPCore", "JSONCore", "KommoAPI", "SegmentAPI", "EventMapping"],
                 swiftSettings: strictSwift6),
+        // The example executable: `kommo-segment demo` and `kommo-segment replay` (Foundation only).
+        .executableTarget(name: "kommo-segment", dependencies: ["KommoSegment"], resources: [.copy("Demo")],
+                          swiftSettings: strictSwift6),
 
         // Throughput and memory benchmark of the Segment queue (run by hand; see Documentation/Performance.md).
         .executableTarget(name: "segment-benchmark", dependencies: ["SegmentAPI"], path: "Benchmarks/SegmentBenchmark",

@@ -213,6 +213,30 @@ public actor SegmentQueue {
         return encoded.map { $0.message.messageID ?? "" }
     }
 
+    /// Queues several messages together, all or none, waiting until there is room for all of them (backpressure);
+    /// returns their `messageId`s in order.
+    ///
+    /// - Throws: the first message's ``SegmentError`` (every message of the group is then reported as rejected), a
+    ///   group larger than ``Configuration/maxQueueSize`` (``SegmentError/Code/queueFull``), a queue that shuts down
+    ///   while waiting (``SegmentError/Code/shutDown``), or `CancellationError` (nothing queued, nothing reported).
+    @discardableResult
+    public func enqueueAllWaiting(_ messages: [SegmentMessage]) async throws -> [String] {
+        let capacity = configuration.clampedQueueSize
+        if messages.count <= capacity {
+            while pendingCount + messages.count > capacity && phase == .open {
+                ensureWorker()
+                do {
+                    try await waitForRoom()
+                } catch is CancellationError {
+                    throw CancellationError()
+                } catch {
+                    break  // shut down while waiting: enqueueAll reports the group as rejected
+                }
+            }
+        }
+        return try enqueueAll(messages)
+    }
+
     /// Queues a message, waiting for room when the queue is full (backpressure); returns its `messageId`.
     ///
     /// - Throws: ``SegmentError`` for an invalid message or a queue that shuts down while waiting (both reported as

@@ -1,0 +1,3 @@
+@_exported import EventMapping
+@_exported import KommoAPI
+@_exported import SegmentAPI

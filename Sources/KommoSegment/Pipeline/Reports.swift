@@ -1,0 +1,181 @@
+import Foundation
+
+/// What a webhook route should answer, decided before any Kommo request is made.
+public struct WebhookAcknowledgement: Sendable, Hashable, CustomStringConvertible {
+    /// The outcome of the cheap checks.
+    public struct Outcome: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+        /// The outcome's stable name.
+        public let rawValue: String
+        /// Creates an outcome from its name.
+        public init(rawValue: String) { self.rawValue = rawValue }
+        /// The outcome's name.
+        public var description: String { rawValue }
+
+        /// Verified and parsed; processing goes on in the background. Answer 200.
+        public static let accepted = Outcome(rawValue: "accepted")
+        /// The URL's secret is missing or wrong. Answer 401.
+        public static let badSecret = Outcome(rawValue: "badSecret")
+        /// The body names an account this pipeline does not serve (or not the one the secret belongs to). Answer 403.
+        public static let otherAccount = Outcome(rawValue: "otherAccount")
+        /// The body is not a Kommo webhook (see ``WebhookAcknowledgement/detail``). Answer 400.
+        public static let malformed = Outcome(rawValue: "malformed")
+        /// The body is larger than the parser's limit. Answer 413.
+        public static let tooLarge = Outcome(rawValue: "tooLarge")
+        /// The content type is not `application/x-www-form-urlencoded`. Answer 415.
+        public static let unsupportedMediaType = Outcome(rawValue: "unsupportedMediaType")
+        /// The pipeline is shutting down. Answer 503 (Kommo retries later).
+        public static let shuttingDown = Outcome(rawValue: "shuttingDown")
+    }
+
+    /// What happened.
+    public var outcome: Outcome
+    /// The HTTP status the route should answer with.
+    public var httpStatus: Int
+    /// The account the webhook came from, when known.
+    public var accountID: Int64?
+    /// How many items the webhook carried (accepted only).
+    public var eventCount: Int
+    /// A short explanation, without secrets or body content.
+    public var detail: String
+
+    /// Whether the webhook was accepted.
+    public var isAccepted: Bool { outcome == .accepted }
+
+    /// The outcome and the status.
+    public var description: String { "\(outcome) (HTTP \(httpStatus)): \(detail)" }
+
+    static func rejected(_ outcome: Outcome, _ detail: String, accountID: Int64? = nil) -> WebhookAcknowledgement {
+        let status: Int
+        switch outcome {
+        case .badSecret: status = 401
+        case .otherAccount: status = 403
+        case .tooLarge: status = 413
+        case .unsupportedMediaType: status = 415
+        case .shuttingDown: status = 503
+        default: status = 400
+        }
+        return WebhookAcknowledgement(outcome: outcome, httpStatus: status, accountID: accountID, eventCount: 0,
+                                      detail: detail)
+    }
+}
+
+/// Why an event was not delivered: a Kommo, Segment or store failure.
+public struct PipelineError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What failed.
+    public struct Code: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+        /// The code's stable name.
+        public let rawValue: String
+        /// Creates a code from its name.
+        public init(rawValue: String) { self.rawValue = rawValue }
+        /// The code's name.
+        public var description: String { rawValue }
+
+        /// Reading from Kommo failed (see the detail: 401, 402, 403, 429, 5xx, network).
+        public static let kommo = Code(rawValue: "kommo")
+        /// Segment refused or never accepted the messages.
+        public static let segment = Code(rawValue: "segment")
+        /// The webhook could not be verified or parsed (replays: a bad file).
+        public static let webhook = Code(rawValue: "webhook")
+    }
+
+    /// What failed.
+    public var code: Code
+    /// The underlying error's description (never a secret: the SDK's errors carry none).
+    public var detail: String
+
+    /// Creates an error.
+    public init(code: Code, detail: String) {
+        self.code = code
+        self.detail = detail
+    }
+
+    /// What failed and why.
+    public var description: String { "\(code): \(detail)" }
+}
+
+/// What became of one webhook item.
+public enum EventOutcome: Sendable, Hashable {
+    /// Every message was delivered to Segment.
+    case delivered
+    /// Nothing was sent, on purpose (the mapping's reasons).
+    case skipped([SkipReason])
+    /// Already processed or being processed (a redelivered webhook, or a status and an update item for the same
+    /// change).
+    case duplicate
+    /// Something failed; the claim was released so that a redelivery is processed again.
+    case failed(PipelineError)
+}
+
+/// The report of one webhook item.
+public struct EventReport: Sendable, Hashable {
+    /// The item's position in the webhook.
+    public var index: Int
+    /// The item, e.g. `leads[status] 24000017`.
+    public var item: String
+    /// What became of it.
+    public var outcome: EventOutcome
+    /// The messages sent (or that failed), in order.
+    public var messages: [SegmentMessage]
+    /// Calls the mapping left out (a partial skip, such as no `group` without a company).
+    public var partialSkips: [SkipReason]
+}
+
+/// The report of one webhook processed to completion.
+public struct WebhookReport: Sendable, Hashable {
+    /// The acknowledgement the checks produced (a rejected webhook has no events).
+    public var acknowledgement: WebhookAcknowledgement
+    /// One report per item, in order.
+    public var events: [EventReport]
+    /// Notes written back to Kommo.
+    public var notesWritten: Int
+    /// Why writing notes failed, if it did (the events themselves are unaffected).
+    public var noteError: String?
+
+    /// Whether anything failed (a rejected webhook, or a failed event).
+    public var hasFailures: Bool {
+        !acknowledgement.isAccepted || events.contains { if case .failed = $0.outcome { true } else { false } }
+    }
+}
+
+/// Counters of everything the pipeline did, readable at any time as a snapshot.
+public struct PipelineCounters: Sendable, Hashable {
+    /// Webhooks received.
+    public var webhooks = 0
+    /// Webhooks refused by the checks.
+    public var webhooksRejected = 0
+    /// Items processed.
+    public var events = 0
+    /// Items delivered.
+    public var eventsDelivered = 0
+    /// Items skipped on purpose.
+    public var eventsSkipped = 0
+    /// Items recognised as duplicates.
+    public var eventsDuplicate = 0
+    /// Items that failed.
+    public var eventsFailed = 0
+    /// Segment messages delivered.
+    public var messagesDelivered = 0
+    /// Segment messages that failed.
+    public var messagesFailed = 0
+    /// HTTP requests sent to Kommo (counted for accounts built with ``KommoSegmentAccount/http(accountID:host:tokenProvider:segment:mapping:secret:writesNotes:kommoConfiguration:queueConfiguration:transport:time:)``
+    /// or given a ``RequestCountingTransport``).
+    public var kommoRequests = 0
+    /// Reference-data reads (pipelines, users, account) answered from the client's cache.
+    public var kommoCacheHits = 0
+    /// Segment requests that were retries.
+    public var segmentRetries = 0
+    /// Notes written back to Kommo.
+    public var notesWritten = 0
+}
+
+/// A log record: a static message and metadata without secrets. The pipeline is silent unless given a handler.
+public struct PipelineLogRecord: Sendable, Hashable {
+    /// How important the record is.
+    public enum Level: String, Sendable, Hashable { case debug, info, warning, error }
+    /// The level.
+    public var level: Level
+    /// A fixed message, e.g. `"webhook rejected"`.
+    public var message: String
+    /// Details such as the account id, outcome, counts.
+    public var metadata: [String: String]
+}

@@ -1,0 +1,127 @@
+import Foundation
+import KommoSegment
+
+/// A command-line mistake: printed with the usage, exit status 2.
+struct UsageError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// The `replay` options, from flags and environment variables (a flag wins over its variable).
+struct ReplayOptions {
+    var files: [String] = []
+    var kommoBaseURL: String?
+    var kommoToken: String?
+    var kommoTokenFile: String?
+    var segmentWriteKey: String?
+    var segmentEndpoint: String?
+    var segmentRegion: String?
+    var configFile: String?
+    var kommoAccountID: Int64?
+    var fixtures: String?
+    var dryRun = false
+    var notes = false
+    /// Print file names without their directories (the demo's files live in the resource bundle).
+    var showsBaseNames = false
+
+    /// Flags that take a value, with the environment variable each falls back to.
+    static let valued: [String: String?] = [
+        "--kommo-base-url": "KOMMO_BASE_URL",
+        "--kommo-token": "KOMMO_ACCESS_TOKEN",
+        "--kommo-token-file": "KOMMO_ACCESS_TOKEN_FILE",
+        "--segment-write-key": "SEGMENT_WRITE_KEY",
+        "--segment-endpoint": "SEGMENT_ENDPOINT",
+        "--segment-region": nil,
+        "--config": nil,
+        "--kommo-account-id": "KOMMO_ACCOUNT_ID",
+        "--fixtures": nil,
+    ]
+
+    /// Parses `arguments` (after `replay`) with `environment` as the fallback.
+    static func parse(_ arguments: [String], environment: [String: String]) throws -> ReplayOptions {
+        var values: [String: String] = [:]
+        var options = ReplayOptions()
+        var iterator = arguments.makeIterator()
+        var onlyFiles = false
+        while let argument = iterator.next() {
+            if onlyFiles || argument == "-" || !argument.hasPrefix("-") {
+                options.files.append(argument)
+                continue
+            }
+            if argument == "--" { onlyFiles = true; continue }
+            var name = argument
+            var inline: String?
+            if let equals = argument.firstIndex(of: "=") {
+                name = String(argument[..<equals])
+                inline = String(argument[argument.index(after: equals)...])
+            }
+            switch name {
+            case "--dry-run": options.dryRun = true
+            case "--notes": options.notes = true
+            case _ where valued.keys.contains(name):
+                guard let value = inline ?? iterator.next(), !value.isEmpty else {
+                    throw UsageError(description: "\(name) needs a value")
+                }
+                guard values[name] == nil else { throw UsageError(description: "\(name) is given twice") }
+                values[name] = value
+            default:
+                throw UsageError(description: "unknown option \(name)")
+            }
+        }
+        func value(_ flag: String) -> String? {
+            if let given = values[flag] { return given }
+            guard let variable = valued[flag] ?? nil, let fromEnvironment = environment[variable],
+                  !fromEnvironment.isEmpty else { return nil }
+            return fromEnvironment
+        }
+        options.kommoBaseURL = value("--kommo-base-url")
+        options.kommoToken = value("--kommo-token")
+        options.kommoTokenFile = value("--kommo-token-file")
+        options.segmentWriteKey = value("--segment-write-key")
+        options.segmentEndpoint = value("--segment-endpoint")
+        options.segmentRegion = values["--segment-region"]
+        options.configFile = values["--config"]
+        options.fixtures = values["--fixtures"]
+        if let text = value("--kommo-account-id") {
+            guard let id = Int64(text), id > 0 else {
+                throw UsageError(description: "--kommo-account-id must be a positive integer, not '\(text)'")
+            }
+            options.kommoAccountID = id
+        }
+        if options.segmentEndpoint != nil && options.segmentRegion != nil {
+            throw UsageError(description: "--segment-endpoint and --segment-region cannot be used together")
+        }
+        if let region = options.segmentRegion, region != "us" && region != "eu" {
+            throw UsageError(description: "--segment-region must be 'us' or 'eu', not '\(region)'")
+        }
+        if options.files.isEmpty { throw UsageError(description: "replay needs at least one FILE (or - for stdin)") }
+        if options.files.filter({ $0 == "-" }).count > 1 {
+            throw UsageError(description: "standard input (-) can be read only once")
+        }
+        return options
+    }
+}
+
+/// The usage text.
+let usage = """
+usage: kommo-segment demo
+       kommo-segment replay [options] FILE...
+
+demo      Runs the bundled sample webhooks through the real pipeline, with the Kommo API answered from bundled
+          fixtures; prints the Segment messages it would send (one JSON object per line) on stdout.
+replay    Processes each FILE (a raw Kommo webhook body; - is standard input) to completion.
+
+replay options (environment variable in brackets; a flag wins):
+  --kommo-base-url URL        the account's Kommo URL, https (http only on loopback)   [KOMMO_BASE_URL]
+  --kommo-token TOKEN         a long-lived token (visible in ps: prefer the file)     [KOMMO_ACCESS_TOKEN]
+  --kommo-token-file FILE     a file holding the token                                [KOMMO_ACCESS_TOKEN_FILE]
+  --segment-write-key KEY     the Segment source's write key                          [SEGMENT_WRITE_KEY]
+  --segment-endpoint URL      an origin such as https://api.segment.io (/v1/batch appended) [SEGMENT_ENDPOINT]
+  --segment-region us|eu      Segment's US (default) or EU region
+  --config FILE               the mapping configuration (JSON; see Documentation/MappingConfiguration.md)
+  --kommo-account-id ID       serve only this account (default: the account of the first readable file) [KOMMO_ACCOUNT_ID]
+  --fixtures DIR              answer Kommo API reads from JSON files in DIR (see Documentation/KommoClient.md)
+  --dry-run                   print each Segment message as it would be sent; send nothing, no write key needed
+  --notes                     write a note back on each lead whose event was delivered
+
+exit status: 0 all delivered or deliberately skipped, 1 something failed, 2 bad usage or configuration
+"""

@@ -1,0 +1,67 @@
+import Foundation
+import KommoSegment
+import Synchronization
+import KommoSegmentTesting
+
+/// A Segment client that records every message it is sent; it can refuse batches with a status.
+final class RecordingSegment: SegmentClient {
+    private let state = Mutex<(messages: [SegmentMessage], requests: Int, failStatus: Int?)>(([], 0, nil))
+    var messages: [SegmentMessage] { state.withLock { $0.messages } }
+    var requests: Int { state.withLock { $0.requests } }
+    func failAll(status: Int?) { state.withLock { $0.failStatus = status } }
+
+    func send(_ batch: SegmentBatch, retryCount: Int) async throws -> SegmentDeliveryReceipt {
+        try state.withLock { s in
+            s.requests += 1
+            if let status = s.failStatus {
+                throw SegmentError(code: .rejected, detail: "refused by the test", status: status)
+            }
+            s.messages += batch.messages.map(\.message)
+        }
+        return SegmentDeliveryReceipt(status: 200, requestBytes: batch.estimatedBodyBytes)
+    }
+}
+
+/// The sample API responses as in-memory fixture files.
+func sampleAPIFiles() throws -> [String: Data] {
+    [
+        "leads/24000017.json": try Fixtures.kommo("api-lead-with-contacts-companies.json"),
+        "leads/24000031.json": try Fixtures.kommo("api-lead-lost-with-loss-reason.json"),
+        "contacts/35000021.json": try Fixtures.kommo("api-contact.json"),
+        "companies/36000005.json": try Fixtures.kommo("api-company.json"),
+        "pipelines.json": try Fixtures.kommo("api-pipelines.json"),
+        "users/9000001.json": try Fixtures.kommo("api-user.json"),
+        "account.json": try Fixtures.kommo("api-account.json"),
+    ]
+}
+
+let secret = "s3cr3t-0123456789abcdef0123456789abcdef"
+let form = "application/x-www-form-urlencoded"
+let target = "/kommo/webhook?secret=\(secret)"
+
+/// A pipeline for account 31234567 over in-memory Kommo fixtures and a recording Segment client.
+struct World {
+    let pipeline: KommoSegmentPipeline
+    let kommo: KommoFixtureTransport
+    let segment: RecordingSegment
+    let counter: RequestCountingTransport
+
+    init(files: [String: Data]? = nil, kommoTransport: (any HTTPTransport)? = nil, writesNotes: Bool = false,
+         store: any DeduplicationStore = InMemoryDeduplicationStore()) throws {
+        kommo = KommoFixtureTransport(files: try files ?? sampleAPIFiles())
+        segment = RecordingSegment()
+        counter = RequestCountingTransport(kommoTransport ?? kommo)
+        let client = HTTPKommoClient(host: try KommoAccountHost(subdomain: "acme"),
+                                     tokenProvider: LongLivedToken("test-token"), transport: counter,
+                                     time: ImmediateTimeSource())
+        let account = KommoSegmentAccount(accountID: 31_234_567, kommo: client, segment: segment,
+                                          secret: WebhookSecret(secret), writesNotes: writesNotes,
+                                          queueConfiguration: .init(flushInterval: .seconds(3600)),
+                                          requestCounter: counter)
+        pipeline = KommoSegmentPipeline(accounts: [account], deduplication: store)
+    }
+
+    func process(_ fixture: String, target requestTarget: String = target) async throws -> WebhookReport {
+        await pipeline.process(body: try Fixtures.kommo(fixture), contentType: form, requestTarget: requestTarget)
+    }
+}
