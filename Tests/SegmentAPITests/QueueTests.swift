@@ -199,3 +199,48 @@ final class CountingClient: SegmentClient {
         return SegmentDeliveryReceipt(status: 200, requestBytes: body.count)
     }
 }
+
+@Suite("Segment queue: groups of messages")
+struct GroupEnqueueTests {
+    @Test("enqueueAll queues the calls of one event together, or refuses them all")
+    func allOrNothing() async throws {
+        let log = DeliveryLog()
+        let transport = ScriptedTransport(fallback: { _, _ in ok() })
+        let queue = makeQueue(transport: transport, time: ManualTimeSource(), configuration: .init(maxQueueSize: 4),
+                              log: log)
+        let ids = try await queue.enqueueAll([.identify(userID: "u"), .track("E", userID: "u"), .group("g", userID: "u")])
+        #expect(ids == ["m-1", "m-2", "m-3"])
+        // One invalid message refuses the whole group, and every message of it is reported.
+        await #expect(throws: SegmentError.self) {
+            try await queue.enqueueAll([.track("F", userID: "u"), .track("", userID: "u")])
+        }
+        #expect(log.rejected.map(\.1.code) == [.missingEvent, .missingEvent])
+        // Two more do not fit in a queue of four holding three.
+        await #expect(throws: SegmentError.self) {
+            try await queue.enqueueAll([.track("G", userID: "u"), .track("H", userID: "u")])
+        }
+        #expect(log.rejected.suffix(2).map(\.1.code) == [.queueFull, .queueFull])
+        #expect(await queue.statistics.queued == 3)
+        #expect(await queue.flush())
+        #expect(log.delivered.compactMap(\.messageID) == ["m-1", "m-2", "m-3"])
+    }
+
+    @Test("enqueueAllWaiting waits until the whole group fits")
+    func waitsForRoom() async throws {
+        let gate = Gate()
+        let log = DeliveryLog()
+        let queue = SegmentQueue(client: GatedClient(gate: gate),
+                                 configuration: .init(flushAt: 1, maxBatchMessages: 1, maxQueueSize: 2),
+                                 time: ImmediateTimeSource(), makeMessageID: sequentialIDs(), onDelivery: log.handler)
+        try await queue.enqueue(.track("A", userID: "u"))  // goes into flight and waits at the gate
+        while gate.waiting == 0 { await Task.yield() }
+        try await queue.enqueue(.track("B", userID: "u"))
+        let group = Task { try await queue.enqueueAllWaiting([.track("C", userID: "u"), .track("D", userID: "u")]) }
+        gate.open()
+        let ids = try await group.value
+        #expect(ids == ["m-3", "m-4"])
+        #expect(await queue.flush())
+        #expect(log.delivered.compactMap(\.event) == ["A", "B", "C", "D"])
+        #expect(log.rejected.isEmpty)
+    }
+}
