@@ -70,10 +70,9 @@ public struct JSONWriter: Sendable {
     /// Whether `a` sorts before `b` by their UTF-8 bytes (the same order as Unicode code points).
     @inlinable
     public static func precedes(_ a: String, _ b: String) -> Bool {
-        var a = a
-        var b = b
-        return a.withUTF8 { x in
-            b.withUTF8 { y in
+        // Native strings expose their UTF-8 in place: compare bytes without copying or retaining.
+        let fast = a.utf8.withContiguousStorageIfAvailable { x in
+            b.utf8.withContiguousStorageIfAvailable { y -> Bool in
                 let common = Swift.min(x.count, y.count)
                 var index = 0
                 while index < common {
@@ -83,6 +82,8 @@ public struct JSONWriter: Sendable {
                 return x.count < y.count
             }
         }
+        if let result = fast ?? nil { return result }
+        return a.utf8.lexicographicallyPrecedes(b.utf8)
     }
 
     /// Writes an integer.

@@ -9,7 +9,12 @@ extension SegmentMessage {
     /// Identity: at least one non-empty id (`alias` needs `userId` and `previousId`); `track` needs an `event`,
     /// `group` a `groupId`; a given `messageId` is 1 to 100 characters; the type is one of the six.
     public func validate() throws(SegmentError) {
-        func isBlank(_ s: String?) -> Bool { s.map { $0.allSatisfy(\.isWhitespace) } ?? true }
+        func isBlank(_ s: String?) -> Bool {
+            guard let s, let first = s.utf8.first else { return true }
+            // Fast path: a first byte that is printable ASCII other than a space cannot start a blank string.
+            if first > 0x20 && first < 0x7F { return false }
+            return s.allSatisfy(\.isWhitespace)
+        }
         switch type {
         case .identify, .track, .page, .screen, .group:
             if isBlank(userID) && isBlank(anonymousID) {
@@ -31,7 +36,9 @@ extension SegmentMessage {
         if type == .group && isBlank(groupID) {
             throw SegmentError(code: .missingGroupID, detail: "group message has no groupId")
         }
-        if let messageID, messageID.isEmpty || messageID.count > Self.maxMessageIDLength {
+        // Counting characters is costly; a string of at most 100 UTF-8 bytes has at most 100 characters.
+        if let messageID, messageID.isEmpty
+            || (messageID.utf8.count > Self.maxMessageIDLength && messageID.count > Self.maxMessageIDLength) {
             throw SegmentError(code: .invalidMessageID,
                                detail: "messageId has \(messageID.count) characters (1 to 100 allowed)")
         }
