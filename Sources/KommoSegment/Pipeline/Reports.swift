@@ -171,7 +171,16 @@ public struct PipelineCounters: Sendable, Hashable {
 /// A log record: a static message and metadata without secrets. The pipeline is silent unless given a handler.
 public struct PipelineLogRecord: Sendable, Hashable {
     /// How important the record is.
-    public enum Level: String, Sendable, Hashable { case debug, info, warning, error }
+    public enum Level: String, Sendable, Hashable {
+        /// Routine detail, such as a webhook accepted.
+        case debug
+        /// A notable event in normal operation.
+        case info
+        /// Something was refused or degraded, such as a rejected webhook or a deduplication store that failed.
+        case warning
+        /// Work failed, such as reading from Kommo.
+        case error
+    }
     /// The level.
     public var level: Level
     /// A fixed message, e.g. `"webhook rejected"`.
