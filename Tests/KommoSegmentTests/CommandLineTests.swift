@@ -252,7 +252,8 @@ struct CommandLineTests {
         let fromVariable = try await Tool.run(["replay", "--fixtures", fixtures, "--dry-run", won],
                                               environment: ["KOMMO_ACCOUNT_ID": "40000001"])
         #expect(fromVariable.status == 1)
-        #expect(fromVariable.stderr.contains("rejected"), "stderr: \(fromVariable.stderr)")
+        #expect(fromVariable.stderr.contains("rejected: account 31234567 is not served by this pipeline"),
+                "stderr: \(fromVariable.stderr)")
         #expect(fromVariable.stdout.isEmpty)
         // A bad value in the variable is reported under the option's name.
         let badVariable = try await Tool.run(["replay", "--fixtures", fixtures, "--dry-run", won],
