@@ -307,6 +307,23 @@ struct EndToEndBadInputTests {
         _ = await world.pipeline.shutdown()
     }
 
+    @Test("a wrong write key is refused by Segment with 401: the event fails with .segment, the key never shown")
+    func wrongWriteKey() async throws {
+        let wrongKey = "e2e-wrong-write-key-5d2e"
+        let world = try TCPWorld(segmentWriteKey: wrongKey)
+        let report = try await world.process("webhook-lead-status-won.txt")
+        guard case .failed(let error)? = report.events.first?.outcome else {
+            Issue.record("expected a failure, got \(String(describing: report.events.first?.outcome))")
+            return
+        }
+        #expect(error.code == .segment)
+        #expect(error.description.contains("401"), "\(error)")
+        #expect(!error.description.contains(wrongKey))
+        let refused = try #require(world.segment.batchRequests.first)
+        #expect(refused.headers["Authorization"] == "Basic " + Data((wrongKey + ":").utf8).base64EncodedString())
+        _ = await world.pipeline.shutdown()
+    }
+
     @Test("a lead that no longer exists (204) is a skip with reason leadNotFound, after one leads request")
     func leadGone() async throws {
         let world = try TCPWorld()
@@ -330,7 +347,10 @@ struct EndToEndBadInputTests {
         let good = ["webhook-lead-status-won.txt", "webhook-lead-status-batch.txt", "webhook-lead-status-lost.txt"]
         // The reference: the good files alone, in the same order, on a fresh pipeline.
         let reference = try TCPWorld()
-        for name in good { _ = try await reference.process(name) }
+        for name in good {
+            let report = try await reference.process(name)
+            #expect(!report.hasFailures, "\(name): \(report.events.map(\.outcome))")
+        }
         let expectedIDs = try reference.segment.messages().compactMap { $0["messageId"]?.stringValue }
         #expect(expectedIDs.count >= 7)
         _ = await reference.pipeline.shutdown()
