@@ -162,18 +162,29 @@ public final class LoopbackHTTPServer: Sendable {
 
     /// Stops listening and closes every open connection.
     public func stop() {
-        let open: [Int32]? = state.withLock { s in
-            if s.stopped { return nil }
+        // Shut down, never close, descriptors that another thread may still use: a closed number is soon reused by
+        // another socket of the process (another test's server or connection), which the still-running thread
+        // would then read, write, accept on or close. Each serving thread closes its own connection after taking
+        // it out of `open`, and the shutdowns happen under the same lock, so none reaches a closed number.
+        let first: Bool = state.withLock { s in
+            if s.stopped { return false }
             s.stopped = true
-            return s.open
+            for fd in s.open { shutdown(fd, Int32(SHUT_RDWR)) }
+            return true
         }
-        guard let open else { return }
-        for fd in open { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
+        guard first else { return }
         shutdown(listener, Int32(SHUT_RDWR))
+        #if !canImport(Glibc)
+        // Darwin's accept does not return on shutdown of a listening socket; only closing it wakes the loop.
         close(listener)
+        #endif
     }
 
     private func acceptLoop() {
+        #if canImport(Glibc)
+        // The listener is closed here, by the only thread that accepts on it, once stop() has shut it down.
+        defer { close(listener) }
+        #endif
         while true {
             let client = accept(listener, nil, nil)
             if client < 0 {
@@ -194,12 +205,10 @@ public final class LoopbackHTTPServer: Sendable {
 
     private func serve(_ fd: Int32) {
         defer {
-            let owned: Bool = state.withLock { s in
-                guard let index = s.open.firstIndex(of: fd) else { return false }
-                s.open.remove(at: index)
-                return true
+            state.withLock { s in
+                if let index = s.open.firstIndex(of: fd) { s.open.remove(at: index) }
             }
-            if owned { close(fd) }
+            close(fd)
         }
         guard let request = readRequest(fd) else { return }
         state.withLock { $0.requests.append(request) }

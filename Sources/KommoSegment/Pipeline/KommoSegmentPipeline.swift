@@ -224,7 +224,9 @@ public actor KommoSegmentPipeline {
         let accountID = webhook.account.id
         let candidates = secretOwners.isEmpty ? openAccounts : secretOwners
         guard let state = candidates.first(where: { $0.account.accountID == accountID }) else {
-            return reject(.otherAccount, "account \(accountID) is not served with this secret", accountID: accountID)
+            // Name the secret only when one decided the candidates (replays and open routes have none).
+            let reason = secretOwners.isEmpty ? "is not served by this pipeline" : "is not served with this secret"
+            return reject(.otherAccount, "account \(accountID) \(reason)", accountID: accountID)
         }
         emit(.debug, "webhook accepted", ["account": String(accountID), "items": String(webhook.events.count)])
         let acknowledgement = WebhookAcknowledgement(outcome: .accepted, httpStatus: 200, accountID: accountID,
