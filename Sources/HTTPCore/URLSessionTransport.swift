@@ -125,7 +125,7 @@ public final class URLSessionTransport: HTTPTransport {
 
     private static func perform(_ urlRequest: URLRequest, on session: URLSession,
                                 label: String) async throws -> (HTTPResponse, Data) {
-        let handle = Mutex<URLSessionDataTask?>(nil)
+        let handle = DataTaskHandle()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<(HTTPResponse, Data), any Error>) in
                 let task = session.dataTask(with: urlRequest) { data, response, error in
@@ -139,14 +139,19 @@ public final class URLSessionTransport: HTTPTransport {
                         continuation.resume(throwing: error)
                     }
                 }
-                handle.withLock { $0 = task }
+                handle.task.withLock { $0 = task }
                 task.resume()
                 if Task.isCancelled { task.cancel() }
             }
         } onCancel: {
-            handle.withLock { $0?.cancel() }
+            handle.task.withLock { $0?.cancel() }
         }
     }
+}
+
+/// The data task of one request, shared with its cancellation handler.
+private final class DataTaskHandle: Sendable {
+    let task = Mutex<URLSessionDataTask?>(nil)
 }
 
 /// Refuses every redirect, so that the 3xx response itself is returned and credentials stay on one host.

@@ -44,18 +44,34 @@ public struct SegmentEndpoint: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// A custom origin, such as a RudderStack data plane (`https://acme.dataplane.rudderstack.com`) or a loopback
-    /// server in tests. Must be `http` or `https` with a host, and carry no query, fragment or credentials.
-    public init(origin: URL) throws(SegmentError) {
+    /// server in tests. Must be `https` with a host and carry no query, fragment or credentials.
+    ///
+    /// Plain `http` would send the write key in clear, so it is accepted only for a loopback host (`127.0.0.0/8`,
+    /// `::1`, `localhost`), or anywhere when `allowsInsecureHTTP` is set (a self-hosted RudderStack on a private
+    /// network, say).
+    public init(origin: URL, allowsInsecureHTTP: Bool = false) throws(SegmentError) {
         guard let scheme = origin.scheme?.lowercased(), scheme == "https" || scheme == "http",
               let host = origin.host, !host.isEmpty else {
             throw SegmentError(code: .invalidConfiguration,
                                detail: "endpoint \(origin.redactedForLogs) is not an http(s) origin with a host")
+        }
+        if scheme == "http" && !allowsInsecureHTTP && !Self.isLoopback(host) {
+            throw SegmentError(code: .invalidConfiguration,
+                               detail: "endpoint \(origin.redactedForLogs) uses plain http to a host that is not "
+                                   + "loopback, which would send the write key in clear; use https, or set "
+                                   + "allowsInsecureHTTP for a private network")
         }
         guard origin.query == nil, origin.fragment == nil, origin.user == nil, origin.password == nil else {
             throw SegmentError(code: .invalidConfiguration,
                                detail: "endpoint \(origin.redactedForLogs) must not carry a query, fragment or credentials")
         }
         self.origin = origin
+    }
+
+    /// Whether `host` is a loopback name or address.
+    static func isLoopback(_ host: String) -> Bool {
+        let name = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        return name == "localhost" || name == "::1" || name.hasPrefix("127.")
     }
 
     /// The batch URL: the origin with `/v1/batch` appended.

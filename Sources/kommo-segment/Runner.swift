@@ -96,6 +96,7 @@ struct Setup {
     var kommoTransport: any HTTPTransport
     var segment: any SegmentClient
     var notes: Bool
+    var usesFixtures: Bool
 
     init(_ options: ReplayOptions) throws {
         if let path = options.configFile {
@@ -153,6 +154,7 @@ struct Setup {
                                                                                   endpoint: endpoint))
         }
         notes = options.notes
+        usesFixtures = options.fixtures != nil
     }
 
     private static func host(_ text: String) throws -> KommoAccountHost {
@@ -179,7 +181,13 @@ struct Setup {
     /// The pipeline for one account; replays are trusted input, so no URL secret is asked for.
     func pipeline(accountID: Int64) -> KommoSegmentPipeline {
         let counter = RequestCountingTransport(kommoTransport)
-        let kommo = HTTPKommoClient(host: kommoHost, tokenProvider: LongLivedToken(token), transport: counter)
+        var configuration = HTTPKommoClient.Configuration()
+        if usesFixtures {
+            // Files on disk are not Kommo: its 7 requests a second do not apply.
+            configuration.rateLimit = KommoRateLimiter.Limit(requestsPerSecond: 10_000, burst: 100)
+        }
+        let kommo = HTTPKommoClient(host: kommoHost, tokenProvider: LongLivedToken(token), configuration: configuration,
+                                    transport: counter)
         let account = KommoSegmentAccount(accountID: accountID, kommo: kommo, segment: segment, mapping: mapping,
                                           writesNotes: notes, requestCounter: counter)
         return KommoSegmentPipeline(accounts: [account],

@@ -9,7 +9,7 @@ import Testing
 struct InMemorySegmentClientTests {
     static func queue(_ client: InMemorySegmentClient, flushAt: Int = 100,
                       onDelivery: (@Sendable (SegmentDeliveryEvent) -> Void)? = nil) -> SegmentQueue {
-        let counter = Mutex(0)
+        let counter = LockedValue(0)
         return SegmentQueue(client: client, configuration: .init(flushAt: flushAt),
                             time: ImmediateTimeSource(), random: { 0 },
                             makeMessageID: { "m-" + String(counter.withLock { $0 += 1; return $0 }) },
@@ -46,7 +46,7 @@ struct InMemorySegmentClientTests {
 
     @Test("a final refusal is not retried and reaches the delivery handler as a failure")
     func refusal() async throws {
-        let failures = Mutex<[SegmentError.Code]>([])
+        let failures = LockedValue<[SegmentError.Code]>([])
         let sink = InMemorySegmentClient()
         sink.failNext(.init(status: 400))
         let queue = Self.queue(sink) { event in

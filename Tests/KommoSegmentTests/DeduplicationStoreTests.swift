@@ -6,7 +6,7 @@ import KommoSegmentTesting
 
 /// Tokens `t1`, `t2`, … in order, so tests can name the owner of each claim.
 private func sequentialTokens() -> @Sendable () -> String {
-    let counter = Mutex(0)
+    let counter = LockedValue(0)
     return {
         counter.withLock { value in
             value += 1

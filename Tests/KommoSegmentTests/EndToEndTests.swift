@@ -64,7 +64,7 @@ final class KommoLoopback: Sendable {
         let httpRequest = HTTPRequest(method: HTTPMethod(rawValue: request.method), url: url,
                                       headers: request.headers)
         let body = request.body.isEmpty ? nil : request.body
-        let result = Mutex<LoopbackHTTPServer.Response?>(nil)
+        let result = LockedValue<LoopbackHTTPServer.Response?>(nil)
         let done = DispatchSemaphore(value: 0)
         Task.detached {
             let response: LoopbackHTTPServer.Response

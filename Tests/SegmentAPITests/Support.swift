@@ -31,7 +31,7 @@ func json(_ data: Data?) throws -> JSONValue {
 
 /// A deterministic message id sequence: m-1, m-2, ...
 func sequentialIDs() -> @Sendable () -> String {
-    let counter = Mutex(0)
+    let counter = LockedValue(0)
     return { "m-" + String(counter.withLock { $0 += 1; return $0 }) }
 }
 

@@ -30,7 +30,7 @@ public struct KommoSegmentAccount: Sendable {
     public var accountID: Int64
     /// Reads leads, contacts, companies, pipelines and users, and writes notes.
     public var kommo: any KommoClient
-    /// Sends batches to Segment (an ``HTTPSegmentClient`` for the account's write key and region).
+    /// Sends batches to Segment (an `HTTPSegmentClient` for the account's write key and region).
     public var segment: any SegmentClient
     /// How events become Segment calls.
     public var mapping: MappingConfiguration
@@ -63,14 +63,16 @@ public struct KommoSegmentAccount: Sendable {
     ///
     /// - Parameters:
     ///   - accountID: the Kommo account id.
-    ///   - host: the account's Kommo host (validated: see ``KommoAccountHost``).
-    ///   - tokenProvider: a ``LongLivedToken`` or an ``OAuthTokenProvider``.
+    ///   - host: the account's Kommo host (validated: see `KommoAccountHost`).
+    ///   - tokenProvider: a `LongLivedToken` or an `OAuthTokenProvider`.
     ///   - segment: the write key and region (or RudderStack origin).
     ///   - mapping: the mapping configuration.
     ///   - secret: the webhook URL secret.
     ///   - writesNotes: whether to write notes back.
     ///   - kommoConfiguration: the Kommo client's timeouts, rate limit and caches.
     ///   - queueConfiguration: batching and retries of the Segment queue.
+    ///   - rateLimiter: the Kommo rate limiter to share with other clients of the same account; a new one from
+    ///     `kommoConfiguration.rateLimit` by default.
     ///   - transport: the HTTP transport for both services.
     ///   - time: the clock for waits and caches.
     public static func http(
@@ -78,12 +80,12 @@ public struct KommoSegmentAccount: Sendable {
         segment: SegmentClientConfiguration, mapping: MappingConfiguration = MappingConfiguration(),
         secret: WebhookSecret? = nil, writesNotes: Bool = false,
         kommoConfiguration: HTTPKommoClient.Configuration = .init(),
-        queueConfiguration: SegmentQueue.Configuration = .init(),
+        queueConfiguration: SegmentQueue.Configuration = .init(), rateLimiter: KommoRateLimiter? = nil,
         transport: any HTTPTransport = URLSessionTransport(), time: any TimeSource = SystemTimeSource()
     ) -> KommoSegmentAccount {
         let counter = RequestCountingTransport(transport)
         let kommo = HTTPKommoClient(host: host, tokenProvider: tokenProvider, configuration: kommoConfiguration,
-                                    transport: counter, time: time)
+                                    transport: counter, rateLimiter: rateLimiter, time: time)
         return KommoSegmentAccount(
             accountID: accountID, kommo: kommo,
             segment: HTTPSegmentClient(configuration: segment, transport: transport, time: time),

@@ -67,6 +67,7 @@ public actor KommoSegmentPipeline {
     private let store: any DeduplicationStore
     private let parser: KommoWebhookParser
     private let log: (@Sendable (PipelineLogRecord) -> Void)?
+    private let time: any TimeSource
     private var counters = PipelineCounters()
     private var referenceReads = 0
     private var background: [UInt64: Task<Void, Never>] = [:]
@@ -89,6 +90,7 @@ public actor KommoSegmentPipeline {
         self.store = deduplication
         self.parser = KommoWebhookParser(limits: configuration.parserLimits)
         self.log = log
+        self.time = time
         var states: [Int64: AccountState] = [:]
         for account in accounts {
             let tracker = DeliveryTracker()
@@ -167,23 +169,49 @@ public actor KommoSegmentPipeline {
 
     private static let referencePaths = ["/api/v4/leads/pipelines", "/api/v4/users", "/api/v4/account"]
 
-    /// Stops accepting webhooks, waits for those in flight, and drains every Segment queue.
+    /// Stops accepting webhooks, lets the webhooks in flight finish, drains the Segment queues, and reports what
+    /// could not be delivered.
     ///
-    /// - Parameter timeout: passed to each queue's ``SegmentQueue/shutdown(timeout:)``.
+    /// New webhooks are answered 503 at once. Work in flight goes on for up to `timeout`, its messages sent as soon as
+    /// they are queued rather than after the queue's interval; then each account's queue shuts down with the time
+    /// left (see `SegmentQueue.shutdown(timeout:)`): messages not delivered by then fail, and their items release
+    /// their claims so that a redelivery or a replay processes them again. An item still reading from Kommo at that
+    /// point fails to queue its messages and releases its claim too.
+    /// - Parameter timeout: how long shutdown may wait for work in flight and for the queues to drain.
     /// - Returns: the messages that could not be delivered, across accounts.
     public func shutdown(timeout: Duration = .seconds(75)) async -> [SegmentMessage] {
         isShuttingDown = true
-        // Work in flight is waiting for its messages: send them now rather than after the queue's interval.
-        // (Items that queue messages from here on flush themselves, seeing `isShuttingDown`.)
-        for state in accounts.values { await state.queue.flush(timeout: timeout) }
+        let started = time.now
+        // Messages already queued by work in flight go out now.
+        for state in accounts.values { _ = await state.queue.flush(timeout: timeout) }
+        let elapsed = Duration.clampedSeconds(time.now.timeIntervalSince(started))
+        await waitForWorkInFlight(upTo: timeout - elapsed)
+        let left = max(timeout - Duration.clampedSeconds(time.now.timeIntervalSince(started)), .zero)
+        var undelivered: [SegmentMessage] = []
+        for state in accounts.values {
+            undelivered += await state.queue.shutdown(timeout: left).undelivered
+        }
         while let (_, task) = background.first {
             await task.value
         }
-        var undelivered: [SegmentMessage] = []
-        for state in accounts.values {
-            undelivered += await state.queue.shutdown(timeout: timeout).undelivered
-        }
         return undelivered
+    }
+
+    /// Waits until no webhook is in flight, or `limit` has passed on the pipeline's clock.
+    private func waitForWorkInFlight(upTo limit: Duration) async {
+        let tasks = Array(background.values)
+        guard !tasks.isEmpty, limit > .zero else { return }
+        let time = self.time
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for task in tasks { await task.value }
+            }
+            group.addTask {
+                try? await time.sleep(for: limit)
+            }
+            await group.next()
+            group.cancelAll()
+        }
     }
 
     // MARK: - Verification

@@ -157,7 +157,7 @@ public struct PipelineCounters: Sendable, Hashable {
     public var messagesDelivered = 0
     /// Segment messages that failed.
     public var messagesFailed = 0
-    /// HTTP requests sent to Kommo (counted for accounts built with ``KommoSegmentAccount/http(accountID:host:tokenProvider:segment:mapping:secret:writesNotes:kommoConfiguration:queueConfiguration:transport:time:)``
+    /// HTTP requests sent to Kommo (counted for accounts built with ``KommoSegmentAccount/http(accountID:host:tokenProvider:segment:mapping:secret:writesNotes:kommoConfiguration:queueConfiguration:rateLimiter:transport:time:)``
     /// or given a ``RequestCountingTransport``).
     public var kommoRequests = 0
     /// Reference-data reads (pipelines, users, account) answered from the client's cache.
