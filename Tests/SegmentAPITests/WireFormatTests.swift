@@ -127,6 +127,12 @@ struct WireFormatTests {
         #expect(rudder.batchURL.absoluteString == "https://acme.dataplane.rudderstack.com/v1/batch")
         let proxy = try SegmentEndpoint(origin: #require(URL(string: "http://127.0.0.1:8080/segment")))
         #expect(proxy.batchURL.absoluteString == "http://127.0.0.1:8080/segment/v1/batch")
+        // Plain http sends the write key in clear: loopback only, unless explicitly allowed.
+        #expect(throws: SegmentError.self) { try SegmentEndpoint(origin: #require(URL(string: "http://rudder.internal:8080"))) }
+        let privateNetwork = try SegmentEndpoint(origin: #require(URL(string: "http://rudder.internal:8080")),
+                                           allowsInsecureHTTP: true)
+        #expect(privateNetwork.batchURL.absoluteString == "http://rudder.internal:8080/v1/batch")
+        #expect(try SegmentEndpoint(origin: #require(URL(string: "http://localhost:9000"))).origin.host == "localhost")
         for bad in ["ftp://host", "https://host/?q=1", "https://user:pw@host", "/relative"] {
             #expect(throws: SegmentError.self) { try SegmentEndpoint(origin: #require(URL(string: bad))) }
         }
