@@ -126,31 +126,64 @@ public struct JSONWriter: Sendable {
     /// Writes a string with JSON escaping.
     public mutating func write(_ string: String) {
         bytes.append(UInt8(ascii: "\""))
-        var string = string
-        string.withUTF8 { utf8 in
-            var start = 0
-            for index in 0..<utf8.count {
-                let byte = utf8[index]
-                guard byte < 0x20 || byte == 0x22 || byte == 0x5C else { continue }
-                if start < index { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<index])) }
-                start = index + 1
-                switch byte {
-                case 0x22: appendRaw(#"\""#.utf8)
-                case 0x5C: appendRaw(#"\\"#.utf8)
-                case 0x0A: appendRaw(#"\n"#.utf8)
-                case 0x0D: appendRaw(#"\r"#.utf8)
-                case 0x09: appendRaw(#"\t"#.utf8)
-                case 0x08: appendRaw(#"\b"#.utf8)
-                case 0x0C: appendRaw(#"\f"#.utf8)
-                default:
-                    let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                    appendRaw(#"\u00"#.utf8)
-                    bytes.append(hex[Int(byte >> 4)])
-                    bytes.append(hex[Int(byte & 0x0F)])
-                }
-            }
-            if start < utf8.count { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...])) }
+        // Native strings expose their UTF-8 in place; others are made contiguous first.
+        if string.utf8.withContiguousStorageIfAvailable({ appendEscaped($0) }) == nil {
+            var copy = string
+            copy.withUTF8 { appendEscaped($0) }
         }
         bytes.append(UInt8(ascii: "\""))
     }
+
+    /// Appends UTF-8 bytes, escaping what JSON requires (quote, backslash, control characters).
+    private mutating func appendEscaped(_ utf8: UnsafeBufferPointer<UInt8>) {
+        let count = utf8.count
+        var index = 0
+        // Skip eight bytes at a time while none of them needs escaping (most strings need none).
+        let raw = UnsafeRawBufferPointer(utf8)
+        while index + 8 <= count, !Self.needsEscape(raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)) {
+            index += 8
+        }
+        var start = 0
+        while index < count {
+            let byte = utf8[index]
+            index += 1
+            guard byte < 0x20 || byte == 0x22 || byte == 0x5C else { continue }
+            if start < index - 1 { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<(index - 1)])) }
+            start = index
+            switch byte {
+            case 0x22: appendRaw(#"\""#.utf8)
+            case 0x5C: appendRaw(#"\\"#.utf8)
+            case 0x0A: appendRaw(#"\n"#.utf8)
+            case 0x0D: appendRaw(#"\r"#.utf8)
+            case 0x09: appendRaw(#"\t"#.utf8)
+            case 0x08: appendRaw(#"\b"#.utf8)
+            case 0x0C: appendRaw(#"\f"#.utf8)
+            default:
+                appendRaw(#"\u00"#.utf8)
+                bytes.append(Self.hexDigit(byte >> 4))
+                bytes.append(Self.hexDigit(byte & 0x0F))
+            }
+        }
+        if start < count { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...])) }
+    }
+
+    /// Whether any of the eight bytes of `word` is a control character, a quote or a backslash.
+    ///
+    /// Bit tricks on the whole word: a byte below 0x20, or equal to 0x22 or 0x5C after an XOR, sets its high bit in
+    /// the result. A false positive only sends the word to the byte-by-byte path.
+    @inline(__always)
+    static func needsEscape(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let control = (word &- ones &* 0x20) & ~word & highs
+        let quote = word ^ (ones &* 0x22)
+        let backslash = word ^ (ones &* 0x5C)
+        let quotes = (quote &- ones) & ~quote & highs
+        let backslashes = (backslash &- ones) & ~backslash & highs
+        return (control | quotes | backslashes) != 0
+    }
+
+    /// The lowercase hexadecimal digit of a value 0...15.
+    @inline(__always)
+    static func hexDigit(_ value: UInt8) -> UInt8 { value < 10 ? 0x30 + value : 0x57 + value }
 }

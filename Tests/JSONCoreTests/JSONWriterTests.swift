@@ -74,3 +74,23 @@ struct ISO8601TimestampTests {
         }
     }
 }
+
+@Suite("JSON writer: escaping at every position")
+struct JSONWriterEscapingPositionTests {
+    @Test("a special character anywhere in strings of every length round-trips", arguments: [
+        "\"", "\\", "\n", "\u{0}", "\u{1F}", "é", "😀", "\u{7F}", " ",
+    ])
+    func everyPosition(special: String) throws {
+        for length in 0..<34 {
+            for position in 0...length {
+                var text = String(repeating: "a", count: length)
+                text.insert(contentsOf: special, at: text.index(text.startIndex, offsetBy: position))
+                var writer = JSONWriter()
+                writer.write(JSONValue.array([.string(text)]))
+                let decoded = try JSONSerialization.jsonObject(with: Data(writer.bytes)) as? [String]
+                #expect(decoded == [text], "length \(length), position \(position)")
+                #expect(!writer.bytes.contains { $0 < 0x20 })
+            }
+        }
+    }
+}
