@@ -51,8 +51,7 @@ public struct JSONWriter: Sendable {
     public mutating func write(_ members: [String: JSONValue]) {
         bytes.append(UInt8(ascii: "{"))
         var first = true
-        // Sorting the pairs (not the keys) avoids a hash lookup per member.
-        for (key, value) in members.sorted(by: { Self.precedes($0.key, $1.key) }) {
+        Self.forEachSorted(members) { key, value in
             if !first { bytes.append(UInt8(ascii: ",")) }
             first = false
             write(key)
@@ -62,9 +61,34 @@ public struct JSONWriter: Sendable {
         bytes.append(UInt8(ascii: "}"))
     }
 
-    /// The keys of `members` in the writer's order (by UTF-8 bytes).
-    public static func sortedKeys(_ members: [String: JSONValue]) -> [String] {
-        members.keys.sorted(by: precedes)
+    /// Calls `body` with the members of `members` in the writer's key order (by UTF-8 bytes).
+    @inlinable
+    public static func forEachSorted(_ members: [String: JSONValue], _ body: (String, JSONValue) -> Void) {
+        let count = members.count
+        guard count <= 32 else {
+            for (key, value) in members.sorted(by: { precedes($0.key, $1.key) }) { body(key, value) }
+            return
+        }
+        // Sort positions in a stack buffer instead of copying the (key, value) pairs into a new array; insertion
+        // sort, since small objects are the rule.
+        withUnsafeTemporaryAllocation(of: Dictionary<String, JSONValue>.Index.self, capacity: count) { order in
+            var filled = 0
+            var position = members.startIndex
+            while position != members.endIndex {
+                var slot = filled
+                while slot > 0 && precedes(members[position].key, members[order[slot - 1]].key) {
+                    order[slot] = order[slot - 1]
+                    slot -= 1
+                }
+                order[slot] = position
+                filled += 1
+                members.formIndex(after: &position)
+            }
+            for slot in 0..<filled {
+                let member = members[order[slot]]
+                body(member.key, member.value)
+            }
+        }
     }
 
     /// Whether `a` sorts before `b` by their UTF-8 bytes (the same order as Unicode code points).

@@ -81,15 +81,14 @@ public struct SegmentWireEncoder: Sendable {
             writer.appendRaw(UInt8(ascii: "}"))
             libraryWritten = true
         }
-        if !context.isEmpty {
-            for (name, value) in context.sorted(by: { JSONWriter.precedes($0.key, $1.key) }) where name != "library" {
-                if !libraryWritten && !JSONWriter.precedes(name, "library") { writeLibrary() }
-                if !first { writer.appendRaw(UInt8(ascii: ",")) }
-                first = false
-                writer.write(name)
-                writer.appendRaw(UInt8(ascii: ":"))
-                writer.write(value)
-            }
+        JSONWriter.forEachSorted(context) { name, value in
+            guard name != "library" else { return }
+            if !libraryWritten && !JSONWriter.precedes(name, "library") { writeLibrary() }
+            if !first { writer.appendRaw(UInt8(ascii: ",")) }
+            first = false
+            writer.write(name)
+            writer.appendRaw(UInt8(ascii: ":"))
+            writer.write(value)
         }
         if !libraryWritten { writeLibrary() }
         writer.appendRaw(UInt8(ascii: "}"))

@@ -94,3 +94,21 @@ struct JSONWriterEscapingPositionTests {
         }
     }
 }
+
+@Suite("JSON writer: key order")
+struct JSONWriterKeyOrderTests {
+    @Test("objects of every size up to 40 members come out sorted by UTF-8 bytes")
+    func everySize() throws {
+        for size in 0...40 {
+            var members: [String: JSONValue] = [:]
+            for i in 0..<size { members["k\((i * 7919) % 1000)é\(i)"] = .int(Int64(i)) }
+            var writer = JSONWriter()
+            writer.write(members)
+            var order: [String] = []
+            JSONWriter.forEachSorted(members) { key, _ in order.append(key) }
+            #expect(order == members.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
+            let decoded = try JSONDecoder().decode([String: JSONValue].self, from: Data(writer.bytes))
+            #expect(decoded == members)
+        }
+    }
+}
