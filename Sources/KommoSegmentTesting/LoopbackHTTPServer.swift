@@ -74,30 +74,9 @@ public final class LoopbackHTTPServer: Sendable {
     public init(handler: @escaping @Sendable (Request) -> Response) throws {
         self.handler = handler
         state = Mutex((false, [], []))
-        #if canImport(Glibc)
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        #else
-        let fd = socket(AF_INET, SOCK_STREAM, 0)
-        #endif
-        guard fd >= 0 else { throw StartError(step: "socket", code: errno) }
-        var yes: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard bound == 0 else { close(fd); throw StartError(step: "bind", code: errno) }
+        let (fd, boundPort) = try Self.bindLoopbackSocket(reuseAddress: true)
         guard listen(fd, 64) == 0 else { close(fd); throw StartError(step: "listen", code: errno) }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        port = UInt16(bigEndian: address.sin_port)
+        port = boundPort
         guard let url = Self.loopbackURL(port: port) else { close(fd); throw StartError(step: "url", code: 0) }
         baseURL = url
         listener = fd
@@ -116,28 +95,9 @@ public final class LoopbackHTTPServer: Sendable {
 
         /// Binds a socket to a free port without listening on it.
         public init() throws {
-            #if canImport(Glibc)
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            #else
-            let fd = socket(AF_INET, SOCK_STREAM, 0)
-            #endif
-            guard fd >= 0 else { throw StartError(step: "socket", code: errno) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = 0
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let bound = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
-            }
-            guard bound == 0 else { close(fd); throw StartError(step: "bind", code: errno) }
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            _ = withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-            }
+            let (fd, boundPort) = try LoopbackHTTPServer.bindLoopbackSocket(reuseAddress: false)
             self.fd = fd
-            port = UInt16(bigEndian: address.sin_port)
+            port = boundPort
             guard let url = LoopbackHTTPServer.loopbackURL(port: port) else {
                 close(fd)
                 throw StartError(step: "url", code: 0)
@@ -149,6 +109,35 @@ public final class LoopbackHTTPServer: Sendable {
 
         /// `http://127.0.0.1:<port>`.
         public let url: URL
+    }
+
+    /// A TCP socket bound to a free port on 127.0.0.1, not yet listening.
+    static func bindLoopbackSocket(reuseAddress: Bool) throws -> (fd: Int32, port: UInt16) {
+        #if canImport(Glibc)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #else
+        let fd = socket(AF_INET, SOCK_STREAM, 0)
+        #endif
+        guard fd >= 0 else { throw StartError(step: "socket", code: errno) }
+        if reuseAddress {
+            var yes: Int32 = 1
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+        }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard bound == 0 else { close(fd); throw StartError(step: "bind", code: errno) }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return (fd, UInt16(bigEndian: address.sin_port))
     }
 
     /// `http://127.0.0.1:<port>`, built without force unwrapping.

@@ -221,18 +221,10 @@ public actor SegmentQueue {
     ///   while waiting (``SegmentError/Code/shutDown``), or `CancellationError` (nothing queued, nothing reported).
     @discardableResult
     public func enqueueAllWaiting(_ messages: [SegmentMessage]) async throws -> [String] {
-        let capacity = configuration.clampedQueueSize
-        if messages.count <= capacity {
-            while pendingCount + messages.count > capacity && phase == .open {
-                ensureWorker()
-                do {
-                    try await waitForRoom()
-                } catch is CancellationError {
-                    throw CancellationError()
-                } catch {
-                    break  // shut down while waiting: enqueueAll reports the group as rejected
-                }
-            }
+        // A group larger than the queue can never fit: enqueueAll refuses it. A shutdown while waiting is left to
+        // enqueueAll too, which then reports the whole group as rejected.
+        if messages.count <= configuration.clampedQueueSize {
+            _ = try await waitUntilRoom(for: messages.count)
         }
         return try enqueueAll(messages)
     }
@@ -244,21 +236,28 @@ public actor SegmentQueue {
     @discardableResult
     public func enqueueWaiting(_ message: SegmentMessage) async throws -> String {
         let encoded = try prepare(message)
-        while pendingCount >= configuration.clampedQueueSize {
+        guard try await waitUntilRoom(for: 1) else {
+            throw reject(encoded.message, SegmentError(code: .shutDown, detail: "the queue was shut down while waiting for room"))
+        }
+        append(encoded)
+        return encoded.message.messageID ?? ""
+    }
+
+    /// Waits until `count` more messages fit; `false` when the queue shut down first.
+    /// - Throws: `CancellationError` when the calling task is cancelled while waiting.
+    private func waitUntilRoom(for count: Int) async throws -> Bool {
+        while pendingCount + count > configuration.clampedQueueSize {
+            guard phase == .open else { return false }
             ensureWorker()
             do {
                 try await waitForRoom()
             } catch is CancellationError {
                 throw CancellationError()
             } catch {
-                throw reject(encoded.message, SegmentError(code: .shutDown, detail: "the queue was shut down while waiting for room"))
-            }
-            guard phase == .open else {
-                throw reject(encoded.message, SegmentError(code: .shutDown, detail: "the queue is shut down"))
+                return false
             }
         }
-        append(encoded)
-        return encoded.message.messageID ?? ""
+        return phase == .open
     }
 
     private func prepare(_ message: SegmentMessage, reporting: Bool = true) throws(SegmentError) -> EncodedSegmentMessage {
