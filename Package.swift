@@ -51,6 +51,10 @@ let package = Package(
         .executableTarget(name: "segment-benchmark", dependencies: ["SegmentAPI"], path: "Benchmarks/SegmentBenchmark",
                           swiftSettings: strictSwift6),
 
+        // Parsing speed and acknowledgement latency of the pipeline (run by hand; see Documentation/Performance.md).
+        .executableTarget(name: "pipeline-benchmark", dependencies: ["KommoSegment"],
+                          path: "Benchmarks/PipelineBenchmark", swiftSettings: strictSwift6),
+
         // Test doubles for users' tests and ours: fake clocks, scripted transport, loopback HTTP server, in-memory
         // Segment client, Kommo API fake, webhook builder, and the sample webhooks and API responses.
         .target(name: "KommoSegmentTesting", dependencies: ["HTTPCore", "JSONCore", "SegmentAPI", "KommoAPI"],

@@ -1,0 +1,119 @@
+// pipeline-benchmark: how fast webhooks are parsed (and that the cost is linear in the body size), and how long
+// KommoSegmentPipeline.receive takes to acknowledge a webhook. No network: Kommo is answered from the fixture
+// directory of this repository, Segment by a client that accepts everything.
+//
+//   swift run -c release pipeline-benchmark [--acks N]
+
+import Foundation
+import KommoSegment
+import Synchronization
+
+/// Accepts every batch at once.
+struct AcceptingSegment: SegmentClient {
+    func send(_ batch: SegmentBatch, retryCount: Int) async throws -> SegmentDeliveryReceipt {
+        SegmentDeliveryReceipt(status: 200, requestBytes: batch.estimatedBodyBytes)
+    }
+}
+
+/// A webhook body with `count` lead status items (the won sample's fields), form-encoded as Kommo sends it.
+func webhookBody(items count: Int, leadBase: Int = 24_000_017) -> Data {
+    var text = "account%5Bsubdomain%5D=acme&account%5Bid%5D=31234567"
+        + "&account%5B_links%5D%5Bself%5D=https%3A%2F%2Facme.kommo.com"
+    for i in 0..<count {
+        let p = "&leads%5Bstatus%5D%5B\(i)%5D"
+        text += "\(p)%5Bid%5D=\(leadBase + i)\(p)%5Bname%5D=ACME+Retail+%E2%80%94+annual+plan+%C2%AB%D0%9F%D0%BB%D0%B0%D0%BD%C2%BB"
+            + "\(p)%5Bstatus_id%5D=142\(p)%5Bold_status_id%5D=61000005\(p)%5Bpipeline_id%5D=7654321"
+            + "\(p)%5Bprice%5D=12500\(p)%5Bresponsible_user_id%5D=9000001\(p)%5Blast_modified%5D=1768912200"
+            + "\(p)%5Bupdated_at%5D=1768912200\(p)%5Baccount_id%5D=31234567"
+            + "\(p)%5Bcustom_fields%5D%5B0%5D%5Bid%5D=1100001\(p)%5Bcustom_fields%5D%5B0%5D%5Bname%5D=Budget+range"
+            + "\(p)%5Bcustom_fields%5D%5B0%5D%5Bvalues%5D%5B0%5D%5Bvalue%5D=10k-25k"
+            + "\(p)%5Bcustom_fields%5D%5B0%5D%5Bvalues%5D%5B0%5D%5Benum%5D=5500012"
+    }
+    return Data(text.utf8)
+}
+
+func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+}
+
+var acks = 2_000
+var arguments = CommandLine.arguments.dropFirst().makeIterator()
+while let argument = arguments.next() {
+    guard argument == "--acks", let n = arguments.next().flatMap(Int.init), n > 0 else {
+        FileHandle.standardError.write(Data("usage: pipeline-benchmark [--acks N]\n".utf8))
+        exit(2)
+    }
+    acks = n
+}
+
+// 1. Parsing: the same item repeated; time per byte should not grow with the body.
+let parser = KommoWebhookParser()
+let form = "application/x-www-form-urlencoded"
+print("parser: items  body_bytes  parses  microseconds_per_parse  megabytes_per_second")
+for items in [1, 10, 100, 1_000] {
+    let body = webhookBody(items: items)
+    let repetitions = max(2_000_000 / body.count, 3)
+    let clock = ContinuousClock()
+    var events = 0
+    let elapsed = clock.measure {
+        for _ in 0..<repetitions {
+            events += (try? parser.parse(body: body, contentType: form))?.events.count ?? 0
+        }
+    }
+    guard events == items * repetitions else {
+        FileHandle.standardError.write(Data("parse failed for \(items) items\n".utf8))
+        exit(1)
+    }
+    let perParse = seconds(elapsed) / Double(repetitions)
+    print(String(format: "parser: %5d  %10d  %6d  %22.1f  %20.1f", items, body.count, repetitions, perParse * 1e6,
+                 Double(body.count) / perParse / 1_048_576))
+}
+
+// 2. Acknowledgement latency of receive(), with processing going on in the background.
+let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("Sources/KommoSegmentTesting/Resources/kommo-api")
+let kommoTransport: KommoFixtureTransport
+do {
+    kommoTransport = try KommoFixtureTransport(directory: fixtures)
+} catch {
+    FileHandle.standardError.write(Data("fixtures not found at \(fixtures.path): run from the repository\n".utf8))
+    exit(1)
+}
+var kommoConfiguration = HTTPKommoClient.Configuration()
+kommoConfiguration.rateLimit = KommoRateLimiter.Limit(requestsPerSecond: 100_000, burst: 1_000)
+let host: KommoAccountHost
+do {
+    host = try KommoAccountHost(subdomain: "acme")
+} catch {
+    exit(1)
+}
+let kommo = HTTPKommoClient(host: host, tokenProvider: LongLivedToken("benchmark"), configuration: kommoConfiguration,
+                            transport: kommoTransport)
+let secret = "benchmark-secret-0123456789abcdef"
+let account = KommoSegmentAccount(accountID: 31_234_567, kommo: kommo, segment: AcceptingSegment(),
+                                  secret: WebhookSecret(secret))
+let pipeline = KommoSegmentPipeline(accounts: [account])
+let clock = ContinuousClock()
+var latencies: [Double] = []
+latencies.reserveCapacity(acks)
+for i in 0..<acks {
+    // A different lead each time, so the deduplication store never short-cuts the work.
+    let body = webhookBody(items: 1, leadBase: 25_000_000 + i)
+    let start = clock.now
+    let acknowledgement = await pipeline.receive(body: body, contentType: form, requestTarget: "/kommo?secret=\(secret)")
+    latencies.append(seconds(clock.now - start))
+    guard acknowledgement.isAccepted else {
+        FileHandle.standardError.write(Data("not accepted: \(acknowledgement)\n".utf8))
+        exit(1)
+    }
+}
+_ = await pipeline.shutdown()
+latencies.sort()
+func percentile(_ p: Double, of sorted: [Double]) -> Double {
+    sorted[min(Int(Double(sorted.count) * p), sorted.count - 1)] * 1e3
+}
+print(String(format: "receive: acknowledgements=%d p50_ms=%.3f p99_ms=%.3f max_ms=%.3f", acks, percentile(0.5, of: latencies),
+             percentile(0.99, of: latencies), (latencies.last ?? 0) * 1e3))
+let counters = await pipeline.statistics
+print("receive: webhooks=\(counters.webhooks) events=\(counters.events) skipped=\(counters.eventsSkipped) "
+    + "failed=\(counters.eventsFailed) kommo_requests_counted_by_transport=\(kommoTransport.requestCount)")
