@@ -98,7 +98,9 @@ public actor KommoSegmentPipeline {
                                      onDelivery: { event in Task { await tracker.record(event) } })
             let kommo = account.kommo
             states[account.accountID] = AccountState(
-                account: account, mapper: KommoEventMapper(configuration: account.mapping), queue: queue,
+                account: account, mapper: KommoEventMapper(configuration: account.mapping,
+                                         integration: SegmentLibraryInfo(name: "kommo", version: SDKInfo.version)),
+                queue: queue,
                 tracker: tracker,
                 leads: CoalescingFetcher { ids in
                     Dictionary(try await kommo.leads(ids: ids).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
