@@ -222,16 +222,8 @@ struct ConfigurationReader {
                               message: "\(memberPath.rendered): the key \(Self.quoted(key)) is not a Kommo custom "
                                   + "field id; use the field's id, a positive integer such as \"1100001\", as the key")
             }
-            let member = members[key] ?? .null
-            guard case .string(let name) = member else {
-                throw wrongType(at: memberPath, expected: "a \(noun) name (a string)", found: member)
-            }
-            guard !Self.isBlank(name) else {
-                throw Failure(code: .emptyValue, keyPath: memberPath.rendered,
-                              message: "\(memberPath.rendered): the \(noun) name is empty; give it a name or "
-                                  + "remove the field")
-            }
-            map[id] = name
+            map[id] = try name(members[key] ?? .null, at: memberPath, expected: "a \(noun) name (a string)",
+                               ifEmpty: "the \(noun) name is empty; give it a name or remove the field")
         }
         return map
     }
@@ -248,16 +240,9 @@ struct ConfigurationReader {
             guard MappingConfiguration.EventKey.known.contains(event) else {
                 throw unknownEvent(key, at: memberPath, in: path)
             }
-            let member = members[key] ?? .null
-            guard case .string(let name) = member else {
-                throw wrongType(at: memberPath, expected: "an event name (a string)", found: member)
-            }
-            guard !Self.isBlank(name) else {
-                throw Failure(code: .emptyValue, keyPath: memberPath.rendered,
-                              message: "\(memberPath.rendered): the event name is empty; give the event a name, or "
-                                  + "list \(Self.quoted(key)) in disabledEvents to send nothing for it")
-            }
-            names[event] = name
+            names[event] = try name(members[key] ?? .null, at: memberPath, expected: "an event name (a string)",
+                                    ifEmpty: "the event name is empty; give the event a name, or list "
+                                        + "\(Self.quoted(key)) in disabledEvents to send nothing for it")
         }
         return names
     }
@@ -398,6 +383,16 @@ struct ConfigurationReader {
     }
 
     // MARK: Errors
+
+    /// A non-blank string: an event name, or the trait or property name of a mapped custom field.
+    private func name(_ value: JSONValue, at path: ConfigurationKeyPath, expected: String,
+                      ifEmpty advice: String) throws(Failure) -> String {
+        guard case .string(let name) = value else { throw wrongType(at: path, expected: expected, found: value) }
+        guard !Self.isBlank(name) else {
+            throw Failure(code: .emptyValue, keyPath: path.rendered, message: "\(path.rendered): \(advice)")
+        }
+        return name
+    }
 
     private func wrongType(at path: ConfigurationKeyPath, expected: String, found: JSONValue) -> Failure {
         let prefix = path.components.isEmpty ? "the document" : path.rendered
