@@ -432,7 +432,8 @@ public actor KommoSegmentPipeline {
         var contacts: [Int: Contact] = [:]
         var companies: [Int: Company] = [:]
         var pipelines: [Pipeline] = []
-        var users: [User] = []
+        /// Users by id, built once per webhook rather than once per item.
+        var usersByID: [Int: User] = [:]
         var currency: String?
 
         func context(for event: KommoWebhookEvent, accountID: Int64) -> DealContext {
@@ -442,14 +443,15 @@ public actor KommoSegmentPipeline {
                 let contact = lead?.mainContactID.flatMap { contacts[$0] }
                 let company = lead?.companyID.flatMap { companies[$0] }
                 return DealContext(accountID: accountID, lead: lead, contact: contact, company: company,
-                                   pipelines: pipelines, users: users, accountCurrency: currency)
+                                   pipelines: pipelines, usersByID: usersByID, accountCurrency: currency)
             case .contact(let item), .company(let item):
                 let contact = contacts[Int(item.id)]
                 let company = contact?.companyID.flatMap { companies[$0] }
                 return DealContext(accountID: accountID, contact: contact, company: company, pipelines: pipelines,
-                                   users: users, accountCurrency: currency)
+                                   usersByID: usersByID, accountCurrency: currency)
             default:
-                return DealContext(accountID: accountID, pipelines: pipelines, users: users, accountCurrency: currency)
+                return DealContext(accountID: accountID, pipelines: pipelines, usersByID: usersByID,
+                                   accountCurrency: currency)
             }
         }
     }
@@ -474,7 +476,7 @@ public actor KommoSegmentPipeline {
         let kommo = state.account.kommo
         referenceReads += 2
         fetched.pipelines = try await kommo.pipelines()
-        fetched.users = try await kommo.users() ?? []
+        for user in try await kommo.users() ?? [] { fetched.usersByID[user.id] = user }
         if state.account.mapping.currency == nil {
             referenceReads += 1
             fetched.currency = try await kommo.account().currency
