@@ -25,8 +25,10 @@ let package = Package(
         .executable(name: "kommo-segment", targets: ["kommo-segment"]),
     ],
     targets: [
-        // Shared HTTP layer: transport protocol, URLSession transport, retry policy, clock.
-        .target(name: "HTTPCore", swiftSettings: strictSwift6),
+        // The SDK's identity and time: version string, wall clock, monotonic clock adapter, async signals (pure).
+        .target(name: "SDKCore", swiftSettings: strictSwift6),
+        // Shared HTTP layer: transport protocol, URLSession transport, retry policy.
+        .target(name: "HTTPCore", dependencies: ["SDKCore"], swiftSettings: strictSwift6),
         // The JSON value type, a fast deterministic JSON writer and ISO-8601 timestamps (pure, no I/O).
         .target(name: "JSONCore", swiftSettings: strictSwift6),
         // Segment messages, validation and the wire encoder (pure: EventMapping may import it).
@@ -38,7 +40,7 @@ let package = Package(
         // The Kommo API v4 client: auth, rate limiting, retries, caching, and a fixture-directory transport.
         .target(name: "KommoAPI", dependencies: ["HTTPCore", "JSONCore", "KommoModels"], swiftSettings: strictSwift6),
         // Pure Kommo → Segment mapping: models in, messages out; no I/O, no clock.
-        .target(name: "EventMapping", dependencies: ["JSONCore", "KommoModels", "SegmentModels"],
+        .target(name: "EventMapping", dependencies: ["SDKCore", "JSONCore", "KommoModels", "SegmentModels"],
                 swiftSettings: strictSwift6),
         // The pipeline: verify → parse → dedupe → fetch in batches → map → deliver → notes.
         .target(name: "KommoSegment", dependencies: ["HTTPCore", "JSONCore", "KommoAPI", "SegmentAPI", "EventMapping"],

@@ -1,6 +1,7 @@
 import Foundation
 import JSONCore
 import KommoModels
+import SDKCore
 import SegmentModels
 
 /// Turns Kommo webhook items into Segment messages: a pure function of the item, the ``DealContext`` fetched for it
@@ -25,9 +26,9 @@ public struct KommoEventMapper: Sendable {
     /// none.
     public var integration: SegmentLibraryInfo?
 
-    /// `context.integration` by default: `{"name": "kommo", "version": "0.1.0"}` (the mapping format's semantic
-    /// version).
-    public static let defaultIntegration = SegmentLibraryInfo(name: "kommo", version: "0.1.0")
+    /// `context.integration` by default: `{"name": "kommo", "version": <the SDK's version>}`
+    /// (``SDKInfo/version``, the one source of the version string).
+    public static let defaultIntegration = SegmentLibraryInfo(name: "kommo", version: SDKInfo.version)
 
     /// A mapper.
     public init(configuration: MappingConfiguration = MappingConfiguration(),
@@ -110,37 +111,33 @@ public struct KommoEventMapper: Sendable {
 
     func mapLead(_ event: LeadEvent, context: DealContext) -> MappingResult {
         var result = MappingResult()
-        let changes: [LeadChange]
-        switch event.action {
-        case .status:
-            guard let stage = stageChange(event, context: context, result: &result) else { return result }
-            changes = [stage]
-        case .update:
-            var found: [LeadChange] = []
-            if event.isStageChange, let stage = stageChange(event, context: context, result: &result) {
-                found.append(stage)
+        // What changed comes from the one derivation the deduplication key uses too; here the stage change also
+        // gets its pipelines filled in for the message ids.
+        var changes: [LeadChange] = []
+        for change in KommoChange.changes(of: .lead(event), accountID: context.accountID) {
+            switch change.kind {
+            case .stage:
+                if let stage = stageChange(event, context: context, result: &result) { changes.append(stage) }
+            case let .owner(from, to): changes.append(.owner(from: from, to: to))
+            case .added: changes.append(.added)
+            case .restored: changes.append(.restored)
+            case .deleted: changes.append(.deleted)
+            case .updated, .untracked: break
             }
-            if event.isOwnerChange, let owner = event.responsibleUserID {
-                found.append(.owner(from: event.oldResponsibleUserID, to: owner))
-            }
-            if found.isEmpty {
+        }
+        if changes.isEmpty {
+            switch event.action {
+            case .status:
+                if result.skipped.isEmpty { _ = stageChange(event, context: context, result: &result) }
+                return result
+            case .update:
                 return .skipped(.noTrackedChange,
                                 "lead \(event.id) update: neither the stage nor the owner changed")
-            }
-            changes = found
-        case .responsible:
-            guard let owner = event.responsibleUserID, event.oldResponsibleUserID != owner else {
+            case .responsible:
                 return .skipped(.noTrackedChange, "lead \(event.id) responsible: the owner did not change")
+            default:
+                return .skipped(.unsupportedEvent, "lead \(event.id) action \(event.action) is not mapped")
             }
-            changes = [.owner(from: event.oldResponsibleUserID, to: owner)]
-        case .add:
-            changes = [.added]
-        case .restore:
-            changes = [.restored]
-        case .delete:
-            changes = [.deleted]
-        default:
-            return .skipped(.unsupportedEvent, "lead \(event.id) action \(event.action) is not mapped")
         }
 
         for change in changes {

@@ -91,24 +91,33 @@ public struct RetryWait: Sendable, Hashable {
 
 /// Runs an operation under a ``RetryPolicy``: classify each failure, decide, wait through the injected clock, repeat.
 ///
-/// The loop checks cancellation before every attempt and sleeps through ``TimeSource/sleep(for:)``, so a cancelled
-/// task stops waiting at once (with `CancellationError`) and tests run instantly with a fake clock.
+/// The loop checks cancellation before every attempt and sleeps on an injected monotonic clock, so a cancelled task
+/// stops waiting at once (with `CancellationError`) and tests run instantly with a manual clock.
 public struct Retrier: Sendable {
     /// The policy in force.
     public var policy: RetryPolicy
-    /// The clock used to wait and to measure the deadline.
-    public var time: any TimeSource
     /// The source of jitter, returning values in `0..<1`.
     public var random: @Sendable () -> Double
+    private let clock: MonotonicClock
 
     /// Creates a retrier.
+    /// - Parameters:
+    ///   - policy: attempts, backoff and deadline.
+    ///   - clock: the monotonic clock that waits and measures the deadline; `ContinuousClock` by default.
+    ///   - random: the source of jitter, values in `0..<1`.
     public init(
         policy: RetryPolicy,
-        time: any TimeSource = SystemTimeSource(),
+        clock: any Clock<Duration> = ContinuousClock(),
         random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
     ) {
+        self.init(policy: policy, monotonic: MonotonicClock(clock), random: random)
+    }
+
+    /// Creates a retrier on a clock that is already adopted.
+    package init(policy: RetryPolicy, monotonic: MonotonicClock,
+                 random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
         self.policy = policy
-        self.time = time
+        self.clock = monotonic
         self.random = random
     }
 
@@ -127,7 +136,7 @@ public struct Retrier: Sendable {
         operation: (RetryAttempt) async throws -> T
     ) async throws -> T {
         var attempt = RetryAttempt(previousAttempts: 0, countedAttempts: 0)
-        var firstFailure: Date?
+        var firstFailure: Duration?
         let maxAttempts = max(policy.maxAttempts, 1)
         while true {
             try Task.checkCancellation()
@@ -136,7 +145,7 @@ public struct Retrier: Sendable {
             } catch {
                 if error is CancellationError { throw error }
                 let verdict = classify(error)
-                let failedAt = time.now
+                let failedAt = clock.now
                 let started = firstFailure ?? failedAt
                 firstFailure = started
                 let wait: Duration
@@ -153,11 +162,11 @@ public struct Retrier: Sendable {
                 }
                 let counted = attempt.countedAttempts + (counts ? 1 : 0)
                 if counts && counted >= maxAttempts { throw error }
-                let deadline = started.adding(policy.totalDeadline)
-                if failedAt.adding(wait) > deadline { throw error }
+                let deadline = started + max(policy.totalDeadline, .zero)
+                if failedAt + wait > deadline { throw error }
                 onWait?(RetryWait(duration: wait, isRequestedByServer: verdict != .retry,
                                   attemptsSoFar: attempt.previousAttempts + 1))
-                try await time.sleep(for: wait)
+                try await clock.sleep(for: wait)
                 attempt = RetryAttempt(previousAttempts: attempt.previousAttempts + 1, countedAttempts: counted)
             }
         }

@@ -19,7 +19,7 @@ import JSONCore
 ///   unknown (timeout, broken connection, 5xx) is **not** repeated, so notes are never written twice by the
 ///   client. A 403 that follows a 429 is reported as ``KommoAPIError/Code/blockedAfterRateLimit`` and never retried.
 /// - **Caching**: pipelines, users, loss reasons and the account are cached for ``Configuration/cacheTTL``
-///   (10 minutes) on the injected clock; concurrent callers share one fetch. A 403 on users is cached as "no users
+///   (10 minutes) on the injected monotonic clock; concurrent callers share one fetch. A 403 on users is cached as "no users
 ///   known" (`nil`) for the same TTL. Leads, contacts and companies are never cached.
 /// - **Errors**: ``KommoAPIError`` with status, `X-Request-Id`, validation details and at most 512 body bytes;
 ///   tokens never appear in it.
@@ -80,6 +80,12 @@ public struct HTTPKommoClient: KommoClient, CustomStringConvertible, CustomRefle
     public let rateLimiter: KommoRateLimiter
     private let engine: RequestEngine
     private let caches: Caches
+    private let counters: StatisticsCounter
+
+    /// The requests sent, retries, 429s and cache hits of this client and its copies so far.
+    public var statistics: KommoClientStatistics {
+        get async { counters.snapshot }
+    }
 
     /// Creates a client.
     ///
@@ -89,20 +95,27 @@ public struct HTTPKommoClient: KommoClient, CustomStringConvertible, CustomRefle
     ///   - configuration: timeouts, retries, rate limit, cache TTL.
     ///   - transport: the HTTP transport; default a new ``URLSessionTransport``.
     ///   - rateLimiter: a limiter shared by every client of this account; default a new one from
-    ///     ``Configuration/rateLimit`` on `time`.
-    ///   - time: the clock for waits, retries and cache expiry.
+    ///     ``Configuration/rateLimit`` on `clock`.
+    ///   - clock: the monotonic clock for waits, retries, rate limiting and cache expiry; `ContinuousClock` by
+    ///     default.
+    ///   - wallClock: reads `Retry-After` dates.
     ///   - random: the source of retry jitter, in `0..<1`.
+    ///   - log: where retry waits (debug) and rate limiting (notice) are logged; silent by default.
     public init(host: KommoAccountHost, tokenProvider: any KommoTokenProvider, configuration: Configuration = .init(),
                 transport: any HTTPTransport = URLSessionTransport(), rateLimiter: KommoRateLimiter? = nil,
-                time: any TimeSource = SystemTimeSource(),
-                random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
+                clock: any Clock<Duration> = ContinuousClock(), wallClock: WallClock = .system,
+                random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }, log: (any LogSink)? = nil) {
         self.host = host
         self.configuration = configuration
-        let limiter = rateLimiter ?? KommoRateLimiter(limit: configuration.rateLimit, time: time)
+        let limiter = rateLimiter ?? KommoRateLimiter(limit: configuration.rateLimit, clock: clock)
         self.rateLimiter = limiter
+        let monotonic = MonotonicClock(clock)
+        let counter = StatisticsCounter()
         engine = RequestEngine(host: host, tokenProvider: tokenProvider, configuration: configuration,
-                               transport: transport, limiter: limiter, time: time, random: random)
-        caches = Caches(time: time, ttl: configuration.cacheTTL)
+                               transport: transport, limiter: limiter, clock: monotonic, wallClock: wallClock,
+                               random: random, statistics: counter, logger: SDKLogger(log, source: "kommo"))
+        caches = Caches(clock: monotonic, ttl: configuration.cacheTTL, statistics: counter)
+        counters = counter
     }
 
     /// The host; never a token.
@@ -247,39 +260,46 @@ final class Caches: Sendable {
     let lossReasons: CachedValue<[LossReason]>
     let account: CachedValue<Account>
 
-    init(time: any TimeSource, ttl: Duration) {
-        pipelines = CachedValue(time: time, ttl: ttl)
-        users = CachedValue(time: time, ttl: ttl)
-        lossReasons = CachedValue(time: time, ttl: ttl)
-        account = CachedValue(time: time, ttl: ttl)
+    init(clock: MonotonicClock, ttl: Duration, statistics: StatisticsCounter) {
+        pipelines = CachedValue(clock: clock, ttl: ttl, statistics: statistics)
+        users = CachedValue(clock: clock, ttl: ttl, statistics: statistics)
+        lossReasons = CachedValue(clock: clock, ttl: ttl, statistics: statistics)
+        account = CachedValue(clock: clock, ttl: ttl, statistics: statistics)
     }
 }
 
 /// One cached value with a time to live; concurrent callers of an empty or expired cache share one fetch, and a
 /// failed fetch is not cached.
 actor CachedValue<Value: Sendable> {
-    private let time: any TimeSource
+    private let clock: MonotonicClock
     private let ttl: Duration
-    private var stored: (value: Value, fetchedAt: Date)?
+    private let statistics: StatisticsCounter
+    private var stored: (value: Value, fetchedAt: Duration)?
     private var inFlight: Task<Value, any Error>?
     private var generation = 0
 
-    init(time: any TimeSource, ttl: Duration) {
-        self.time = time
+    init(clock: MonotonicClock, ttl: Duration, statistics: StatisticsCounter) {
+        self.clock = clock
+        self.statistics = statistics
         self.ttl = ttl
     }
 
     func value(fetch: @escaping @Sendable () async throws -> Value) async throws -> Value {
-        if let stored, time.now.timeIntervalSince(stored.fetchedAt) < ttl.seconds {
+        if let stored, clock.now - stored.fetchedAt < ttl {
+            statistics.update { $0.cacheHits += 1 }
             return stored.value
         }
-        if let inFlight { return try await inFlight.value }
+        if let inFlight {
+            statistics.update { $0.cacheHits += 1 }
+            return try await inFlight.value
+        }
+        statistics.update { $0.cacheMisses += 1 }
         let task = Task { try await fetch() }
         inFlight = task
         let startedGeneration = generation
         defer { if generation == startedGeneration { inFlight = nil } }
         let value = try await task.value
-        if generation == startedGeneration { stored = (value, time.now) }
+        if generation == startedGeneration { stored = (value, clock.now) }
         return value
     }
 

@@ -34,9 +34,17 @@ public protocol KommoClient: Sendable {
     ///
     /// Writing a note fires a `note_lead` webhook: make sure the receiver ignores its own notes.
     func addNotes(_ notes: [NewNote]) async throws -> [Note]
+    /// The client's own request statistics: requests, retries, 429s, cache hits. A client that does not count
+    /// them reports zeros (the default implementation).
+    var statistics: KommoClientStatistics { get async }
 }
 
 extension KommoClient {
+    /// Zeros: this client does not count its requests.
+    public var statistics: KommoClientStatistics {
+        get async { KommoClientStatistics() }
+    }
+
     /// One contact, or `nil` when unknown or deleted.
     public func contact(id: Int) async throws -> Contact? {
         try await contacts(ids: [id]).first { $0.id == id }

@@ -5,8 +5,8 @@ import HTTPCore
 ///
 /// Kommo allows 7 requests per second (per IP, and an account-wide ceiling on top); going over returns 429 and
 /// repeated 429s get the IP blocked (403 on everything). The limiter is a token bucket in its "virtual scheduling"
-/// form: each caller reserves the next free start time and sleeps until it through the injected ``TimeSource``, so
-/// callers are served in arrival order and nothing polls.
+/// form: each caller reserves the next free start time and sleeps until it on the injected monotonic clock, so
+/// callers are served in arrival order and nothing polls, and a wall clock that jumps cannot let a burst through.
 ///
 /// The default ``Limit`` is 6.5 requests per second with a burst of 1: starts at least 1/6.5 s ≈ 154 ms apart, so
 /// any closed one-second window contains at most 7 starts (7 × 154 ms > 1 s), with some room for clock jitter.
@@ -41,40 +41,42 @@ public actor KommoRateLimiter {
 
     /// The limit in force.
     public let limit: Limit
-    private let time: any TimeSource
-    private var theoreticalArrival: Date?
-    private var lastRateLimited: Date?
+    private let clock: MonotonicClock
+    private var theoreticalArrival: Duration?
+    private var lastRateLimited: Duration?
     private var granted = 0
 
     /// Creates a limiter.
-    public init(limit: Limit = .default, time: any TimeSource = SystemTimeSource()) {
+    /// - Parameters:
+    ///   - limit: the rate and burst.
+    ///   - clock: the monotonic clock that spaces requests; `ContinuousClock` by default.
+    public init(limit: Limit = .default, clock: any Clock<Duration> = ContinuousClock()) {
         self.limit = limit
-        self.time = time
+        self.clock = MonotonicClock(clock)
     }
 
     /// Waits until a request may start, then returns; throws `CancellationError` if the task is cancelled.
     public func acquire() async throws {
-        let now = time.now
-        let interval = limit.interval
+        let now = clock.now
+        let interval = Duration.seconds(limit.interval)
         let tat = max(theoreticalArrival ?? now, now)
-        let start = max(now, tat.addingTimeInterval(-limit.tolerance))
-        theoreticalArrival = max(start, tat).addingTimeInterval(interval)
+        let start = max(now, tat - .seconds(limit.tolerance))
+        theoreticalArrival = max(start, tat) + interval
         granted += 1
-        let wait = start.timeIntervalSince(now)
-        if wait > 0 {
-            try await time.sleep(for: .clampedSeconds(wait))
+        if start > now {
+            try await clock.sleep(until: start)
         }
     }
 
     /// Holds every later request back until `duration` from now (called after a 429).
     public func pause(for duration: Duration) {
-        let until = time.now.adding(duration).addingTimeInterval(limit.tolerance)
+        let until = clock.now + max(duration, .zero) + .seconds(limit.tolerance)
         theoreticalArrival = max(theoreticalArrival ?? until, until)
     }
 
     /// Records that Kommo answered 429 now, and pauses for `retryAfter` when given.
     public func noteRateLimited(retryAfter: Duration?) {
-        lastRateLimited = time.now
+        lastRateLimited = clock.now
         if let retryAfter { pause(for: retryAfter) }
     }
 
@@ -82,7 +84,7 @@ public actor KommoRateLimiter {
     /// as an IP block).
     public func wasRateLimited(within window: Duration) -> Bool {
         guard let lastRateLimited else { return false }
-        return time.now.timeIntervalSince(lastRateLimited) <= window.seconds
+        return clock.now - lastRateLimited <= window
     }
 
     /// How many requests the limiter has let through (or is about to).

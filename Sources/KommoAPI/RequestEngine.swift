@@ -11,8 +11,11 @@ struct RequestEngine: Sendable {
     let configuration: HTTPKommoClient.Configuration
     let transport: any HTTPTransport
     let limiter: KommoRateLimiter
-    let time: any TimeSource
+    let clock: MonotonicClock
+    let wallClock: WallClock
     let random: @Sendable () -> Double
+    let statistics: StatisticsCounter
+    let logger: SDKLogger
 
     /// A successful response: its head and body; the body is empty for 204.
     struct Reply: Sendable {
@@ -122,9 +125,10 @@ struct RequestEngine: Sendable {
     private func performWithRetries(method: HTTPMethod, url: URL, body: Data?, token: String,
                                     extraHeaders: HTTPHeaders) async throws -> Reply {
         let isIdempotent = method == .get
-        let retrier = Retrier(policy: configuration.retryPolicy, time: time, random: random)
+        let retrier = Retrier(policy: configuration.retryPolicy, monotonic: clock, random: random)
         let maxRetryAfter = configuration.retryPolicy.maxRetryAfter
         var sawRateLimit = false
+        let logger = self.logger
         return try await retrier.run(classify: { error in
             guard let error = error as? KommoAPIError else { return .doNotRetry }
             switch error.code {
@@ -137,8 +141,17 @@ struct RequestEngine: Sendable {
             default:
                 return .doNotRetry
             }
-        }, operation: { _ in
+        }, onWait: { wait in
+            logger.log(.debug, "Kommo retry wait", [
+                "seconds": String(wait.duration.seconds), "attempts": String(wait.attemptsSoFar),
+                "requestedByServer": String(wait.isRequestedByServer),
+            ])
+        }, operation: { attempt in
             try await limiter.acquire()
+            statistics.update {
+                $0.requests += 1
+                if attempt.previousAttempts > 0 { $0.retries += 1 }
+            }
             var headers: HTTPHeaders = [
                 "Authorization": "Bearer \(token)",
                 "Accept": "application/json",
@@ -160,10 +173,12 @@ struct RequestEngine: Sendable {
             if response.isSuccess {
                 return Reply(response: response, body: data, request: request)
             }
-            let now = time.now
+            let now = wallClock.now
             var afterRateLimit = false
             if response.status == 429 {
                 sawRateLimit = true
+                statistics.update { $0.rateLimited += 1 }
+                logger.log(.notice, "Kommo rate limit reached", ["path": url.path])
                 let error = KommoAPIError.from(response: response, body: data, request: request, secrets: [token],
                                                now: now, afterRateLimit: false)
                 await limiter.noteRateLimited(retryAfter: error.retryAfter.map { min($0, maxRetryAfter) })

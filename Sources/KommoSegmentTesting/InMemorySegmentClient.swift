@@ -8,7 +8,7 @@ import Synchronization
 ///
 /// ```swift
 /// let sink = InMemorySegmentClient(failures: [.init(attempts: 2, status: 503)])
-/// let queue = SegmentQueue(client: sink, time: ImmediateTimeSource())
+/// let queue = SegmentQueue(client: sink, clock: ImmediateClock())
 /// try await queue.enqueue(.track("Deal Won", userID: "u1"))
 /// _ = await queue.flush()
 /// // sink.messages holds the message; sink.retryCounts == [0, 1, 2]

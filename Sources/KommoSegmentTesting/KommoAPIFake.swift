@@ -5,7 +5,7 @@ import KommoAPI
 /// A Kommo account served from the bundled sample data: a `KommoFixtureTransport` over
 /// ``Fixtures/kommoAPIDirectory()`` and an `HTTPKommoClient` wired to it.
 ///
-/// The client talks to `https://acme.kommo.com` with the token ``token``, on an ``ImmediateTimeSource`` by
+/// The client talks to `https://acme.kommo.com` with the token ``token``, on an ``ImmediateClock`` by
 /// default, so rate-limit waits cost no wall-clock time. Nothing leaves the process.
 ///
 /// ```swift
@@ -31,15 +31,15 @@ public struct KommoAPIFake: Sendable {
     /// - Parameters:
     ///   - usersForbidden: answer users requests with 403, as for a token without admin rights.
     ///   - configuration: the client's configuration.
-    ///   - time: the clock of the client's rate limiter, retries and caches.
+    ///   - clock: the monotonic clock of the client's rate limiter, retries and caches.
     /// - Throws: ``Fixtures/Missing`` when the bundle lacks the fixtures; `KommoAPIError` for an invalid host.
     public init(usersForbidden: Bool = false, configuration: HTTPKommoClient.Configuration = .init(),
-                time: any TimeSource = ImmediateTimeSource()) throws {
+                clock: any Clock<Duration> = ImmediateClock()) throws {
         let transport = KommoFixtureTransport(source: .files(try Fixtures.kommoAPIFiles()),
                                               usersForbidden: usersForbidden, acceptedToken: Self.token)
         self.transport = transport
         client = HTTPKommoClient(host: try KommoAccountHost(subdomain: Self.subdomain),
                                  tokenProvider: LongLivedToken(Self.token), configuration: configuration,
-                                 transport: transport, time: time)
+                                 transport: transport, clock: clock)
     }
 }

@@ -68,24 +68,24 @@ public struct HTTPSegmentClient: SegmentClient {
     /// The settings in force.
     public let configuration: SegmentClientConfiguration
     private let transport: any HTTPTransport
-    private let time: any TimeSource
+    private let wallClock: WallClock
 
     /// Creates a client.
     /// - Parameters:
     ///   - configuration: write key, endpoint and request options.
     ///   - transport: the HTTP transport; a new ``URLSessionTransport`` by default.
-    ///   - time: the clock that stamps `sentAt` and reads `Retry-After` dates.
+    ///   - wallClock: the wall clock that stamps `sentAt` and reads `Retry-After` dates.
     public init(configuration: SegmentClientConfiguration, transport: any HTTPTransport = URLSessionTransport(),
-                time: any TimeSource = SystemTimeSource()) {
+                wallClock: WallClock = .system) {
         self.configuration = configuration
         self.transport = transport
-        self.time = time
+        self.wallClock = wallClock
     }
 
     /// Sends the batch once; see ``SegmentClient/send(_:retryCount:)``.
     public func send(_ batch: SegmentBatch, retryCount: Int) async throws -> SegmentDeliveryReceipt {
         let writeKey = configuration.writeKey
-        var body = batch.body(sentAt: time.now, writeKey: configuration.includesWriteKeyInBody ? writeKey : nil)
+        var body = batch.body(sentAt: wallClock.now, writeKey: configuration.includesWriteKeyInBody ? writeKey : nil)
         let requestBytes = body.count
         var headers: HTTPHeaders = [
             "Content-Type": "application/json",
@@ -131,7 +131,7 @@ public struct HTTPSegmentClient: SegmentClient {
         case .rateLimited:
             var error = SegmentError(code: .rateLimited, detail: "rate limited", status: response.status,
                                      responseBody: snippet, isTransient: true)
-            error.retryAfter = RetryAfter.from(response.headers, now: time.now)
+            error.retryAfter = RetryAfter.from(response.headers, now: wallClock.now)
             throw error
         case .retry:
             throw SegmentError(code: .transientFailure, detail: "server error", status: response.status,

@@ -12,27 +12,38 @@ public enum SegmentDeliveryEvent: Sendable {
     case rejected(SegmentMessage, SegmentError)
 }
 
-/// The batching, retrying delivery queue that most users call: `enqueue` is cheap, delivery happens in the
-/// background, and nothing is lost silently.
+/// The batching, retrying delivery queue that most users call: enqueueing is cheap and returns a
+/// ``SegmentDeliveryTicket``; ``run()`` delivers in the background; nothing is lost silently.
 ///
+/// ```swift
+/// let queue = SegmentQueue(client: SegmentClientConfiguration(writeKey: key))
+/// try await withThrowingTaskGroup(of: Void.self) { group in
+///     group.addTask { try await queue.run() }
+///     let ticket = try await queue.enqueueWaiting([.track("Deal Won", userID: "u1")])
+///     print(try await ticket.outcome())   // .delivered, or .failed(error)
+///     _ = await queue.shutdown(timeout: .seconds(10))
+///     try await group.waitForAll()
+/// }
+/// ```
+///
+/// - **Lifecycle.** ``run()`` owns all delivery work: it sends batches, keeps the flush interval, and returns once
+///   ``shutdown(timeout:)`` has finished (or at once when its task is cancelled, failing what is left). Nothing is
+///   sent while `run()` is not running; enqueued messages wait for it.
 /// - **Batching.** Messages are serialized once at enqueue and sent to `/v1/batch` when ``Configuration/flushAt``
 ///   are queued (default 100), when the queued bytes fill a request (475,000 bytes), when
 ///   ``Configuration/flushInterval`` has passed since the oldest queued message (default 5 s), or on ``flush(timeout:)``.
 ///   A request never holds more than 2,500 messages or more than the byte budget.
 /// - **Bounded memory.** At most ``Configuration/maxQueueSize`` messages wait (default 10,000), plus the one batch in
-///   flight. When full, ``enqueue(_:)`` rejects the message (throws ``SegmentError/Code/queueFull`` and reports it)
+///   flight. When full, ``enqueue(_:)`` rejects the group (throws ``SegmentError/Code/queueFull`` and reports it)
 ///   while ``enqueueWaiting(_:)`` suspends until there is room (backpressure).
 /// - **Retries.** Segment's policy: 429 waits for `Retry-After` (capped at 300 s, not counted as an attempt); 408,
 ///   410, 460, 5xx (except 501, 505, 511) and network errors back off from 0.5 s doubling to 60 s with jitter, at
 ///   most 11 attempts and 12 hours; anything else is dropped and reported. Message ids and the batch's contents never
 ///   change between attempts; `X-Retry-Count` counts every earlier attempt. Batches are delivered one at a time, in
-///   order, so a rate-limit pause holds back all uploads.
-/// - **Accounting.** Every accepted message ends as delivered or failed, reported through the `onDelivery` handler.
-///   ``flush(timeout:)`` waits until everything enqueued before it is finished; ``shutdown(timeout:)`` stops
-///   intake, drains, and returns what it could not deliver.
-///
-/// The delivery task is started on demand by enqueue and flush (never from `init`) and ends when the queue is idle,
-/// so an unused queue holds no task.
+///   order, so a rate-limit pause holds back all uploads. Waits run on the injected monotonic clock.
+/// - **Accounting.** Every accepted message ends as delivered or failed: its ticket resolves, and the optional
+///   `onDelivery` handler hears of it. ``flush(timeout:)`` waits until everything enqueued before it is finished;
+///   ``shutdown(timeout:)`` stops intake, drains, and returns what it could not deliver.
 public actor SegmentQueue {
     /// Batching and retry settings. Every field has a default; out-of-range values are clamped when used.
     public struct Configuration: Sendable, Hashable {
@@ -106,50 +117,53 @@ public actor SegmentQueue {
 
     /// The settings in force.
     public let configuration: Configuration
-    private let client: any SegmentClient
-    private let encoder: SegmentWireEncoder
-    private let time: any TimeSource
-    private let random: @Sendable () -> Double
+    private let delivery: BatchDelivery
+    private let clock: MonotonicClock
+    private let wallClock: WallClock
     private let makeMessageID: @Sendable () -> String
     private let onDelivery: (@Sendable (SegmentDeliveryEvent) -> Void)?
 
-    private var pending: [EncodedSegmentMessage] = []
-    private var head = 0
-    private var pendingBytes = 0
-    private var enqueuedCount = 0
-    private var finishedCount = 0
+    private var buffer = PendingBuffer()
+    private var tickets = TicketBook()
+    private var inFlight: [PendingMessage]?
+    private var intervalStart: Duration?
     private var phase = Phase.open
-    private var worker: Task<Void, Never>?
-    private var intervalTimer: Task<Void, Never>?
-    private var intervalElapsed = false
-    private var nextWaiterID: UInt64 = 0
-    private var flushWaiters: [UInt64: (target: Int, continuation: CheckedContinuation<Bool, Never>)] = [:]
-    private var flushTimeouts: [UInt64: Task<Void, Never>] = [:]
-    private var roomWaiters: [(id: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
+    private var isRunning = false
+    private var counts = (enqueued: 0, finished: 0)
+    private var waiters = Waiters()
     private var undeliveredSinceShutdown: [SegmentMessage] = []
     private var stats = Statistics()
+    /// Wakes ``run()`` when a batch may be ready or the queue changes phase.
+    private let wake = WakeSignal()
+    /// Set once when shutdown's deadline passes: the batch in flight is abandoned.
+    private let abort = AsyncLatch<Bool>()
 
     /// Creates a queue that delivers through `client`.
     /// - Parameters:
     ///   - client: sends one batch per call; usually an ``HTTPSegmentClient``.
     ///   - configuration: batching and retry settings.
     ///   - library: written as `context.library` on every message.
-    ///   - time: the clock for timestamps, the flush interval and retry waits.
+    ///   - clock: the monotonic clock of the flush interval, retry waits and deadlines; `ContinuousClock` by default.
+    ///   - wallClock: stamps the `timestamp` of messages that have none.
     ///   - random: jitter source, values in `0..<1`.
     ///   - makeMessageID: generates ids for messages without one (random lowercase UUIDs by default).
     ///   - onDelivery: told about every delivered, failed and rejected message; called on the queue, keep it short.
+    ///   - log: where retry waits (debug) and batches that failed for good (warning) are logged; silent by default.
     public init(
         client: any SegmentClient, configuration: Configuration = .init(),
-        library: SegmentLibraryInfo = .kommoSegment, time: any TimeSource = SystemTimeSource(),
-        random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
+        library: SegmentLibraryInfo = .kommoSegment, clock: any Clock<Duration> = ContinuousClock(),
+        wallClock: WallClock = .system, random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
         makeMessageID: @escaping @Sendable () -> String = { UUID().uuidString.lowercased() },
-        onDelivery: (@Sendable (SegmentDeliveryEvent) -> Void)? = nil
+        onDelivery: (@Sendable (SegmentDeliveryEvent) -> Void)? = nil, log: (any LogSink)? = nil
     ) {
-        self.client = client
+        let monotonic = MonotonicClock(clock)
         self.configuration = configuration
-        self.encoder = SegmentWireEncoder(library: library)
-        self.time = time
-        self.random = random
+        self.delivery = BatchDelivery(client: client, encoder: SegmentWireEncoder(library: library),
+                                      retrier: Retrier(policy: configuration.retryPolicy, monotonic: monotonic,
+                                                       random: random),
+                                      logger: SDKLogger(log, source: "segment"))
+        self.clock = monotonic
+        self.wallClock = wallClock
         self.makeMessageID = makeMessageID
         self.onDelivery = onDelivery
     }
@@ -157,334 +171,361 @@ public actor SegmentQueue {
     /// Creates a queue that posts to Segment over HTTP with ``HTTPSegmentClient``.
     public init(
         client clientConfiguration: SegmentClientConfiguration, configuration: Configuration = .init(),
-        transport: any HTTPTransport = URLSessionTransport(), time: any TimeSource = SystemTimeSource(),
-        onDelivery: (@Sendable (SegmentDeliveryEvent) -> Void)? = nil
+        transport: any HTTPTransport = URLSessionTransport(), clock: any Clock<Duration> = ContinuousClock(),
+        wallClock: WallClock = .system, onDelivery: (@Sendable (SegmentDeliveryEvent) -> Void)? = nil,
+        log: (any LogSink)? = nil
     ) {
-        self.init(client: HTTPSegmentClient(configuration: clientConfiguration, transport: transport, time: time),
-                  configuration: configuration, time: time, onDelivery: onDelivery)
+        self.init(client: HTTPSegmentClient(configuration: clientConfiguration, transport: transport,
+                                            wallClock: wallClock),
+                  configuration: configuration, clock: clock, wallClock: wallClock, onDelivery: onDelivery, log: log)
     }
 
     // MARK: - Intake
 
-    /// Queues a message without waiting; returns its `messageId`.
+    /// Queues messages together, all or none, without waiting.
     ///
-    /// Fills in a missing `messageId` and `timestamp`, validates and serializes the message.
-    /// - Throws: ``SegmentError`` (also reported as ``SegmentDeliveryEvent/rejected(_:_:)``): a validation code,
-    ///   ``SegmentError/Code/messageTooLarge``, ``SegmentError/Code/queueFull`` or ``SegmentError/Code/shutDown``.
+    /// Fills in a missing `messageId` and `timestamp`, validates and serializes each message. Use one call for the
+    /// messages of one event (an `identify`, a `track` and a `group`), so that they are batched side by side and
+    /// either all queued or all refused.
+    /// - Returns: the ticket of the group: its message ids, and its outcome once delivered or failed.
+    /// - Throws: ``SegmentError`` (each message is then reported as ``SegmentDeliveryEvent/rejected(_:_:)``): a
+    ///   validation code, ``SegmentError/Code/messageTooLarge``, ``SegmentError/Code/queueFull`` or
+    ///   ``SegmentError/Code/shutDown``.
     @discardableResult
-    public func enqueue(_ message: SegmentMessage) throws(SegmentError) -> String {
-        let encoded = try prepare(message)
-        guard pendingCount < configuration.clampedQueueSize else {
-            throw reject(encoded.message, SegmentError(
-                code: .queueFull, detail: "the queue holds \(pendingCount) messages (maxQueueSize)"))
+    public func enqueue(_ messages: [SegmentMessage]) throws(SegmentError) -> SegmentDeliveryTicket {
+        let encoded = try prepare(messages)
+        guard buffer.count + encoded.count <= configuration.clampedQueueSize else {
+            throw reject(messages, SegmentError(
+                code: .queueFull, detail: "the queue holds \(buffer.count) messages and \(messages.count) more do "
+                    + "not fit (maxQueueSize)"))
         }
-        append(encoded)
-        return encoded.message.messageID ?? ""
+        return store(encoded)
     }
 
-    /// Queues several messages together, all or none, without waiting; returns their `messageId`s in order.
+    /// Queues messages together, all or none, waiting until there is room for all of them (backpressure).
     ///
-    /// Use it for the calls of one event (an `identify`, a `track` and a `group`), so that they are batched side by
-    /// side and either all queued or all refused.
-    /// - Throws: the first message's ``SegmentError``; every message of the group is then reported as rejected with it.
+    /// - Returns: the ticket of the group.
+    /// - Throws: what ``enqueue(_:)`` throws, except that a full queue is waited for; a group larger than
+    ///   ``Configuration/maxQueueSize`` fails with ``SegmentError/Code/queueFull``, a queue that shuts down while
+    ///   waiting with ``SegmentError/Code/shutDown``; `CancellationError` when the calling task is cancelled while
+    ///   waiting (nothing queued, nothing reported).
     @discardableResult
-    public func enqueueAll(_ messages: [SegmentMessage]) throws(SegmentError) -> [String] {
+    public func enqueueWaiting(_ messages: [SegmentMessage]) async throws -> SegmentDeliveryTicket {
+        let encoded = try prepare(messages)
+        if encoded.count <= configuration.clampedQueueSize {
+            while phase == .open && buffer.count + encoded.count > configuration.clampedQueueSize {
+                wake.signal()
+                guard await waiters.addRoomWaiter().wait() != nil else { throw CancellationError() }
+            }
+        }
+        guard phase == .open else {
+            throw reject(messages, SegmentError(code: .shutDown, detail: "the queue was shut down while waiting"))
+        }
+        guard buffer.count + encoded.count <= configuration.clampedQueueSize else {
+            throw reject(messages, SegmentError(
+                code: .queueFull, detail: "a group of \(messages.count) messages is larger than maxQueueSize"))
+        }
+        return store(encoded)
+    }
+
+    private func prepare(_ messages: [SegmentMessage]) throws(SegmentError) -> [EncodedSegmentMessage] {
         var encoded: [EncodedSegmentMessage] = []
         encoded.reserveCapacity(messages.count)
-        var failure: SegmentError?
-        for message in messages {
-            do {
-                encoded.append(try prepare(message, reporting: false))
-            } catch {
-                failure = error
-                break
-            }
+        var completed = messages
+        for index in completed.indices {
+            if completed[index].messageID == nil { completed[index].messageID = makeMessageID() }
+            if completed[index].timestamp == nil { completed[index].timestamp = wallClock.now }
         }
-        if failure == nil && pendingCount + messages.count > configuration.clampedQueueSize {
-            failure = SegmentError(code: .queueFull, detail: "the queue holds \(pendingCount) messages and "
-                                       + "\(messages.count) more do not fit (maxQueueSize)")
-        }
-        if let failure {
-            for message in messages { _ = reject(message, failure) }
-            throw failure
-        }
-        for message in encoded { store(message) }
-        schedule()
-        return encoded.map { $0.message.messageID ?? "" }
-    }
-
-    /// Queues several messages together, all or none, waiting until there is room for all of them (backpressure);
-    /// returns their `messageId`s in order.
-    ///
-    /// - Throws: the first message's ``SegmentError`` (every message of the group is then reported as rejected), a
-    ///   group larger than ``Configuration/maxQueueSize`` (``SegmentError/Code/queueFull``), a queue that shuts down
-    ///   while waiting (``SegmentError/Code/shutDown``), or `CancellationError` (nothing queued, nothing reported).
-    @discardableResult
-    public func enqueueAllWaiting(_ messages: [SegmentMessage]) async throws -> [String] {
-        // A group larger than the queue can never fit: enqueueAll refuses it. A shutdown while waiting is left to
-        // enqueueAll too, which then reports the whole group as rejected.
-        if messages.count <= configuration.clampedQueueSize {
-            _ = try await waitUntilRoom(for: messages.count)
-        }
-        return try enqueueAll(messages)
-    }
-
-    /// Queues a message, waiting for room when the queue is full (backpressure); returns its `messageId`.
-    ///
-    /// - Throws: ``SegmentError`` for an invalid message or a queue that shuts down while waiting (both reported as
-    ///   rejected), or `CancellationError` if the calling task is cancelled while waiting (not queued, not reported).
-    @discardableResult
-    public func enqueueWaiting(_ message: SegmentMessage) async throws -> String {
-        let encoded = try prepare(message)
-        guard try await waitUntilRoom(for: 1) else {
-            throw reject(encoded.message, SegmentError(code: .shutDown, detail: "the queue was shut down while waiting for room"))
-        }
-        append(encoded)
-        return encoded.message.messageID ?? ""
-    }
-
-    /// Waits until `count` more messages fit; `false` when the queue shut down first.
-    /// - Throws: `CancellationError` when the calling task is cancelled while waiting.
-    private func waitUntilRoom(for count: Int) async throws -> Bool {
-        while pendingCount + count > configuration.clampedQueueSize {
-            guard phase == .open else { return false }
-            ensureWorker()
-            do {
-                try await waitForRoom()
-            } catch is CancellationError {
-                throw CancellationError()
-            } catch {
-                return false
-            }
-        }
-        return phase == .open
-    }
-
-    private func prepare(_ message: SegmentMessage, reporting: Bool = true) throws(SegmentError) -> EncodedSegmentMessage {
-        var message = message
-        if message.messageID == nil { message.messageID = makeMessageID() }
-        if message.timestamp == nil { message.timestamp = time.now }
         do throws(SegmentError) {
             guard phase == .open else { throw SegmentError(code: .shutDown, detail: "the queue is shut down") }
-            return try EncodedSegmentMessage(message, encoder: encoder)
+            for message in completed { encoded.append(try EncodedSegmentMessage(message, encoder: delivery.encoder)) }
+            return encoded
         } catch {
-            throw reporting ? reject(message, error) : error
+            throw reject(completed, error)
         }
     }
 
-    private func reject(_ message: SegmentMessage, _ error: SegmentError) -> SegmentError {
-        stats.rejected += 1
-        onDelivery?(.rejected(message, error))
+    private func reject(_ messages: [SegmentMessage], _ error: SegmentError) -> SegmentError {
+        stats.rejected += messages.count
+        for message in messages { onDelivery?(.rejected(message, error)) }
         return error
     }
 
-    private var pendingCount: Int { pending.count - head }
-
-    private func append(_ encoded: EncodedSegmentMessage) {
-        store(encoded)
-        schedule()
+    private func store(_ encoded: [EncodedSegmentMessage]) -> SegmentDeliveryTicket {
+        let (id, latch) = tickets.open(count: encoded.count)
+        if buffer.isEmpty && !encoded.isEmpty { intervalStart = clock.now }
+        for message in encoded { buffer.append(PendingMessage(encoded: message, ticket: id)) }
+        counts.enqueued += encoded.count
+        stats.enqueued += encoded.count
+        if buffer.count == encoded.count || isReady { wake.signal() }
+        return SegmentDeliveryTicket(messageIDs: encoded.map { $0.message.messageID ?? "" }, latch: latch)
     }
 
-    private func store(_ encoded: EncodedSegmentMessage) {
-        pending.append(encoded)
-        pendingBytes += encoded.json.count + 1
-        enqueuedCount += 1
-        stats.enqueued += 1
-    }
+    // MARK: - Running
 
-    /// Starts delivery when a batch is ready, else makes sure the interval timer runs.
-    private func schedule() {
-        if isReady {
-            ensureWorker()
-        } else if intervalTimer == nil {
-            startIntervalTimer()
+    /// Delivers queued messages until the queue is shut down; this is the queue's only background work.
+    ///
+    /// Run it in a task group or a service group for as long as the queue is used. It returns once
+    /// ``shutdown(timeout:)`` has finished. When its task is cancelled, it stops at once: the batch in flight is
+    /// abandoned, every queued message fails with ``SegmentError/Code/undelivered``, and the queue is closed.
+    /// - Throws: ``SegmentError/Code/alreadyRunning`` when another `run()` of this queue is in progress.
+    public func run() async throws {
+        guard !isRunning else {
+            throw SegmentError(code: .alreadyRunning, detail: "run() was called while another run() of this queue "
+                                   + "is in progress")
         }
-    }
-
-    private func waitForRoom() async throws {
-        nextWaiterID += 1
-        let id = nextWaiterID
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                if Task.isCancelled {
-                    continuation.resume(throwing: CancellationError())
-                } else {
-                    roomWaiters.append((id, continuation))
-                }
+        isRunning = true
+        defer { isRunning = false }
+        while true {
+            if Task.isCancelled {
+                abandonAll(SegmentError(code: .undelivered, detail: "the queue's run() was cancelled",
+                                        isTransient: true))
+                phase = .closed
+                return
             }
-        } onCancel: {
-            Task { await self.cancelRoomWaiter(id) }
+            if phase == .closed && inFlight == nil { return }
+            if isReady {
+                await deliverNextBatch()
+            } else {
+                await wake.wait(until: intervalDeadline, on: clock)
+            }
         }
     }
 
-    private func cancelRoomWaiter(_ id: UInt64) {
-        guard let index = roomWaiters.firstIndex(where: { $0.id == id }) else { return }
-        roomWaiters.remove(at: index).continuation.resume(throwing: CancellationError())
+    private var intervalDeadline: Duration? {
+        guard !buffer.isEmpty, let intervalStart else { return nil }
+        return intervalStart + configuration.flushInterval
+    }
+
+    private var isReady: Bool {
+        guard !buffer.isEmpty else { return false }
+        if phase != .open || waiters.wantsDelivery || buffer.count >= configuration.clampedFlushAt
+            || buffer.count >= configuration.clampedQueueSize
+            || buffer.bytes + SegmentBatch.envelopeOverhead >= configuration.clampedBatchBytes {
+            return true
+        }
+        guard let deadline = intervalDeadline else { return false }
+        return clock.now >= deadline
+    }
+
+    private func deliverNextBatch() async {
+        let batch = buffer.takeBatch(maxMessages: configuration.clampedBatchMessages,
+                                     budget: configuration.clampedBatchBytes)
+        intervalStart = buffer.isEmpty ? nil : clock.now
+        waiters.roomFreed()
+        inFlight = batch
+        let delivery = self.delivery
+        let abort = self.abort
+        let encoded = SegmentBatch(batch.map(\.encoded))
+        let outcome: DeliveryResult? = await withTaskGroup(of: DeliveryResult?.self) { group in
+            group.addTask { await delivery.deliver(encoded, counting: self) }
+            group.addTask {
+                _ = await abort.wait()
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        // Shutdown's deadline or run()'s cancellation may have abandoned the batch in the meantime.
+        guard inFlight != nil else { return }
+        inFlight = nil
+        finish(batch, with: outcome ?? .failure(SegmentError(
+            code: .undelivered, detail: "delivery was stopped by the shutdown deadline", isTransient: true)))
+    }
+
+    /// Counts one HTTP attempt (called by the delivery).
+    func countAttempt(isRetry: Bool) {
+        stats.requests += 1
+        if isRetry { stats.retries += 1 }
+    }
+
+    private func finish(_ batch: [PendingMessage], with outcome: DeliveryResult) {
+        let messages = batch.map(\.encoded.message)
+        switch outcome {
+        case .success(let receipt):
+            stats.delivered += messages.count
+            stats.batchesDelivered += 1
+            stats.deliveredBytes += receipt.requestBytes
+            stats.largestRequestBytes = max(stats.largestRequestBytes, receipt.requestBytes)
+            for message in batch { tickets.record(message.ticket, failure: nil) }
+            onDelivery?(.delivered(messages, receipt))
+        case .failure(let error):
+            delivery.logger.log(.warning, "batch not delivered", [
+                "messages": String(messages.count), "code": error.code.rawValue,
+                "status": error.status.map(String.init) ?? "-", "attempts": error.attempts.map(String.init) ?? "-",
+            ])
+            stats.failed += messages.count
+            if phase != .open { undeliveredSinceShutdown.append(contentsOf: messages) }
+            for message in batch { tickets.record(message.ticket, failure: error) }
+            onDelivery?(.failed(messages, error))
+        }
+        counts.finished += messages.count
+        waiters.finished(through: counts.finished)
+    }
+
+    /// Fails the batch in flight and everything queued with `error`.
+    private func abandonAll(_ error: SegmentError) {
+        if let batch = inFlight {
+            inFlight = nil
+            finish(batch, with: .failure(error))
+        }
+        let rest = buffer.takeAll()
+        if !rest.isEmpty { finish(rest, with: .failure(error)) }
+        intervalStart = nil
+        waiters.roomFreed()
     }
 
     // MARK: - Flush and shutdown
 
     /// Waits until every message enqueued before this call is delivered or has failed for good.
     ///
-    /// Sends queued messages at once instead of waiting for the interval. Concurrent callers all wait.
+    /// Sends queued messages at once instead of waiting for the interval (through ``run()``, which must be
+    /// running). Concurrent callers all wait.
     /// - Parameter timeout: the longest to wait; `nil` waits as long as it takes.
-    /// - Returns: `true` when everything was finished, `false` if the timeout came first (delivery goes on).
+    /// - Returns: `true` when everything was finished, `false` if the timeout came first or the calling task was
+    ///   cancelled (delivery goes on).
     @discardableResult
     public func flush(timeout: Duration? = nil) async -> Bool {
-        await waitForFinished(through: enqueuedCount, timeout: timeout)
+        await waitForFinished(through: counts.enqueued, timeout: timeout)
     }
 
     /// Stops accepting messages, delivers what is queued, and reports what could not be delivered.
     ///
-    /// Waits up to `timeout` (default 75 s, enough to outlast one `Retry-After` pause); then stops the delivery in
-    /// progress, including any retry wait, and reports every message not yet delivered as failed with
-    /// ``SegmentError/Code/undelivered``. Later enqueues are rejected with ``SegmentError/Code/shutDown``.
-    /// Calling it again returns the same kind of report at once.
+    /// Waits up to `timeout` (default 75 s, enough to outlast one `Retry-After` pause) for ``run()`` to deliver
+    /// everything; then stops the delivery in progress, including any retry wait, and reports every message not yet
+    /// delivered as failed with ``SegmentError/Code/undelivered``. It returns within `timeout` whatever Segment does.
+    /// Later enqueues are rejected with ``SegmentError/Code/shutDown``, and ``run()`` returns. Calling it again
+    /// returns the same kind of report at once.
     public func shutdown(timeout: Duration = .seconds(75)) async -> ShutdownReport {
         if phase == .open {
             phase = .shuttingDown
-            let waiters = roomWaiters
-            roomWaiters.removeAll()
-            for waiter in waiters {
-                waiter.continuation.resume(throwing: SegmentError(code: .shutDown, detail: "shut down"))
-            }
+            waiters.roomFreed()
         }
-        let drained = await waitForFinished(through: enqueuedCount, timeout: timeout)
-        if !drained, let worker {
-            worker.cancel()
-            await worker.value
+        wake.signal()
+        let drained = await waitForFinished(through: counts.enqueued, timeout: timeout)
+        if !drained {
+            abandonAll(SegmentError(code: .undelivered, detail: "the shutdown deadline passed", isTransient: true))
+            abort.resolve(true)
         }
         phase = .closed
-        intervalTimer?.cancel()
-        intervalTimer = nil
-        stats.queued = pendingCount
-        return ShutdownReport(drained: drained, undelivered: undeliveredSinceShutdown, statistics: stats)
+        wake.signal()
+        var statistics = stats
+        statistics.queued = buffer.count
+        return ShutdownReport(drained: drained, undelivered: undeliveredSinceShutdown, statistics: statistics)
     }
 
     /// The counters so far.
     public var statistics: Statistics {
         var snapshot = stats
-        snapshot.queued = pendingCount
+        snapshot.queued = buffer.count
         return snapshot
     }
 
     private func waitForFinished(through target: Int, timeout: Duration?) async -> Bool {
-        if finishedCount >= target { return true }
-        nextWaiterID += 1
-        let id = nextWaiterID
-        return await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-            flushWaiters[id] = (target, continuation)
-            if let timeout {
-                let time = self.time
-                flushTimeouts[id] = Task {
-                    do { try await time.sleep(for: timeout) } catch { return }
-                    self.expireFlushWaiter(id)
-                }
+        if counts.finished >= target { return true }
+        let (id, latch) = waiters.addFinishWaiter(through: target)
+        defer { waiters.removeFinishWaiter(id) }
+        wake.signal()
+        guard let timeout else { return await latch.wait() ?? false }
+        let clock = self.clock
+        return await withTaskGroup(of: Bool.self) { group in
+            group.addTask { await latch.wait() ?? false }
+            group.addTask {
+                try? await clock.sleep(for: timeout)
+                return false
             }
-            ensureWorker()
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
         }
     }
+}
 
-    private func expireFlushWaiter(_ id: UInt64) {
-        flushTimeouts[id] = nil
-        flushWaiters.removeValue(forKey: id)?.continuation.resume(returning: false)
+extension SegmentQueue {
+    /// Queues one message without waiting; see ``enqueue(_:)-([SegmentMessage])``.
+    @discardableResult
+    public func enqueue(_ message: SegmentMessage) throws(SegmentError) -> SegmentDeliveryTicket {
+        try enqueue([message])
     }
 
-    private func resumeFinishedWaiters() {
-        for (id, waiter) in flushWaiters where waiter.target <= finishedCount {
-            flushWaiters[id] = nil
-            flushTimeouts.removeValue(forKey: id)?.cancel()
-            waiter.continuation.resume(returning: true)
+    /// Queues one message, waiting for room; see ``enqueueWaiting(_:)-([SegmentMessage])``.
+    @discardableResult
+    public func enqueueWaiting(_ message: SegmentMessage) async throws -> SegmentDeliveryTicket {
+        try await enqueueWaiting([message])
+    }
+}
+
+extension SegmentError.Code {
+    /// ``SegmentQueue/run()`` was called while another `run()` of the same queue was in progress.
+    public static let alreadyRunning = SegmentError.Code(rawValue: "alreadyRunning")
+}
+
+typealias DeliveryResult = Result<SegmentDeliveryReceipt, SegmentError>
+
+/// The callers waiting on a queue: for room (backpressure) and for messages to finish (flush, shutdown).
+struct Waiters {
+    private var room: [AsyncLatch<Bool>] = []
+    private var finish: [UInt64: (target: Int, latch: AsyncLatch<Bool>)] = [:]
+    private var nextID: UInt64 = 0
+
+    /// Whether someone waits, so that delivery should not wait for the interval.
+    var wantsDelivery: Bool { !room.isEmpty || !finish.isEmpty }
+
+    /// A latch that ``roomFreed()`` resolves; the caller waits on it, then checks again. A cancelled caller's latch
+    /// stays until then, harmlessly.
+    mutating func addRoomWaiter() -> AsyncLatch<Bool> {
+        let latch = AsyncLatch<Bool>()
+        room.append(latch)
+        return latch
+    }
+
+    /// Wakes every caller waiting for room.
+    mutating func roomFreed() {
+        let woken = room
+        room.removeAll()
+        for latch in woken { latch.resolve(true) }
+    }
+
+    mutating func addFinishWaiter(through target: Int) -> (UInt64, AsyncLatch<Bool>) {
+        nextID += 1
+        let latch = AsyncLatch<Bool>()
+        finish[nextID] = (target, latch)
+        return (nextID, latch)
+    }
+
+    mutating func removeFinishWaiter(_ id: UInt64) {
+        finish[id] = nil
+    }
+
+    /// Resolves the waiters whose messages have all finished.
+    mutating func finished(through count: Int) {
+        for (id, waiter) in finish where waiter.target <= count {
+            finish[id] = nil
+            waiter.latch.resolve(true)
         }
     }
+}
 
-    // MARK: - Delivery
+/// Sends one batch under the retry policy and classifies the outcome; holds no state of its own.
+struct BatchDelivery: Sendable {
+    let client: any SegmentClient
+    let encoder: SegmentWireEncoder
+    let retrier: Retrier
+    let logger: SDKLogger
 
-    private func startIntervalTimer() {
-        let time = self.time
-        let interval = configuration.flushInterval
-        intervalTimer = Task {
-            do { try await time.sleep(for: interval) } catch { return }
-            self.intervalFired()
-        }
-    }
-
-    private func intervalFired() {
-        intervalTimer = nil
-        guard pendingCount > 0 else { return }
-        intervalElapsed = true
-        ensureWorker()
-    }
-
-    private var isReady: Bool {
-        guard pendingCount > 0 else { return false }
-        return intervalElapsed || !flushWaiters.isEmpty || phase != .open || !roomWaiters.isEmpty
-            || pendingCount >= configuration.clampedFlushAt || pendingCount >= configuration.clampedQueueSize
-            || pendingBytes + SegmentBatch.envelopeOverhead >= configuration.clampedBatchBytes
-    }
-
-    private func ensureWorker() {
-        guard worker == nil, isReady else { return }
-        worker = Task { await self.drain() }
-    }
-
-    private func drain() async {
-        while isReady, let batch = takeBatch() {
-            if Task.isCancelled {
-                finish(batch, with: .failure(SegmentError(code: .undelivered, detail: "shutdown deadline passed")))
-                continue
-            }
-            let outcome = await deliver(batch)
-            finish(batch, with: outcome)
-        }
-        worker = nil
-        // Messages may have become ready while the last batch was in flight.
-        if isReady && !Task.isCancelled { ensureWorker() }
-    }
-
-    private func takeBatch() -> SegmentBatch? {
-        guard pendingCount > 0 else { return nil }
-        let maxMessages = configuration.clampedBatchMessages
-        let budget = configuration.clampedBatchBytes
-        var bytes = SegmentBatch.envelopeOverhead
-        var end = head
-        while end < pending.count && end - head < maxMessages {
-            let size = pending[end].json.count + 1
-            if end > head && bytes + size > budget { break }
-            bytes += size
-            end += 1
-        }
-        let messages = Array(pending[head..<end])
-        for message in messages { pendingBytes -= message.json.count + 1 }
-        head = end
-        if head == pending.count {
-            pending.removeAll(keepingCapacity: true)
-            head = 0
-            intervalElapsed = false
-            intervalTimer?.cancel()
-            intervalTimer = nil
-        } else if head > 4_096 && head * 2 > pending.count {
-            pending.removeFirst(head)
-            head = 0
-        }
-        if pendingCount > 0 && intervalTimer == nil && !intervalElapsed { startIntervalTimer() }
-        let freed = min(messages.count, roomWaiters.count)
-        if freed > 0 {
-            let woken = roomWaiters.prefix(freed)
-            roomWaiters.removeFirst(freed)
-            for waiter in woken { waiter.continuation.resume() }
-        }
-        return SegmentBatch(messages)
-    }
-
-    private func deliver(_ batch: SegmentBatch) async -> Result<SegmentDeliveryReceipt, SegmentError> {
-        let retrier = Retrier(policy: configuration.retryPolicy, time: time, random: random)
+    func deliver(_ batch: SegmentBatch, counting queue: SegmentQueue) async -> DeliveryResult {
         var attempts = 0
         do {
-            let receipt = try await retrier.run(classify: Self.classify) { attempt in
+            let logger = self.logger
+            let receipt = try await retrier.run(classify: Self.classify, onWait: { wait in
+                logger.log(.debug, "batch retry wait", [
+                    "seconds": String(wait.duration.seconds), "attempts": String(wait.attemptsSoFar),
+                    "requestedByServer": String(wait.isRequestedByServer),
+                ])
+            }) { attempt in
                 attempts += 1
-                stats.requests += 1
-                if attempt.previousAttempts > 0 { stats.retries += 1 }
+                await queue.countAttempt(isRetry: attempt.previousAttempts > 0)
                 return try await client.send(batch, retryCount: attempt.previousAttempts)
             }
             return .success(receipt)
@@ -502,24 +543,6 @@ public actor SegmentQueue {
             return .failure(SegmentError(code: .retriesExhausted, detail: "unexpected failure \(type(of: error))",
                                          attempts: attempts))
         }
-    }
-
-    private func finish(_ batch: SegmentBatch, with outcome: Result<SegmentDeliveryReceipt, SegmentError>) {
-        let messages = batch.messages.map(\.message)
-        switch outcome {
-        case .success(let receipt):
-            stats.delivered += messages.count
-            stats.batchesDelivered += 1
-            stats.deliveredBytes += receipt.requestBytes
-            stats.largestRequestBytes = max(stats.largestRequestBytes, receipt.requestBytes)
-            onDelivery?(.delivered(messages, receipt))
-        case .failure(let error):
-            stats.failed += messages.count
-            if phase != .open { undeliveredSinceShutdown.append(contentsOf: messages) }
-            onDelivery?(.failed(messages, error))
-        }
-        finishedCount += messages.count
-        resumeFinishedWaiters()
     }
 
     /// Segment's retry classification of one failed attempt.

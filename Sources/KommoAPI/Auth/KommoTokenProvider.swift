@@ -27,6 +27,9 @@ public struct LongLivedToken: KommoTokenProvider, CustomStringConvertible, Custo
         self.token = token.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// Whether the token is empty (checked when a pipeline is built).
+    package var isEmpty: Bool { token.isEmpty }
+
     /// The token.
     public func accessToken() async throws -> String {
         guard !token.isEmpty else {

@@ -42,7 +42,7 @@ public actor OAuthTokenProvider: KommoTokenProvider, CustomStringConvertible, Cu
     private let store: any KommoTokenStore
     private let configuration: Configuration
     private let transport: any HTTPTransport
-    private let time: any TimeSource
+    private let wallClock: WallClock
 
     private var current: KommoTokenPair?
     private var loaded = false
@@ -61,16 +61,16 @@ public actor OAuthTokenProvider: KommoTokenProvider, CustomStringConvertible, Cu
     ///   - store: where the current pair is loaded from and every rotated pair is saved.
     ///   - configuration: refresh margin, timeout, user agent.
     ///   - transport: the HTTP transport for token requests.
-    ///   - time: the clock that decides expiry.
+    ///   - wallClock: the clock that decides expiry (token expiry is a date, stored with the tokens).
     public init(host: KommoAccountHost, credentials: KommoOAuthCredentials, store: any KommoTokenStore,
                 configuration: Configuration = .init(), transport: any HTTPTransport = URLSessionTransport(),
-                time: any TimeSource = SystemTimeSource()) {
+                wallClock: WallClock = .system) {
         self.host = host
         self.credentials = credentials
         self.store = store
         self.configuration = configuration
         self.transport = transport
-        self.time = time
+        self.wallClock = wallClock
     }
 
     /// The provider's host and client id; never a token or the secret.
@@ -90,7 +90,7 @@ public actor OAuthTokenProvider: KommoTokenProvider, CustomStringConvertible, Cu
     public func accessToken() async throws -> String {
         if let deadGrant { throw deadGrant }
         let pair = try await loadedPair()
-        let remaining = pair.expiresAt.timeIntervalSince(time.now)
+        let remaining = pair.expiresAt.timeIntervalSince(wallClock.now)
         if remaining > configuration.refreshMargin.seconds || (remaining > 0 && pair.accessToken == freshlyIssued) {
             return pair.accessToken
         }
@@ -219,7 +219,7 @@ public actor OAuthTokenProvider: KommoTokenProvider, CustomStringConvertible, Cu
         let requestID = response.headers["X-Request-Id"]
         guard response.isSuccess else {
             let base = KommoAPIError.from(response: response, body: data, request: request, secrets: secrets,
-                                          now: time.now, afterRateLimit: false)
+                                          now: wallClock.now, afterRateLimit: false)
             var error = base
             error.code = response.status == 401 ? .grantRevoked : .tokenRefreshFailed
             throw error
@@ -230,10 +230,10 @@ public actor OAuthTokenProvider: KommoTokenProvider, CustomStringConvertible, Cu
             throw KommoAPIError(code: .tokenRefreshFailed, request: request.description, status: response.status,
                                 requestID: requestID, detail: "the token response could not be decoded")
         }
-        let lifetime = token.expiresIn ?? Self.jwtExpiry(token.accessToken).map { $0 - time.now.timeIntervalSince1970 }
+        let lifetime = token.expiresIn ?? Self.jwtExpiry(token.accessToken).map { $0 - wallClock.now.timeIntervalSince1970 }
             ?? 86_400
         return KommoTokenPair(accessToken: token.accessToken, refreshToken: token.refreshToken,
-                              expiresAt: time.now.addingTimeInterval(max(lifetime, 0)))
+                              expiresAt: wallClock.now.addingTimeInterval(max(lifetime, 0)))
     }
 
     /// The `exp` claim (Unix seconds) of a JWT, read without verifying it.

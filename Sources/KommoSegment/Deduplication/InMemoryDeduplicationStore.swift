@@ -6,7 +6,7 @@ import HTTPCore
 /// Right for a single instance (and for tests); a service with several instances behind a load balancer needs a
 /// shared store instead (see `Documentation/Idempotency.md`). It never throws.
 ///
-/// - **Expiry** is checked against the injected `TimeSource`: an expired claim, done key or change time behaves
+/// - **Expiry** is checked against the injected monotonic clock: an expired claim, done key or change time behaves
 ///   as absent at once and is purged a few entries per call (amortized), never by a full scan.
 /// - **Bounds**: at most `capacity` keys and `changeTimeCapacity` entity change times. When a new entry would exceed
 ///   a bound, entries are evicted soonest-expiring first, in this order for keys: expired entries, then done keys,
@@ -49,7 +49,7 @@ public actor InMemoryDeduplicationStore: DeduplicationStore {
     /// The most entity change times held at once.
     nonisolated public let changeTimeCapacity: Int
 
-    private let timeSource: any TimeSource
+    private let clock: MonotonicClock
     private let makeToken: @Sendable () -> String
 
     private var entries: [DeduplicationKey: Entry] = [:]
@@ -67,14 +67,14 @@ public actor InMemoryDeduplicationStore: DeduplicationStore {
     /// - Parameters:
     ///   - capacity: The most keys held at once (claims and done keys together); at least 1. Default 100,000.
     ///   - changeTimeCapacity: The most entity change times held at once; at least 1. Default 100,000.
-    ///   - timeSource: The clock expiry is checked against.
+    ///   - clock: The monotonic clock expiry is checked against; `ContinuousClock` by default.
     ///   - makeToken: Makes claim tokens; each must be unique. Default: a random UUID, lowercase.
     public init(capacity: Int = 100_000, changeTimeCapacity: Int = 100_000,
-                timeSource: any TimeSource = SystemTimeSource(),
+                clock: any Clock<Duration> = ContinuousClock(),
                 makeToken: @escaping @Sendable () -> String = { UUID().uuidString.lowercased() }) {
         self.capacity = max(1, capacity)
         self.changeTimeCapacity = max(1, changeTimeCapacity)
-        self.timeSource = timeSource
+        self.clock = MonotonicClock(clock)
         self.makeToken = makeToken
     }
 
@@ -169,7 +169,7 @@ public actor InMemoryDeduplicationStore: DeduplicationStore {
 
     // MARK: Keys
 
-    private func currentTime() -> Double { timeSource.now.timeIntervalSince1970 }
+    private func currentTime() -> Double { clock.now.seconds }
 
     /// The entry of `key` if it has not expired; an expired one is removed.
     private func liveEntry(_ key: DeduplicationKey, now: Double) -> Entry? {

@@ -1,50 +1,75 @@
 /// Fetches entities by id for many concurrent callers at once: ids asked for while a fetch is running are
 /// collected and fetched together in the next one, so the number of Kommo requests grows with the number of
 /// distinct ids (divided by the client's ids per request), not with the number of webhooks in flight.
+///
+/// No background task: the caller that finds the fetcher idle leads a round on its own task; when the round ends
+/// and more callers wait, the first of them leads the next round.
 actor CoalescingFetcher<Entity: Sendable> {
-    private struct Request {
-        let ids: [Int]
-        let continuation: CheckedContinuation<[Int: Entity], any Error>
+    private enum Answer {
+        case found([Int64: Entity])
+        case lead
     }
 
-    private let load: @Sendable ([Int]) async throws -> [Int: Entity]
+    private struct Request {
+        let ids: [Int64]
+        let continuation: CheckedContinuation<Answer, any Error>
+    }
+
+    private let load: @Sendable ([Int64]) async throws -> [Int64: Entity]
     private var waiting: [Request] = []
     private var running = false
 
     /// Creates a fetcher around a batch loader (which itself splits ids into requests of the allowed size).
-    init(load: @escaping @Sendable ([Int]) async throws -> [Int: Entity]) {
+    init(load: @escaping @Sendable ([Int64]) async throws -> [Int64: Entity]) {
         self.load = load
     }
 
     /// The entities found for `ids` (an id Kommo does not return is absent from the result).
-    func fetch(_ ids: [Int]) async throws -> [Int: Entity] {
+    func fetch(_ ids: [Int64]) async throws -> [Int64: Entity] {
         guard !ids.isEmpty else { return [:] }
-        return try await withCheckedThrowingContinuation { continuation in
+        let leads = !running
+        running = true
+        let answer = try await withCheckedThrowingContinuation { continuation in
             waiting.append(Request(ids: ids, continuation: continuation))
-            if !running {
-                running = true
-                Task { await self.run() }
-            }
+            if leads { waiting.removeFirst().continuation.resume(returning: .lead) }
+        }
+        switch answer {
+        case .found(let entities):
+            return entities
+        case .lead:
+            return try await leadRound(own: ids)
         }
     }
 
-    private func run() async {
-        while !waiting.isEmpty {
-            let round = waiting
-            waiting.removeAll()
-            var seen = Set<Int>()
-            let ids = round.flatMap(\.ids).filter { seen.insert($0).inserted }
-            do {
-                let found = try await load(ids)
-                for request in round {
-                    var subset: [Int: Entity] = [:]
-                    for id in request.ids { subset[id] = found[id] }
-                    request.continuation.resume(returning: subset)
-                }
-            } catch {
-                for request in round { request.continuation.resume(throwing: error) }
+    /// Fetches the ids of every waiting caller and this one together, answers them, and hands over the lead.
+    private func leadRound(own ids: [Int64]) async throws -> [Int64: Entity] {
+        let round = waiting
+        waiting.removeAll()
+        var seen = Set<Int64>()
+        let all = (ids + round.flatMap(\.ids)).filter { seen.insert($0).inserted }
+        let outcome: Result<[Int64: Entity], any Error>
+        do {
+            outcome = .success(try await load(all))
+        } catch {
+            outcome = .failure(error)
+        }
+        for request in round {
+            switch outcome {
+            case .success(let found): request.continuation.resume(returning: .found(Self.subset(found, request.ids)))
+            case .failure(let error): request.continuation.resume(throwing: error)
             }
         }
-        running = false
+        if waiting.isEmpty {
+            running = false
+        } else {
+            waiting.removeFirst().continuation.resume(returning: .lead)
+        }
+        return try Self.subset(outcome.get(), ids)
+    }
+
+    private static func subset(_ found: [Int64: Entity], _ ids: [Int64]) -> [Int64: Entity] {
+        var subset: [Int64: Entity] = [:]
+        for id in ids { subset[id] = found[id] }
+        return subset
     }
 }

@@ -1,26 +1,7 @@
 import Foundation
-import Synchronization
-
-/// Counts the HTTP requests that pass through it, by path, then hands them to the wrapped transport.
-public final class RequestCountingTransport: HTTPTransport {
-    private let wrapped: any HTTPTransport
-    private let counts = Mutex<[String: Int]>([:])
-
-    /// Wraps a transport.
-    public init(_ wrapped: any HTTPTransport) { self.wrapped = wrapped }
-
-    /// Counts the request, then sends it through the wrapped transport.
-    public func send(_ request: HTTPRequest, body: Data?) async throws -> (HTTPResponse, Data) {
-        counts.withLock { $0[request.url.path, default: 0] += 1 }
-        return try await wrapped.send(request, body: body)
-    }
-
-    /// Requests sent so far, in all.
-    public var total: Int { counts.withLock { $0.values.reduce(0, +) } }
-
-    /// Requests sent so far to each path (without query).
-    public var byPath: [String: Int] { counts.withLock { $0 } }
-}
+import HTTPCore
+import KommoAPI
+import SegmentAPI
 
 /// One Kommo account served by the pipeline: its Kommo client, its Segment destination and its mapping.
 ///
@@ -41,14 +22,13 @@ public struct KommoSegmentAccount: Sendable {
     public var writesNotes: Bool
     /// Batching and retries of this account's Segment queue.
     public var queueConfiguration: SegmentQueue.Configuration
-    /// Counts this account's Kommo requests for the pipeline's counters, when set.
-    public var requestCounter: RequestCountingTransport?
+    /// Whether the Kommo token is known to be empty (a `LongLivedToken("")`), checked when the pipeline is built.
+    var hasEmptyToken = false
 
     /// An account from its parts.
     public init(accountID: Int64, kommo: any KommoClient, segment: any SegmentClient,
                 mapping: MappingConfiguration = MappingConfiguration(), secret: WebhookSecret? = nil,
-                writesNotes: Bool = false, queueConfiguration: SegmentQueue.Configuration = .init(),
-                requestCounter: RequestCountingTransport? = nil) {
+                writesNotes: Bool = false, queueConfiguration: SegmentQueue.Configuration = .init()) {
         self.accountID = accountID
         self.kommo = kommo
         self.segment = segment
@@ -56,10 +36,14 @@ public struct KommoSegmentAccount: Sendable {
         self.secret = secret
         self.writesNotes = writesNotes
         self.queueConfiguration = queueConfiguration
-        self.requestCounter = requestCounter
     }
 
-    /// An account that talks HTTP to Kommo and Segment, with its Kommo requests counted.
+    /// Whether the Segment write key is known to be empty.
+    var hasEmptyWriteKey: Bool {
+        (segment as? HTTPSegmentClient).map { $0.configuration.writeKey.value.isEmpty } ?? false
+    }
+
+    /// An account that talks HTTP to Kommo and Segment.
     ///
     /// - Parameters:
     ///   - accountID: the Kommo account id.
@@ -74,22 +58,26 @@ public struct KommoSegmentAccount: Sendable {
     ///   - rateLimiter: the Kommo rate limiter to share with other clients of the same account; a new one from
     ///     `kommoConfiguration.rateLimit` by default.
     ///   - transport: the HTTP transport for both services.
-    ///   - time: the clock for waits and caches.
+    ///   - clock: the monotonic clock for waits, rate limiting and caches.
+    ///   - wallClock: stamps `sentAt` and reads `Retry-After` dates.
+    ///   - log: where the Kommo client logs retries and rate limiting.
     public static func http(
         accountID: Int64, host: KommoAccountHost, tokenProvider: any KommoTokenProvider,
         segment: SegmentClientConfiguration, mapping: MappingConfiguration = MappingConfiguration(),
         secret: WebhookSecret? = nil, writesNotes: Bool = false,
         kommoConfiguration: HTTPKommoClient.Configuration = .init(),
         queueConfiguration: SegmentQueue.Configuration = .init(), rateLimiter: KommoRateLimiter? = nil,
-        transport: any HTTPTransport = URLSessionTransport(), time: any TimeSource = SystemTimeSource()
+        transport: any HTTPTransport = URLSessionTransport(), clock: any Clock<Duration> = ContinuousClock(),
+        wallClock: WallClock = .system, log: (any LogSink)? = nil
     ) -> KommoSegmentAccount {
-        let counter = RequestCountingTransport(transport)
         let kommo = HTTPKommoClient(host: host, tokenProvider: tokenProvider, configuration: kommoConfiguration,
-                                    transport: counter, rateLimiter: rateLimiter, time: time)
-        return KommoSegmentAccount(
+                                    transport: transport, rateLimiter: rateLimiter, clock: clock,
+                                    wallClock: wallClock, log: log)
+        var account = KommoSegmentAccount(
             accountID: accountID, kommo: kommo,
-            segment: HTTPSegmentClient(configuration: segment, transport: transport, time: time),
-            mapping: mapping, secret: secret, writesNotes: writesNotes, queueConfiguration: queueConfiguration,
-            requestCounter: counter)
+            segment: HTTPSegmentClient(configuration: segment, transport: transport, wallClock: wallClock),
+            mapping: mapping, secret: secret, writesNotes: writesNotes, queueConfiguration: queueConfiguration)
+        account.hasEmptyToken = (tokenProvider as? LongLivedToken)?.isEmpty ?? false
+        return account
     }
 }

@@ -1,13 +1,29 @@
 import Foundation
+import KommoAPI
+import SegmentAPI
 
 /// The whole job, from a Kommo webhook to Segment: verify, parse, de-duplicate, fetch in batches, map, deliver, and
 /// optionally write a note back.
 ///
-/// A web service calls ``receive(body:contentType:requestTarget:)`` from its webhook route and answers with the
-/// acknowledgement's ``WebhookAcknowledgement/httpStatus`` at once (Kommo waits only 2 seconds); fetching, mapping and
-/// delivery go on in the background. Jobs, replays and tests call ``process(body:contentType:requestTarget:)``,
-/// which returns when every item is delivered, skipped or failed. ``shutdown(timeout:)`` drains everything.
+/// ```swift
+/// let pipeline = try KommoSegmentPipeline(accounts: [account])
+/// try await withThrowingTaskGroup(of: Void.self) { group in
+///     group.addTask { try await pipeline.run() }          // owns all background work
+///     let ack = await pipeline.receive(body: body, contentType: type, requestTarget: target)
+///     // answer ack.httpStatus at once; the webhook is processed by run()
+///     _ = await pipeline.shutdown(timeout: .seconds(10))  // run() returns after it
+///     try await group.waitForAll()
+/// }
+/// ```
 ///
+/// - **Lifecycle.** ``run()`` owns every piece of background work in one task group: each accepted webhook's
+///   processing and each account's Segment queue. It returns after ``shutdown(timeout:)`` and honours
+///   cancellation. Run it in a task group or a service group (swift-service-lifecycle's `Service` has the same
+///   shape). Nothing is delivered while it is not running.
+/// - **The gate.** ``receive(body:contentType:requestTarget:)`` checks size, URL secret, body and account on the
+///   caller's task (no Kommo request, no shared lock held while parsing), queues the webhook for ``run()`` and
+///   returns what to answer (Kommo waits only 2 seconds). ``process(body:contentType:requestTarget:)`` processes on
+///   the caller's task and returns the report, for replays, jobs and tests.
 /// - **Authenticity.** Kommo does not sign webhooks: each account's webhook URL carries a secret
 ///   (``Configuration/secretLocation``), compared in constant time, and `account[id]` must be that account.
 /// - **Batching.** All leads of a webhook are read in one `filter[id][]` request, then their contacts in one and their
@@ -16,9 +32,12 @@ import Foundation
 /// - **Idempotency.** Message ids are deterministic (Segment drops repeats), and a ``DeduplicationStore`` claims each
 ///   item before any request, so a redelivered webhook is not even fetched again. A claim is completed when its
 ///   messages are delivered (or the item is skipped) and released when anything fails, so a redelivery is processed.
+///   Both come from one derivation of what changed (``KommoChange``).
 /// - **Ordering.** The store keeps each lead's newest change time; an older change is still tracked but sends no
 ///   `identify` or `group` that would overwrite newer traits.
-public actor KommoSegmentPipeline {
+/// - **Visibility.** Every item that fails after the acknowledgement is logged once at `error` (account, item, lead,
+///   event, message ids, cause) and published in ``reports(bufferingNewest:)``.
+public final class KommoSegmentPipeline: Sendable {
     /// Settings shared by every account.
     public struct Configuration: Sendable {
         /// Where the secret sits in the webhook URL. Default: the query parameter `secret`.
@@ -51,28 +70,37 @@ public actor KommoSegmentPipeline {
         }
     }
 
-    private struct AccountState {
-        let account: KommoSegmentAccount
-        let mapper: KommoEventMapper
-        let queue: SegmentQueue
-        let tracker: DeliveryTracker
-        let leads: CoalescingFetcher<Lead>
-        let contacts: CoalescingFetcher<Contact>
-        let companies: CoalescingFetcher<Company>
+    /// One accepted webhook waiting for ``run()``.
+    private struct Job: Sendable {
+        let webhook: KommoWebhook
+        let runtime: AccountRuntime
+        let acknowledgement: WebhookAcknowledgement
     }
+
+    private enum Admission {
+        case accepted(Job)
+        case rejected(WebhookAcknowledgement)
+    }
+
+    /// Stops the task group of ``run()`` at shutdown's deadline.
+    private struct DeadlinePassed: Error {}
 
     /// The settings in force.
     public let configuration: Configuration
-    private let accounts: [Int64: AccountState]
-    private let store: any DeduplicationStore
-    private let parser: KommoWebhookParser
-    private let log: (@Sendable (PipelineLogRecord) -> Void)?
-    private let time: any TimeSource
-    private var counters = PipelineCounters()
-    private var referenceReads = 0
-    private var background: [UInt64: Task<Void, Never>] = [:]
-    private var nextTaskID: UInt64 = 0
-    private var isShuttingDown = false
+    private let gate: WebhookGate
+    private let runtimes: [Int64: AccountRuntime]
+    private let processor: WebhookProcessor
+    private let state = PipelineState()
+    private let counters = PipelineCounterBox()
+    private let logger: SDKLogger
+    private let clock: MonotonicClock
+    private let intake: AsyncStream<Job>
+    private let intakeContinuation: AsyncStream<Job>.Continuation
+    /// Resolved by shutdown: `true` when work was still in flight at the deadline and is to be cancelled.
+    private let stop = AsyncLatch<Bool>()
+
+    /// How long shutdown waits, after its timeout, for cancelled work to release its claims.
+    static let settleGrace = Duration.milliseconds(500)
 
     /// Creates a pipeline for one or more accounts.
     /// - Parameters:
@@ -80,450 +108,235 @@ public actor KommoSegmentPipeline {
     ///   - configuration: secret location, parser limits, claim and retention times.
     ///   - deduplication: the store of processed items; an in-memory one by default (use a shared one, such as
     ///     Redis, when several instances serve the same webhooks: see `Documentation/Idempotency.md`).
-    ///   - time: the clock of the Segment queues.
-    ///   - log: an optional handler for log records (static messages, no secrets); silent by default.
+    ///   - clock: the monotonic clock of the Segment queues and the shutdown deadline; `ContinuousClock` by default.
+    ///   - wallClock: stamps messages that carry no time of their own.
+    ///   - log: where log records go (static messages, no secrets, no body values); silent by default.
+    /// - Throws: ``PipelineConfigurationError`` for no accounts, two accounts with one id, a missing or empty
+    ///   webhook secret while ``Configuration/requiresSecret`` is on, or an empty write key or token.
     public init(accounts: [KommoSegmentAccount], configuration: Configuration = .init(),
                 deduplication: any DeduplicationStore = InMemoryDeduplicationStore(),
-                time: any TimeSource = SystemTimeSource(),
-                log: (@Sendable (PipelineLogRecord) -> Void)? = nil) {
+                clock: any Clock<Duration> = ContinuousClock(), wallClock: WallClock = .system,
+                log: (any LogSink)? = nil) throws(PipelineConfigurationError) {
+        try Self.validate(accounts, configuration: configuration)
         self.configuration = configuration
-        self.store = deduplication
-        self.parser = KommoWebhookParser(limits: configuration.parserLimits)
-        self.log = log
-        self.time = time
-        var states: [Int64: AccountState] = [:]
+        self.clock = MonotonicClock(clock)
+        logger = SDKLogger(log, source: "pipeline")
+        gate = WebhookGate(accounts: accounts, configuration: configuration)
+        var runtimes: [Int64: AccountRuntime] = [:]
         for account in accounts {
-            let tracker = DeliveryTracker()
-            let queue = SegmentQueue(client: account.segment, configuration: account.queueConfiguration, time: time,
-                                     onDelivery: { event in Task { await tracker.record(event) } })
-            let kommo = account.kommo
-            states[account.accountID] = AccountState(
-                account: account, mapper: KommoEventMapper(configuration: account.mapping,
-                                         integration: SegmentLibraryInfo(name: "kommo", version: SDKInfo.version)),
-                queue: queue,
-                tracker: tracker,
-                leads: CoalescingFetcher { ids in
-                    Dictionary(try await kommo.leads(ids: ids).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-                },
-                contacts: CoalescingFetcher { ids in
-                    Dictionary(try await kommo.contacts(ids: ids).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-                },
-                companies: CoalescingFetcher { ids in
-                    Dictionary(try await kommo.companies(ids: ids).map { ($0.id, $0) },
-                               uniquingKeysWith: { a, _ in a })
-                })
+            runtimes[account.accountID] = AccountRuntime(account: account, clock: clock, wallClock: wallClock, log: log)
         }
-        self.accounts = states
+        self.runtimes = runtimes
+        processor = WebhookProcessor(configuration: configuration, store: deduplication, logger: logger,
+                                     counters: counters)
+        (intake, intakeContinuation) = AsyncStream.makeStream(of: Job.self)
+    }
+
+    private static func validate(_ accounts: [KommoSegmentAccount],
+                                 configuration: Configuration) throws(PipelineConfigurationError) {
+        guard !accounts.isEmpty else { throw PipelineConfigurationError(code: .noAccounts) }
+        var seen = Set<Int64>()
+        for account in accounts {
+            let id = account.accountID
+            guard seen.insert(id).inserted else {
+                throw PipelineConfigurationError(code: .duplicateAccount, accountID: id)
+            }
+            if configuration.requiresSecret && (account.secret?.isEmpty ?? true) {
+                throw PipelineConfigurationError(code: .missingSecret, accountID: id)
+            }
+            if account.secret?.isEmpty == true { throw PipelineConfigurationError(code: .missingSecret, accountID: id) }
+            if account.hasEmptyWriteKey { throw PipelineConfigurationError(code: .emptyWriteKey, accountID: id) }
+            if account.hasEmptyToken { throw PipelineConfigurationError(code: .emptyToken, accountID: id) }
+        }
     }
 
     // MARK: - Entry points
 
-    /// Verifies and parses a webhook and hands it to background processing; returns at once.
+    /// Checks a webhook on the caller's task and hands it to ``run()``; returns what to answer at once.
     ///
     /// - Parameters:
     ///   - body: the raw request body.
     ///   - contentType: the request's `Content-Type` header.
     ///   - requestTarget: the request's path and query (or full URL), where the secret is.
     /// - Returns: what to answer; only cheap checks run before it (no Kommo request).
-    public func receive(body: Data, contentType: String?, requestTarget: String) -> WebhookAcknowledgement {
-        let (acknowledgement, accepted) = verify(body: body, contentType: contentType, requestTarget: requestTarget)
-        guard let (webhook, state) = accepted else { return acknowledgement }
-        nextTaskID += 1
-        let id = nextTaskID
-        background[id] = Task {
-            _ = await self.run(webhook, state: state, acknowledgement: acknowledgement, flush: false)
-            self.background[id] = nil
+    public func receive(body: Data, contentType: String?, requestTarget: String) async -> WebhookAcknowledgement {
+        switch admit(body: body, contentType: contentType, requestTarget: requestTarget) {
+        case .rejected(let acknowledgement):
+            return acknowledgement
+        case .accepted(let job):
+            if case .terminated = intakeContinuation.yield(job) {
+                state.end()
+                return reject(.shuttingDown, "the pipeline is shutting down")
+            }
+            return job.acknowledgement
         }
-        return acknowledgement
     }
 
-    /// Verifies, parses and processes a webhook to completion: every item delivered, skipped or failed.
+    /// Checks and processes a webhook to completion on the caller's task: every item delivered, skipped or failed.
     ///
     /// Queued messages are sent at once rather than after the queue's interval, so a replay of many files does not
-    /// wait. Use it for replays, jobs and tests.
+    /// wait. ``run()`` must be running (it delivers the messages). Use it for replays, jobs and tests.
     public func process(body: Data, contentType: String?, requestTarget: String) async -> WebhookReport {
-        let (acknowledgement, accepted) = verify(body: body, contentType: contentType, requestTarget: requestTarget)
-        guard let (webhook, state) = accepted else {
+        switch admit(body: body, contentType: contentType, requestTarget: requestTarget) {
+        case .rejected(let acknowledgement):
             return WebhookReport(acknowledgement: acknowledgement, events: [], notesWritten: 0, noteError: nil)
+        case .accepted(let job):
+            let report = await processor.process(job.webhook, runtime: job.runtime,
+                                                 acknowledgement: job.acknowledgement, flushPromptly: { true })
+            state.end()
+            return report
         }
-        return await run(webhook, state: state, acknowledgement: acknowledgement, flush: true)
     }
 
-    /// A snapshot of the counters.
+    /// The reports of webhooks accepted by ``receive(body:contentType:requestTarget:)``, as they finish.
+    ///
+    /// Each call returns a new sequence that sees the reports finished after it was made; it keeps the newest
+    /// `limit` reports when its reader falls behind, and ends after ``shutdown(timeout:)``. Failures are logged
+    /// whether or not anyone reads it.
+    public func reports(bufferingNewest limit: Int = 1_000) -> AsyncStream<WebhookReport> {
+        state.subscribe(bufferingNewest: limit)
+    }
+
+    /// A snapshot of the counters, with the Kommo clients' and Segment queues' own statistics.
     public var statistics: PipelineCounters {
         get async {
-            var snapshot = counters
-            var requests = 0
-            var fetchedReference = 0
-            for state in accounts.values {
-                if let counter = state.account.requestCounter {
-                    let byPath = counter.byPath
-                    requests += counter.total
-                    fetchedReference += Self.referencePaths.reduce(0) { $0 + (byPath[$1] ?? 0) }
-                }
-                snapshot.segmentRetries += await state.queue.statistics.retries
+            var snapshot = counters.snapshot
+            for runtime in runtimes.values {
+                let kommo = await runtime.account.kommo.statistics
+                snapshot.kommoRequests += kommo.requests
+                snapshot.kommoCacheHits += kommo.cacheHits
+                snapshot.segmentRetries += await runtime.queue.statistics.retries
             }
-            snapshot.kommoRequests = requests
-            snapshot.kommoCacheHits = max(referenceReads - fetchedReference, 0)
             return snapshot
         }
     }
 
-    private static let referencePaths = ["/api/v4/leads/pipelines", "/api/v4/users", "/api/v4/account"]
+    private func admit(body: Data, contentType: String?, requestTarget: String) -> Admission {
+        counters.update { $0.webhooks += 1 }
+        guard state.isOpen else { return .rejected(reject(.shuttingDown, "the pipeline is shutting down")) }
+        switch gate.check(body: body, contentType: contentType, requestTarget: requestTarget) {
+        case .rejected(let acknowledgement):
+            counters.update { $0.webhooksRejected += 1 }
+            logger.log(.warning, "webhook rejected", [
+                "outcome": acknowledgement.outcome.rawValue, "account": acknowledgement.accountID.map(String.init) ?? "-",
+                "detail": acknowledgement.detail,
+            ])
+            return .rejected(acknowledgement)
+        case .accepted(let webhook, let accountID, let acknowledgement):
+            guard let runtime = runtimes[accountID], state.begin() else {
+                return .rejected(reject(.shuttingDown, "the pipeline is shutting down"))
+            }
+            logger.log(.debug, "webhook accepted", ["account": String(accountID), "items": String(webhook.events.count)])
+            return .accepted(Job(webhook: webhook, runtime: runtime, acknowledgement: acknowledgement))
+        }
+    }
+
+    private func reject(_ outcome: WebhookAcknowledgement.Outcome, _ detail: String) -> WebhookAcknowledgement {
+        counters.update { $0.webhooksRejected += 1 }
+        logger.log(.warning, "webhook rejected", ["outcome": outcome.rawValue, "account": "-", "detail": detail])
+        return .rejected(outcome, detail)
+    }
+
+    // MARK: - Lifecycle
+
+    /// Runs the pipeline's background work until ``shutdown(timeout:)`` has finished: every accepted webhook's
+    /// processing and every account's Segment queue, as children of one task group.
+    ///
+    /// Call it once per pipeline. When its task is cancelled, it stops at once: webhooks in flight fail (their
+    /// claims are released, so a redelivery is processed) and queued messages are reported undelivered.
+    /// - Throws: ``PipelineError/Code/alreadyRunning`` when `run()` is already running.
+    public func run() async throws {
+        guard state.startRunning() else {
+            throw PipelineError(code: .alreadyRunning, detail: "run() was called while it is already running")
+        }
+        defer { state.stopRunning() }
+        let runtimes = Array(self.runtimes.values)
+        let stop = self.stop
+        do {
+            try await withThrowingDiscardingTaskGroup { group in
+                for runtime in runtimes {
+                    group.addTask { try await runtime.queue.run() }
+                }
+                group.addTask {
+                    if await stop.wait() == true { throw DeadlinePassed() }
+                }
+                for await job in intake {
+                    group.addTask { await self.handle(job) }
+                }
+            }
+        } catch is DeadlinePassed {
+            // Shutdown's deadline passed with work in flight: that work was cancelled and failed.
+        }
+    }
+
+    private func handle(_ job: Job) async {
+        let state = self.state
+        let report = await processor.process(job.webhook, runtime: job.runtime, acknowledgement: job.acknowledgement,
+                                             flushPromptly: { state.isDraining })
+        state.end()
+        state.publish(report)
+    }
 
     /// Stops accepting webhooks, lets the webhooks in flight finish, drains the Segment queues, and reports what
-    /// could not be delivered.
+    /// could not be delivered. Returns within `timeout` plus half a second, whatever Kommo and Segment do.
     ///
-    /// New webhooks are answered 503 at once. Work in flight goes on for up to `timeout`, its messages sent as soon as
-    /// they are queued rather than after the queue's interval; then each account's queue shuts down with the time
-    /// left (see `SegmentQueue.shutdown(timeout:)`): messages not delivered by then fail, and their items release
-    /// their claims so that a redelivery or a replay processes them again. An item still reading from Kommo at that
-    /// point fails to queue its messages and releases its claim too.
+    /// 1. New webhooks are answered 503 at once (Kommo retries them later).
+    /// 2. Work in flight goes on until the deadline; its messages are sent as soon as they are queued.
+    /// 3. Each account's queue shuts down with the time left (see `SegmentQueue.shutdown(timeout:)`): messages not
+    ///    delivered by then fail, and their items release their claims so that a redelivery or a replay processes
+    ///    them again.
+    /// 4. Work still reading from Kommo at the deadline is cancelled: its items fail and release their claims.
+    /// 5. ``run()`` returns, and the report sequences end.
     /// - Parameter timeout: how long shutdown may wait for work in flight and for the queues to drain.
     /// - Returns: the messages that could not be delivered, across accounts.
     public func shutdown(timeout: Duration = .seconds(75)) async -> [SegmentMessage] {
-        isShuttingDown = true
-        let started = time.now
-        // Messages already queued by work in flight go out now.
-        for state in accounts.values { _ = await state.queue.flush(timeout: timeout) }
-        let elapsed = Duration.clampedSeconds(time.now.timeIntervalSince(started))
-        await waitForWorkInFlight(upTo: timeout - elapsed)
-        let left = max(timeout - Duration.clampedSeconds(time.now.timeIntervalSince(started)), .zero)
+        let deadline = clock.now + max(timeout, .zero)
+        _ = state.beginDraining()
+        intakeContinuation.finish()
+        let runtimes = Array(self.runtimes.values)
+        await waitForWorkInFlight(until: deadline, runtimes: runtimes)
         var undelivered: [SegmentMessage] = []
-        for state in accounts.values {
-            undelivered += await state.queue.shutdown(timeout: left).undelivered
+        let clock = self.clock
+        await withTaskGroup(of: [SegmentMessage].self) { group in
+            for runtime in runtimes {
+                group.addTask { await runtime.queue.shutdown(timeout: max(deadline - clock.now, .zero)).undelivered }
+            }
+            for await part in group { undelivered += part }
         }
-        while let (_, task) = background.first {
-            await task.value
+        let idle = state.idle()
+        stop.resolve(idle.value == nil)
+        await idle.wait(until: clock.now + Self.settleGrace, on: clock)
+        if !undelivered.isEmpty {
+            logger.log(.error, "messages not delivered at shutdown", ["messages": String(undelivered.count)])
         }
+        state.finishReports()
         return undelivered
     }
 
-    /// Waits until no webhook is in flight, or `limit` has passed on the pipeline's clock.
-    private func waitForWorkInFlight(upTo limit: Duration) async {
-        let tasks = Array(background.values)
-        guard !tasks.isEmpty, limit > .zero else { return }
-        let time = self.time
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                for task in tasks { await task.value }
+    /// Waits until no webhook is in flight or the deadline passes, flushing the queues meanwhile.
+    private func waitForWorkInFlight(until deadline: Duration, runtimes: [AccountRuntime]) async {
+        let idle = state.idle()
+        let clock = self.clock
+        await withTaskGroup(of: Bool.self) { group in
+            for runtime in runtimes {
+                group.addTask {
+                    _ = await runtime.queue.flush(timeout: max(deadline - clock.now, .zero))
+                    return false
+                }
             }
             group.addTask {
-                try? await time.sleep(for: limit)
+                _ = await idle.wait()
+                return true
             }
-            await group.next()
+            group.addTask {
+                try? await clock.sleep(until: deadline)
+                return true
+            }
+            while let ended = await group.next() {
+                if ended { break }
+            }
             group.cancelAll()
         }
-    }
-
-    // MARK: - Verification
-
-    private func verify(body: Data, contentType: String?, requestTarget: String)
-        -> (WebhookAcknowledgement, (KommoWebhook, AccountState)?) {
-        counters.webhooks += 1
-        func reject(_ outcome: WebhookAcknowledgement.Outcome, _ detail: String,
-                    accountID: Int64? = nil) -> (WebhookAcknowledgement, (KommoWebhook, AccountState)?) {
-            counters.webhooksRejected += 1
-            emit(.warning, "webhook rejected", ["outcome": outcome.rawValue, "account": accountID.map(String.init) ?? "-"])
-            return (.rejected(outcome, detail, accountID: accountID), nil)
-        }
-        if isShuttingDown { return reject(.shuttingDown, "the pipeline is shutting down") }
-        if body.count > configuration.parserLimits.maxBodyBytes {
-            return reject(.tooLarge, "the body has \(body.count) bytes (limit \(configuration.parserLimits.maxBodyBytes))")
-        }
-        // The secret is checked before the body is parsed: a forged request costs no parsing.
-        let candidate = configuration.secretLocation.candidate(in: requestTarget)
-        let secretOwners = accounts.values.filter { state in
-            guard let secret = state.account.secret, let candidate else { return false }
-            return secret.matches(candidate)
-        }
-        let openAccounts = configuration.requiresSecret ? [] : accounts.values.filter { $0.account.secret == nil }
-        if secretOwners.isEmpty && openAccounts.isEmpty {
-            return reject(.badSecret, candidate == nil ? "the URL carries no secret" : "the URL's secret is wrong")
-        }
-        let webhook: KommoWebhook
-        do {
-            webhook = try parser.parse(body: body, contentType: contentType)
-        } catch {
-            switch error.code {
-            case .bodyTooLarge: return reject(.tooLarge, error.description)
-            case .unsupportedContentType: return reject(.unsupportedMediaType, error.description)
-            default: return reject(.malformed, error.description)
-            }
-        }
-        let accountID = webhook.account.id
-        let candidates = secretOwners.isEmpty ? openAccounts : secretOwners
-        guard let state = candidates.first(where: { $0.account.accountID == accountID }) else {
-            // Name the secret only when one decided the candidates (replays and open routes have none).
-            let reason = secretOwners.isEmpty ? "is not served by this pipeline" : "is not served with this secret"
-            return reject(.otherAccount, "account \(accountID) \(reason)", accountID: accountID)
-        }
-        emit(.debug, "webhook accepted", ["account": String(accountID), "items": String(webhook.events.count)])
-        let acknowledgement = WebhookAcknowledgement(outcome: .accepted, httpStatus: 200, accountID: accountID,
-                                                     eventCount: webhook.events.count, detail: "accepted")
-        return (acknowledgement, (webhook, state))
-    }
-
-    // MARK: - Processing
-
-    /// One item on its way through the pipeline.
-    private struct Item {
-        let index: Int
-        let event: KommoWebhookEvent
-        var claim: (key: DeduplicationKey, token: String)?
-        var outcome: EventOutcome?
-        var messages: [SegmentMessage] = []
-        var partialSkips: [SkipReason] = []
-    }
-
-    private func run(_ webhook: KommoWebhook, state: AccountState, acknowledgement: WebhookAcknowledgement,
-                     flush: Bool) async -> WebhookReport {
-        let accountID = webhook.account.id
-        var items = webhook.events.enumerated().map { Item(index: $0.offset, event: $0.element) }
-        counters.events += items.count
-
-        // 1. Claim every item that can be keyed, before any request.
-        for index in items.indices {
-            guard let key = Self.deduplicationKey(for: items[index].event, accountID: accountID) else { continue }
-            do {
-                switch try await store.claim(key, for: configuration.claimDuration) {
-                case .claimed(let token): items[index].claim = (key, token)
-                case .alreadyDone, .inFlight: items[index].outcome = .duplicate
-                }
-            } catch {
-                // A store that cannot answer must not stop delivery: message ids still de-duplicate in Segment.
-                emit(.warning, "deduplication store failed; processing anyway", ["account": String(accountID)])
-            }
-        }
-
-        // 2. Fetch what the remaining items need, in batches.
-        let open = items.indices.filter { items[$0].outcome == nil }
-        let fetched: Fetched
-        do {
-            fetched = try await fetch(for: open.map { items[$0].event }, state: state)
-        } catch {
-            let failure = PipelineError(code: .kommo, detail: String(describing: error))
-            for index in open { items[index].outcome = .failed(failure) }
-            emit(.error, "reading from Kommo failed", ["account": String(accountID), "error": failure.detail])
-            return await finish(items, state: state, acknowledgement: acknowledgement)
-        }
-
-        // 3. Map (pure), with the status/update pairs of one change collapsed by the mapper.
-        let openEvents = open.map { items[$0].event }
-        let subset = KommoWebhook(account: webhook.account, events: openEvents)
-        let results = state.mapper.map(subset) { event in
-            fetched.context(for: event, accountID: accountID)
-        }
-        for (position, index) in open.enumerated() {
-            let result = results[position]
-            items[index].partialSkips = result.skipped
-            items[index].messages = result.messages
-            if result.messages.isEmpty {
-                let duplicate = !result.skipped.isEmpty
-                    && result.skipped.allSatisfy { $0.code == .duplicateInWebhook }
-                items[index].outcome = duplicate ? .duplicate : .skipped(result.skipped)
-            }
-        }
-
-        // 4. Ordering: an older change than the newest applied sends no identify or group.
-        for index in open where !items[index].messages.isEmpty {
-            guard case .lead(let lead) = items[index].event, let time = lead.eventTime else { continue }
-            let seconds = Int64(time.timeIntervalSince1970)
-            let entity = DeduplicationEntityKey(accountID: accountID, leadID: lead.id)
-            let isNewest: Bool
-            do {
-                isNewest = try await store.recordChangeTime(seconds, for: entity, retention: configuration.retention)
-            } catch {
-                isNewest = true
-            }
-            if !isNewest {
-                let kept = items[index].messages.filter { $0.type == .track }
-                for dropped in items[index].messages where dropped.type != .track {
-                    items[index].partialSkips.append(SkipReason(
-                        code: .olderThanNewestChange, call: MessageIDRecipe.Call(rawValue: dropped.type.rawValue),
-                        detail: "a newer change of lead \(lead.id) was already applied"))
-                }
-                items[index].messages = kept
-                if kept.isEmpty { items[index].outcome = .skipped(items[index].partialSkips) }
-            }
-        }
-
-        // 5. Deliver: each item's calls are queued together, then the item waits for their outcome.
-        var waiting: [(index: Int, ids: [String])] = []
-        for index in open where items[index].outcome == nil {
-            let ids = items[index].messages.compactMap(\.messageID)
-            await state.tracker.expect(ids)
-            do {
-                _ = try await state.queue.enqueueAllWaiting(items[index].messages)
-                waiting.append((index, ids))
-            } catch {
-                await state.tracker.forget(ids)
-                items[index].outcome = .failed(PipelineError(code: .segment, detail: String(describing: error)))
-            }
-        }
-        if (flush || isShuttingDown) && !waiting.isEmpty { await state.queue.flush() }
-        for (index, ids) in waiting {
-            let outcomes = await state.tracker.outcomes(ids)
-            if let failure = ids.lazy.compactMap({ outcomes[$0] ?? nil }).first {
-                items[index].outcome = .failed(PipelineError(code: .segment, detail: failure.description))
-            } else {
-                items[index].outcome = .delivered
-            }
-        }
-        return await finish(items, state: state, acknowledgement: acknowledgement)
-    }
-
-    /// Completes or releases claims, writes notes, counts, and builds the report.
-    private func finish(_ items: [Item], state: AccountState,
-                        acknowledgement: WebhookAcknowledgement) async -> WebhookReport {
-        var reports: [EventReport] = []
-        var notes: [NewNote] = []
-        for item in items {
-            let outcome = item.outcome ?? .failed(PipelineError(code: .webhook, detail: "not processed"))
-            if let claim = item.claim {
-                do {
-                    if case .failed = outcome {
-                        _ = try await store.release(claim.key, token: claim.token)
-                    } else {
-                        _ = try await store.complete(claim.key, token: claim.token, retention: configuration.retention)
-                    }
-                } catch {
-                    emit(.warning, "deduplication store failed to record an outcome", [:])
-                }
-            }
-            switch outcome {
-            case .delivered:
-                counters.eventsDelivered += 1
-                counters.messagesDelivered += item.messages.count
-                if state.account.writesNotes, case .lead(let lead) = item.event,
-                   let track = item.messages.first(where: { $0.type == .track }) {
-                    notes.append(.common(leadID: Int(lead.id),
-                                         text: configuration.noteText(track.event ?? "", track.messageID ?? "")))
-                }
-            case .skipped: counters.eventsSkipped += 1
-            case .duplicate: counters.eventsDuplicate += 1
-            case .failed:
-                counters.eventsFailed += 1
-                counters.messagesFailed += item.messages.count
-            }
-            reports.append(EventReport(index: item.index, item: Self.describe(item.event), outcome: outcome,
-                                       messages: item.messages, partialSkips: item.partialSkips))
-        }
-        var written = 0
-        var noteError: String?
-        if !notes.isEmpty {
-            do {
-                written = try await state.account.kommo.addNotes(notes).count
-                counters.notesWritten += written
-            } catch {
-                noteError = String(describing: error)
-                emit(.warning, "writing notes failed", ["account": String(state.account.accountID)])
-            }
-        }
-        return WebhookReport(acknowledgement: acknowledgement, events: reports, notesWritten: written,
-                             noteError: noteError)
-    }
-
-    // MARK: - Fetching
-
-    /// What was read from Kommo for one webhook.
-    private struct Fetched {
-        var leads: [Int: Lead] = [:]
-        var contacts: [Int: Contact] = [:]
-        var companies: [Int: Company] = [:]
-        var pipelines: [Pipeline] = []
-        /// Users by id, built once per webhook rather than once per item.
-        var usersByID: [Int: User] = [:]
-        var currency: String?
-
-        func context(for event: KommoWebhookEvent, accountID: Int64) -> DealContext {
-            switch event {
-            case .lead(let item):
-                let lead = leads[Int(item.id)]
-                let contact = lead?.mainContactID.flatMap { contacts[$0] }
-                let company = lead?.companyID.flatMap { companies[$0] }
-                return DealContext(accountID: accountID, lead: lead, contact: contact, company: company,
-                                   pipelines: pipelines, usersByID: usersByID, accountCurrency: currency)
-            case .contact(let item), .company(let item):
-                let contact = contacts[Int(item.id)]
-                let company = contact?.companyID.flatMap { companies[$0] }
-                return DealContext(accountID: accountID, contact: contact, company: company, pipelines: pipelines,
-                                   usersByID: usersByID, accountCurrency: currency)
-            default:
-                return DealContext(accountID: accountID, pipelines: pipelines, usersByID: usersByID,
-                                   accountCurrency: currency)
-            }
-        }
-    }
-
-    private func fetch(for events: [KommoWebhookEvent], state: AccountState) async throws -> Fetched {
-        var fetched = Fetched()
-        var leadIDs: [Int] = []
-        var contactIDs: [Int] = []
-        for event in events {
-            switch event {
-            case .lead(let lead) where lead.action != .delete && lead.action != .note: leadIDs.append(Int(lead.id))
-            case .contact(let contact) where contact.action != .delete: contactIDs.append(Int(contact.id))
-            default: break
-            }
-        }
-        guard !leadIDs.isEmpty || !contactIDs.isEmpty else { return fetched }
-        fetched.leads = try await state.leads.fetch(leadIDs)
-        contactIDs += fetched.leads.values.compactMap(\.mainContactID)
-        fetched.contacts = try await state.contacts.fetch(contactIDs)
-        let companyIDs = fetched.leads.values.compactMap(\.companyID) + fetched.contacts.values.compactMap(\.companyID)
-        fetched.companies = try await state.companies.fetch(companyIDs)
-        let kommo = state.account.kommo
-        referenceReads += 2
-        fetched.pipelines = try await kommo.pipelines()
-        for user in try await kommo.users() ?? [] { fetched.usersByID[user.id] = user }
-        if state.account.mapping.currency == nil {
-            referenceReads += 1
-            fetched.currency = try await kommo.account().currency
-        }
-        return fetched
-    }
-
-    // MARK: - Helpers
-
-    /// The store key of an item: account, entity, id, the change and its time; `nil` for items without a time
-    /// (Digital Pipeline hooks), which then rely on the message ids alone.
-    static func deduplicationKey(for event: KommoWebhookEvent, accountID: Int64) -> DeduplicationKey? {
-        switch event {
-        case .lead(let lead):
-            guard let time = lead.eventTime else { return nil }
-            let change: String
-            if lead.isStageChange {
-                change = "stage:\(lead.oldStatusID.map(String.init) ?? "~")>\(lead.statusID.map(String.init) ?? "~")"
-            } else if lead.isOwnerChange {
-                change = "owner:\(lead.oldResponsibleUserID.map(String.init) ?? "~")>"
-                    + "\(lead.responsibleUserID.map(String.init) ?? "~")"
-            } else {
-                change = lead.action.rawValue
-            }
-            return DeduplicationKey(accountID: accountID, entity: "lead", entityID: lead.id, change: change,
-                                    eventTime: Int64(time.timeIntervalSince1970))
-        case .contact(let item), .company(let item):
-            guard let time = item.eventTime else { return nil }
-            return DeduplicationKey(accountID: accountID, entity: item.entityType.rawValue, entityID: item.id,
-                                    change: item.action.rawValue, eventTime: Int64(time.timeIntervalSince1970))
-        default:
-            return nil
-        }
-    }
-
-    private static func describe(_ event: KommoWebhookEvent) -> String {
-        switch event {
-        case .lead(let lead): "leads[\(lead.action)] \(lead.id)"
-        case .contact(let item): "contacts[\(item.action)] \(item.id)"
-        case .company(let item): "companies[\(item.action)] \(item.id)"
-        case .note(let note): "\(note.section)[note] \(note.id)"
-        case .unknown(let item): "\(item.section)[\(item.action?.rawValue ?? "?")]"
-        }
-    }
-
-    private func emit(_ level: PipelineLogRecord.Level, _ message: String, _ metadata: [String: String]) {
-        log?(PipelineLogRecord(level: level, message: message, metadata: metadata))
     }
 }
 

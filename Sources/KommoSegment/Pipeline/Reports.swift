@@ -1,4 +1,6 @@
 import Foundation
+import KommoAPI
+import SegmentAPI
 
 /// What a webhook route should answer, decided before any Kommo request is made.
 public struct WebhookAcknowledgement: Sendable, Hashable, CustomStringConvertible {
@@ -59,38 +61,73 @@ public struct WebhookAcknowledgement: Sendable, Hashable, CustomStringConvertibl
     }
 }
 
-/// Why an event was not delivered: a Kommo, Segment or store failure.
+/// Why an event was not delivered: a Kommo, Segment or store failure, with the error that caused it.
+///
+/// The shape of async-http-client's errors: a struct over a private code, so new codes never break callers; an
+/// immutable ``code``; the cause in ``underlyingError`` (a ``KommoAPIError`` or a ``SegmentError``, whose codes,
+/// statuses and request ids tests and callers read directly).
 public struct PipelineError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What failed.
-    public struct Code: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
-        /// The code's stable name.
-        public let rawValue: String
-        /// Creates a code from its name.
-        public init(rawValue: String) { self.rawValue = rawValue }
-        /// The code's name.
-        public var description: String { rawValue }
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        private enum Base: String, Sendable, Hashable {
+            case kommo, segment, webhook, shutdown, alreadyRunning
+        }
 
-        /// Reading from Kommo failed (see the detail: 401, 402, 403, 429, 5xx, network).
-        public static let kommo = Code(rawValue: "kommo")
-        /// Segment refused or never accepted the messages.
-        public static let segment = Code(rawValue: "segment")
+        private let base: Base
+        private init(_ base: Base) { self.base = base }
+
+        /// Reading from Kommo failed; ``PipelineError/underlyingError`` is the ``KommoAPIError`` (401, 402, 403,
+        /// 429, 5xx, network).
+        public static let kommo = Code(.kommo)
+        /// Segment refused or never accepted the messages; ``PipelineError/underlyingError`` is the ``SegmentError``.
+        public static let segment = Code(.segment)
         /// The webhook could not be verified or parsed (replays: a bad file).
-        public static let webhook = Code(rawValue: "webhook")
+        public static let webhook = Code(.webhook)
+        /// The pipeline shut down, or its `run()` was cancelled, before the event was delivered.
+        public static let shutdown = Code(.shutdown)
+        /// `run()` was called while it was already running.
+        public static let alreadyRunning = Code(.alreadyRunning)
+
+        /// The code's stable name.
+        public var description: String { base.rawValue }
     }
 
     /// What failed.
-    public var code: Code
-    /// The underlying error's description (never a secret: the SDK's errors carry none).
-    public var detail: String
+    public let code: Code
+    /// A sentence about what failed (never a secret or a value from the body).
+    public let detail: String
+    /// The error that caused it, when there is one.
+    public let underlyingError: (any Error & Sendable)?
 
     /// Creates an error.
-    public init(code: Code, detail: String) {
+    public init(code: Code, detail: String, underlyingError: (any Error & Sendable)? = nil) {
         self.code = code
         self.detail = detail
+        self.underlyingError = underlyingError
     }
 
-    /// What failed and why.
-    public var description: String { "\(code): \(detail)" }
+    /// The Kommo error behind this one, if any.
+    public var kommoError: KommoAPIError? { underlyingError as? KommoAPIError }
+    /// The Segment error behind this one, if any.
+    public var segmentError: SegmentError? { underlyingError as? SegmentError }
+
+    /// What failed and why, with the cause's own description (which carries no secrets).
+    public var description: String {
+        guard let underlyingError else { return "\(code): \(detail)" }
+        return "\(code): \(detail): \(underlyingError)"
+    }
+
+    /// Equal when code, detail and the cause's description are equal.
+    public static func == (lhs: PipelineError, rhs: PipelineError) -> Bool {
+        lhs.code == rhs.code && lhs.detail == rhs.detail
+            && lhs.underlyingError.map { String(describing: $0) } == rhs.underlyingError.map { String(describing: $0) }
+    }
+
+    /// Hashes code and detail.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(code)
+        hasher.combine(detail)
+    }
 }
 
 /// What became of one webhook item.
@@ -128,8 +165,9 @@ public struct WebhookReport: Sendable, Hashable {
     public var events: [EventReport]
     /// Notes written back to Kommo.
     public var notesWritten: Int
-    /// Why writing notes failed, if it did (the events themselves are unaffected).
-    public var noteError: String?
+    /// Why writing notes failed, if it did (the events themselves are unaffected); its cause is the
+    /// ``KommoAPIError``.
+    public var noteError: PipelineError?
 
     /// Whether anything failed (a rejected webhook, or a failed event).
     public var hasFailures: Bool {
@@ -157,8 +195,7 @@ public struct PipelineCounters: Sendable, Hashable {
     public var messagesDelivered = 0
     /// Segment messages that failed.
     public var messagesFailed = 0
-    /// HTTP requests sent to Kommo (counted for accounts built with ``KommoSegmentAccount/http(accountID:host:tokenProvider:segment:mapping:secret:writesNotes:kommoConfiguration:queueConfiguration:rateLimiter:transport:time:)``
-    /// or given a ``RequestCountingTransport``).
+    /// HTTP requests sent to Kommo, as the accounts' Kommo clients report them (``KommoClient/statistics``).
     public var kommoRequests = 0
     /// Reference-data reads (pipelines, users, account) answered from the client's cache.
     public var kommoCacheHits = 0
@@ -166,25 +203,4 @@ public struct PipelineCounters: Sendable, Hashable {
     public var segmentRetries = 0
     /// Notes written back to Kommo.
     public var notesWritten = 0
-}
-
-/// A log record: a static message and metadata without secrets. The pipeline is silent unless given a handler.
-public struct PipelineLogRecord: Sendable, Hashable {
-    /// How important the record is.
-    public enum Level: String, Sendable, Hashable {
-        /// Routine detail, such as a webhook accepted.
-        case debug
-        /// A notable event in normal operation.
-        case info
-        /// Something was refused or degraded, such as a rejected webhook or a deduplication store that failed.
-        case warning
-        /// Work failed, such as reading from Kommo.
-        case error
-    }
-    /// The level.
-    public var level: Level
-    /// A fixed message, e.g. `"webhook rejected"`.
-    public var message: String
-    /// Details such as the account id, outcome, counts.
-    public var metadata: [String: String]
 }

@@ -10,6 +10,9 @@ public struct WebhookSecret: Sendable, Hashable, CustomStringConvertible, Custom
     /// Wraps a secret; use at least 32 random characters (for example `openssl rand -hex 32`).
     public init(_ secret: String) { bytes = Array(secret.utf8) }
 
+    /// Whether the secret is empty (an empty secret never matches; the pipeline refuses it when built).
+    public var isEmpty: Bool { bytes.isEmpty }
+
     /// Always `<redacted>`.
     public var description: String { "<redacted>" }
     /// Always `WebhookSecret(<redacted>)`.

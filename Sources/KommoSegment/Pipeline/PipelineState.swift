@@ -1,0 +1,116 @@
+import Synchronization
+
+/// The pipeline's counters, behind a lock so that the gate and every webhook's task count without an actor hop.
+final class PipelineCounterBox: Sendable {
+    private let counters = Mutex(PipelineCounters())
+
+    func update(_ change: (inout PipelineCounters) -> Void) {
+        counters.withLock { change(&$0) }
+    }
+
+    var snapshot: PipelineCounters { counters.withLock { $0 } }
+}
+
+/// Where the pipeline stands: open or draining, whether `run()` runs, and how many webhooks are in flight.
+final class PipelineState: Sendable {
+    enum Phase { case open, draining }
+
+    private struct State {
+        var phase = Phase.open
+        var isRunning = false
+        var inFlight = 0
+        var idleWaiters: [AsyncLatch<Bool>] = []
+        var subscribers: [UInt64: AsyncStream<WebhookReport>.Continuation] = [:]
+        var nextSubscriber: UInt64 = 0
+    }
+
+    private let state = Mutex(State())
+
+    var isOpen: Bool { state.withLock { $0.phase == .open } }
+    var isDraining: Bool { state.withLock { $0.phase == .draining } }
+
+    /// Marks the start of a webhook's processing; `false` when the pipeline no longer takes work.
+    func begin() -> Bool {
+        state.withLock { state in
+            guard state.phase == .open else { return false }
+            state.inFlight += 1
+            return true
+        }
+    }
+
+    /// Marks the end of a webhook's processing.
+    func end() {
+        let woken: [AsyncLatch<Bool>] = state.withLock { state in
+            state.inFlight -= 1
+            guard state.inFlight == 0 else { return [] }
+            defer { state.idleWaiters.removeAll() }
+            return state.idleWaiters
+        }
+        for latch in woken { latch.resolve(true) }
+    }
+
+    /// Stops taking work; `false` if it was already stopped.
+    func beginDraining() -> Bool {
+        state.withLock { state in
+            guard state.phase == .open else { return false }
+            state.phase = .draining
+            return true
+        }
+    }
+
+    /// A latch resolved when no webhook is in flight.
+    func idle() -> AsyncLatch<Bool> {
+        let latch = AsyncLatch<Bool>()
+        let isIdle = state.withLock { state in
+            if state.inFlight == 0 { return true }
+            state.idleWaiters.append(latch)
+            return false
+        }
+        if isIdle { latch.resolve(true) }
+        return latch
+    }
+
+    /// Marks `run()` as running; `false` if it already was.
+    func startRunning() -> Bool {
+        state.withLock { state in
+            guard !state.isRunning else { return false }
+            state.isRunning = true
+            return true
+        }
+    }
+
+    func stopRunning() {
+        state.withLock { $0.isRunning = false }
+    }
+
+    var isRunning: Bool { state.withLock { $0.isRunning } }
+
+    // MARK: Reports
+
+    func subscribe(bufferingNewest limit: Int) -> AsyncStream<WebhookReport> {
+        let (stream, continuation) = AsyncStream.makeStream(of: WebhookReport.self,
+                                                            bufferingPolicy: .bufferingNewest(max(limit, 1)))
+        let id = state.withLock { state -> UInt64 in
+            state.nextSubscriber += 1
+            state.subscribers[state.nextSubscriber] = continuation
+            return state.nextSubscriber
+        }
+        continuation.onTermination = { [weak self] _ in
+            self?.state.withLock { _ = $0.subscribers.removeValue(forKey: id) }
+        }
+        return stream
+    }
+
+    func publish(_ report: WebhookReport) {
+        let subscribers = state.withLock { Array($0.subscribers.values) }
+        for subscriber in subscribers { subscriber.yield(report) }
+    }
+
+    func finishReports() {
+        let subscribers = state.withLock { state in
+            defer { state.subscribers.removeAll() }
+            return Array(state.subscribers.values)
+        }
+        for subscriber in subscribers { subscriber.finish() }
+    }
+}

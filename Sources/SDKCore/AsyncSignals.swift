@@ -1,0 +1,117 @@
+import Synchronization
+
+/// A value that is set once and awaited by any number of tasks: the outcome of a delivery, the end of a drain.
+///
+/// Waiting honours cancellation: a cancelled waiter gets `nil` at once and the latch stays as it is.
+package final class AsyncLatch<Value: Sendable>: Sendable {
+    private struct State {
+        var value: Value?
+        var waiters: [UInt64: CheckedContinuation<Value?, Never>] = [:]
+        var nextID: UInt64 = 0
+    }
+
+    private let state = Mutex(State())
+
+    package init() {}
+
+    /// The value, if it has been set.
+    package var value: Value? { state.withLock { $0.value } }
+
+    /// Sets the value and wakes every waiter; `false` (and nothing changes) if it was already set.
+    @discardableResult
+    package func resolve(_ value: Value) -> Bool {
+        let waiters: [CheckedContinuation<Value?, Never>]? = state.withLock { state in
+            guard state.value == nil else { return nil }
+            state.value = value
+            defer { state.waiters.removeAll() }
+            return Array(state.waiters.values)
+        }
+        guard let waiters else { return false }
+        for waiter in waiters { waiter.resume(returning: value) }
+        return true
+    }
+
+    /// Waits for the value; `nil` when the calling task is cancelled first.
+    package func wait() async -> Value? {
+        let id = state.withLock { state -> UInt64 in
+            state.nextID += 1
+            return state.nextID
+        }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Value?, Never>) in
+                let ready: Value?? = state.withLock { state in
+                    if let value = state.value { return .some(value) }
+                    if Task.isCancelled { return .some(nil) }
+                    state.waiters[id] = continuation
+                    return .none
+                }
+                if let ready { continuation.resume(returning: ready) }
+            }
+        } onCancel: {
+            let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
+            waiter?.resume(returning: nil)
+        }
+    }
+}
+
+/// A wake-up call for one long-running loop: ``signal()`` is remembered until the loop next calls ``wait()``, so no
+/// wake-up is lost between checking for work and going to sleep.
+package final class WakeSignal: Sendable {
+    private struct State {
+        var pending = false
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+
+    private let state = Mutex(State())
+
+    package init() {}
+
+    /// Wakes the waiting loop, or the next call to ``wait()``.
+    package func signal() {
+        let waiter: CheckedContinuation<Void, Never>? = state.withLock { state in
+            if let waiter = state.waiter {
+                state.waiter = nil
+                return waiter
+            }
+            state.pending = true
+            return nil
+        }
+        waiter?.resume()
+    }
+
+    /// Returns after the next ``signal()`` (at once if one is pending), or when the calling task is cancelled.
+    package func wait() async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow: Bool = state.withLock { state in
+                    if state.pending || Task.isCancelled {
+                        state.pending = false
+                        return true
+                    }
+                    state.waiter?.resume()
+                    state.waiter = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume()
+        }
+    }
+
+    /// Waits for a signal, or until `clock` reaches `deadline`, whichever comes first (also on cancellation).
+    package func wait(until deadline: Duration?, on clock: MonotonicClock) async {
+        guard let deadline else { return await wait() }
+        guard deadline > clock.now else { return }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.wait() }
+            group.addTask { try? await clock.sleep(until: deadline) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+}
