@@ -333,7 +333,7 @@ public struct KommoEventMapper: Sendable {
                       omitMissing: Bool) -> [String: JSONValue] {
         var out: [String: JSONValue] = [:]
         for (fieldID, name) in map.sorted(by: { $0.key < $1.key }) {
-            if let field = entity.customField(id: Int(fieldID)) {
+            if let field = entity.customField(id: fieldID) {
                 let value = CustomFieldJSON.value(of: field)
                 if !(omitMissing && value == .null) { out[name] = value }
             } else if !omitMissing {
@@ -344,7 +344,7 @@ public struct KommoEventMapper: Sendable {
     }
 
     func fieldValue(_ fieldID: Int64?, of entity: some CustomFieldsCarrier) -> JSONValue? {
-        guard let fieldID, let field = entity.customField(id: Int(fieldID)) else { return nil }
+        guard let fieldID, let field = entity.customField(id: fieldID) else { return nil }
         let value = CustomFieldJSON.value(of: field)
         return value == .null ? nil : value
     }
@@ -363,8 +363,8 @@ public struct KommoEventMapper: Sendable {
         text.flatMap(trimmed).map(JSONValue.string) ?? .null
     }
 
-    static func userEmail(_ id: Int64?, in users: [Int: User]) -> JSONValue {
-        guard let id, let user = users[Int(id)], let email = user.email.flatMap(trimmed) else { return .null }
+    static func userEmail(_ id: Int64?, in users: [Int64: User]) -> JSONValue {
+        guard let id, let user = users[id], let email = user.email.flatMap(trimmed) else { return .null }
         return .string(email.lowercased())
     }
 

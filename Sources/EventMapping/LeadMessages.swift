@@ -103,7 +103,7 @@ extension KommoEventMapper {
                 return (String(company.id), KommoEventMapper.nonEmpty(company.name))
             }
             guard let field = configuration.customFields.company,
-                  let text = lead.customField(id: Int(field))?.firstText.flatMap(KommoEventMapper.trimmed) else {
+                  let text = lead.customField(id: field)?.firstText.flatMap(KommoEventMapper.trimmed) else {
                 return nil
             }
             return (text, .string(text))

@@ -397,7 +397,7 @@ public actor KommoSegmentPipeline {
                 counters.messagesDelivered += item.messages.count
                 if state.account.writesNotes, case .lead(let lead) = item.event,
                    let track = item.messages.first(where: { $0.type == .track }) {
-                    notes.append(.common(leadID: Int(lead.id),
+                    notes.append(.common(leadID: lead.id,
                                          text: configuration.noteText(track.event ?? "", track.messageID ?? "")))
                 }
             case .skipped: counters.eventsSkipped += 1
@@ -428,24 +428,24 @@ public actor KommoSegmentPipeline {
 
     /// What was read from Kommo for one webhook.
     private struct Fetched {
-        var leads: [Int: Lead] = [:]
-        var contacts: [Int: Contact] = [:]
-        var companies: [Int: Company] = [:]
+        var leads: [Int64: Lead] = [:]
+        var contacts: [Int64: Contact] = [:]
+        var companies: [Int64: Company] = [:]
         var pipelines: [Pipeline] = []
         /// Users by id, built once per webhook rather than once per item.
-        var usersByID: [Int: User] = [:]
+        var usersByID: [Int64: User] = [:]
         var currency: String?
 
         func context(for event: KommoWebhookEvent, accountID: Int64) -> DealContext {
             switch event {
             case .lead(let item):
-                let lead = leads[Int(item.id)]
+                let lead = leads[item.id]
                 let contact = lead?.mainContactID.flatMap { contacts[$0] }
                 let company = lead?.companyID.flatMap { companies[$0] }
                 return DealContext(accountID: accountID, lead: lead, contact: contact, company: company,
                                    pipelines: pipelines, usersByID: usersByID, accountCurrency: currency)
             case .contact(let item), .company(let item):
-                let contact = contacts[Int(item.id)]
+                let contact = contacts[item.id]
                 let company = contact?.companyID.flatMap { companies[$0] }
                 return DealContext(accountID: accountID, contact: contact, company: company, pipelines: pipelines,
                                    usersByID: usersByID, accountCurrency: currency)
@@ -458,12 +458,12 @@ public actor KommoSegmentPipeline {
 
     private func fetch(for events: [KommoWebhookEvent], state: AccountState) async throws -> Fetched {
         var fetched = Fetched()
-        var leadIDs: [Int] = []
-        var contactIDs: [Int] = []
+        var leadIDs: [Int64] = []
+        var contactIDs: [Int64] = []
         for event in events {
             switch event {
-            case .lead(let lead) where lead.action != .delete && lead.action != .note: leadIDs.append(Int(lead.id))
-            case .contact(let contact) where contact.action != .delete: contactIDs.append(Int(contact.id))
+            case .lead(let lead) where lead.action != .delete && lead.action != .note: leadIDs.append(lead.id)
+            case .contact(let contact) where contact.action != .delete: contactIDs.append(contact.id)
             default: break
             }
         }
