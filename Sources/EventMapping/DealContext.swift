@@ -26,7 +26,7 @@ public struct DealContext: Sendable, Hashable {
     public var pipelines: [Pipeline]
     /// Kommo users by id (`GET /api/v4/users`, cached), for the owners' emails. Reading users needs admin rights,
     /// so this may be empty: the owner emails are then `null`.
-    public var usersByID: [Int: User]
+    public var usersByID: [Int64: User]
     /// The lead's loss reason (`GET /api/v4/leads/loss_reasons/{id}`), when fetched separately; the mapper also looks
     /// at the reason embedded in ``lead``.
     public var lossReason: LossReason?
@@ -35,7 +35,7 @@ public struct DealContext: Sendable, Hashable {
 
     /// A context; only the account id is required.
     public init(accountID: Int64, lead: Lead? = nil, contact: Contact? = nil, company: Company? = nil,
-                pipelines: [Pipeline] = [], usersByID: [Int: User] = [:], lossReason: LossReason? = nil,
+                pipelines: [Pipeline] = [], usersByID: [Int64: User] = [:], lossReason: LossReason? = nil,
                 accountCurrency: String? = nil) {
         self.accountID = accountID
         self.lead = lead
@@ -51,7 +51,7 @@ public struct DealContext: Sendable, Hashable {
     public init(accountID: Int64, lead: Lead? = nil, contact: Contact? = nil, company: Company? = nil,
                 pipelines: [Pipeline] = [], users: [User], lossReason: LossReason? = nil,
                 accountCurrency: String? = nil) {
-        var byID: [Int: User] = [:]
+        var byID: [Int64: User] = [:]
         for user in users { byID[user.id] = user }
         self.init(accountID: accountID, lead: lead, contact: contact, company: company, pipelines: pipelines,
                   usersByID: byID, lossReason: lossReason, accountCurrency: accountCurrency)

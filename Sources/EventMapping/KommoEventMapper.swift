@@ -148,7 +148,7 @@ public struct KommoEventMapper: Sendable {
                     detail: "lead \(event.id): \(key) is listed in disabledEvents"))
                 continue
             }
-            guard let lead = context.lead, Int64(lead.id) == event.id else {
+            guard let lead = context.lead, lead.id == event.id else {
                 if case .deleted = change {
                     result.skipped.append(SkipReason(
                         code: .leadDeleted,
@@ -186,7 +186,7 @@ public struct KommoEventMapper: Sendable {
         }
         guard event.isStageChange,
               let toStatus = event.statusID,
-              let toPipeline = event.pipelineID ?? context.lead.map({ Int64($0.pipelineID) }) else {
+              let toPipeline = event.pipelineID ?? context.lead?.pipelineID else {
             result.skipped.append(SkipReason(
                 code: .notAStageChange,
                 detail: "lead \(event.id) \(event.action): the old and new stage are the same"))
@@ -200,9 +200,9 @@ public struct KommoEventMapper: Sendable {
     /// Every stage but 142 and 143 belongs to one pipeline; 142 and 143 exist in all, so the deal's current
     /// pipeline is the best guess; an unknown stage gives `nil` (written `~` in the message id).
     static func pipeline(ofOldStatus status: Int64, currentPipeline: Int64, pipelines: [Pipeline]) -> Int64? {
-        if status == Int64(Status.wonID) || status == Int64(Status.lostID) { return currentPipeline }
-        for pipeline in pipelines where pipeline.statuses.contains(where: { Int64($0.id) == status }) {
-            return Int64(pipeline.id)
+        if status == Status.wonID || status == Status.lostID { return currentPipeline }
+        for pipeline in pipelines where pipeline.statuses.contains(where: { $0.id == status }) {
+            return pipeline.id
         }
         return nil
     }
@@ -234,7 +234,7 @@ public struct KommoEventMapper: Sendable {
         guard configuration.eventName(for: .contactUpdated) != nil else {
             return .skipped(.eventDisabled, "contact \(event.id): contactUpdated is listed in disabledEvents")
         }
-        guard let contact = context.contact, Int64(contact.id) == event.id else {
+        guard let contact = context.contact, contact.id == event.id else {
             return .skipped(.contactNotFound, "contact \(event.id) was not found in Kommo (or not fetched)")
         }
         let person: Person
@@ -246,7 +246,7 @@ public struct KommoEventMapper: Sendable {
         var traits = mappedFields(configuration.contactFields, of: contact, omitMissing: true)
         traits.merge(personTraits(person)) { _, builtIn in builtIn }
         if let company = context.company {
-            traits["company"] = ["id": .int(Int64(company.id)), "name": Self.nonEmpty(company.name)]
+            traits["company"] = ["id": .int(company.id), "name": Self.nonEmpty(company.name)]
         }
         let message = SegmentMessage.identify(
             userID: person.userID, traits: traits,
@@ -283,7 +283,7 @@ public struct KommoEventMapper: Sendable {
 
     func identity(of contact: Contact, accountID: Int64) -> Resolution {
         let email = contact.primaryEmail
-        let byID = Self.contactUserID(accountID: accountID, contactID: Int64(contact.id))
+        let byID = Self.contactUserID(accountID: accountID, contactID: contact.id)
         switch configuration.identity.userID {
         case .contactID:
             return .success(Person(userID: byID, contact: contact, email: email))
@@ -308,7 +308,7 @@ public struct KommoEventMapper: Sendable {
     /// `email`, `name`, `first_name`, `last_name`, `phone` where known, and `kommo_contact_id`.
     func personTraits(_ person: Person) -> [String: JSONValue] {
         let contact = person.contact
-        var traits: [String: JSONValue] = ["kommo_contact_id": .int(Int64(contact.id))]
+        var traits: [String: JSONValue] = ["kommo_contact_id": .int(contact.id)]
         if let email = person.email { traits["email"] = .string(email) }
         if let name = Self.trimmed(contact.name) { traits["name"] = .string(name) }
         if let first = contact.firstName.flatMap(Self.trimmed) { traits["first_name"] = .string(first) }
@@ -330,7 +330,7 @@ public struct KommoEventMapper: Sendable {
                       omitMissing: Bool) -> [String: JSONValue] {
         var out: [String: JSONValue] = [:]
         for (fieldID, name) in map.sorted(by: { $0.key < $1.key }) {
-            if let field = entity.customField(id: Int(fieldID)) {
+            if let field = entity.customField(id: fieldID) {
                 let value = CustomFieldJSON.value(of: field)
                 if !(omitMissing && value == .null) { out[name] = value }
             } else if !omitMissing {
@@ -341,7 +341,7 @@ public struct KommoEventMapper: Sendable {
     }
 
     func fieldValue(_ fieldID: Int64?, of entity: some CustomFieldsCarrier) -> JSONValue? {
-        guard let fieldID, let field = entity.customField(id: Int(fieldID)) else { return nil }
+        guard let fieldID, let field = entity.customField(id: fieldID) else { return nil }
         let value = CustomFieldJSON.value(of: field)
         return value == .null ? nil : value
     }
@@ -360,8 +360,8 @@ public struct KommoEventMapper: Sendable {
         text.flatMap(trimmed).map(JSONValue.string) ?? .null
     }
 
-    static func userEmail(_ id: Int64?, in users: [Int: User]) -> JSONValue {
-        guard let id, let user = users[Int(id)], let email = user.email.flatMap(trimmed) else { return .null }
+    static func userEmail(_ id: Int64?, in users: [Int64: User]) -> JSONValue {
+        guard let id, let user = users[id], let email = user.email.flatMap(trimmed) else { return .null }
         return .string(email.lowercased())
     }
 

@@ -25,14 +25,14 @@ extension KommoEventMapper {
             if key == .dealWon {
                 var traits = mapper.mappedFields(configuration.contactFields, of: person.contact, omitMissing: true)
                 traits.merge(mapper.personTraits(person)) { _, builtIn in builtIn }
-                traits["kommo_deal_id"] = .int(Int64(lead.id))
+                traits["kommo_deal_id"] = .int(lead.id)
                 if let plan { traits["plan"] = plan }
                 if let source = mapper.fieldValue(configuration.customFields.source, of: lead) {
                     traits["source"] = source
                 }
                 if let group {
                     var company: [String: JSONValue] = ["name": group.name]
-                    if let companyID = context.company?.id { company["id"] = .int(Int64(companyID)) }
+                    if let companyID = context.company?.id { company["id"] = .int(companyID) }
                     if let plan { company["plan"] = plan }
                     traits["company"] = .object(company)
                 }
@@ -41,7 +41,7 @@ extension KommoEventMapper {
                 result.messages.append(identify(traits))
             } else if key == .dealLost {
                 var traits = configuration.lostTraits
-                traits["kommo_deal_id"] = .int(Int64(lead.id))
+                traits["kommo_deal_id"] = .int(lead.id)
                 result.messages.append(identify(traits))
             }
 
@@ -103,7 +103,7 @@ extension KommoEventMapper {
                 return (String(company.id), KommoEventMapper.nonEmpty(company.name))
             }
             guard let field = configuration.customFields.company,
-                  let text = lead.customField(id: Int(field))?.firstText.flatMap(KommoEventMapper.trimmed) else {
+                  let text = lead.customField(id: field)?.firstText.flatMap(KommoEventMapper.trimmed) else {
                 return nil
             }
             return (text, .string(text))
@@ -113,12 +113,12 @@ extension KommoEventMapper {
                              amount: JSONValue?) -> [String: JSONValue] {
             let pipelines = context.pipelines
             var properties: [String: JSONValue] = [
-                "deal_id": .int(Int64(lead.id)),
+                "deal_id": .int(lead.id),
                 "deal_name": KommoEventMapper.nonEmpty(lead.name),
                 "amount": amount ?? .null,
                 "currency": (configuration.currency ?? context.accountCurrency).map(JSONValue.string) ?? .null,
-                "owner_id": lead.responsibleUserID > 0 ? .int(Int64(lead.responsibleUserID)) : .null,
-                "owner": KommoEventMapper.userEmail(Int64(lead.responsibleUserID), in: context.usersByID),
+                "owner_id": lead.responsibleUserID > 0 ? .int(lead.responsibleUserID) : .null,
+                "owner": KommoEventMapper.userEmail(lead.responsibleUserID, in: context.usersByID),
             ]
             switch change {
             case let .stage(fromStatus, fromPipeline, toStatus, toPipeline):
@@ -129,8 +129,8 @@ extension KommoEventMapper {
                 properties["to_stage_id"] = .int(toStatus)
                 properties["to_stage"] = Self.stageName(toStatus, pipeline: toPipeline, in: pipelines)
             default:
-                let pipeline = Int64(lead.pipelineID)
-                let stage = Int64(lead.statusID)
+                let pipeline = lead.pipelineID
+                let stage = lead.statusID
                 properties["pipeline_id"] = .int(pipeline)
                 properties["pipeline"] = Self.pipelineName(pipeline, in: pipelines)
                 properties["stage_id"] = .int(stage)
@@ -164,13 +164,13 @@ extension KommoEventMapper {
         }
 
         static func pipelineName(_ id: Int64, in pipelines: [Pipeline]) -> JSONValue {
-            KommoEventMapper.nonEmpty(pipelines.first { Int64($0.id) == id }?.name)
+            KommoEventMapper.nonEmpty(pipelines.first { $0.id == id }?.name)
         }
 
         static func stageName(_ status: Int64?, pipeline: Int64?, in pipelines: [Pipeline]) -> JSONValue {
             guard let status, let pipeline,
-                  let found = pipelines.first(where: { Int64($0.id) == pipeline })?.statuses
-                      .first(where: { Int64($0.id) == status }) else { return .null }
+                  let found = pipelines.first(where: { $0.id == pipeline })?.statuses
+                      .first(where: { $0.id == status }) else { return .null }
             return KommoEventMapper.nonEmpty(found.name)
         }
     }

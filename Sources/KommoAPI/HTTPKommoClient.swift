@@ -50,14 +50,14 @@ public struct HTTPKommoClient: KommoClient, CustomStringConvertible, CustomRefle
         /// A 403 within this time after a 429 on the same limiter is read as an IP block. Default: 15 minutes.
         public var blockDetectionWindow: Duration
         /// Sent as `X-Context-User-ID` with note writes so that they are attributed to this user. Default: `nil`.
-        public var contextUserID: Int?
+        public var contextUserID: Int64?
 
         /// Creates a configuration.
         public init(requestTimeout: Duration = .seconds(15), retryPolicy: RetryPolicy = .kommo,
                     rateLimit: KommoRateLimiter.Limit = .default, cacheTTL: Duration = .seconds(600),
                     userAgent: String = SDKInfo.userAgent, idsPerRequest: Int = 50, pageLimit: Int = 250,
                     notesPerRequest: Int = 50, maxPages: Int = 200, blockDetectionWindow: Duration = .seconds(900),
-                    contextUserID: Int? = nil) {
+                    contextUserID: Int64? = nil) {
             self.requestTimeout = requestTimeout
             self.retryPolicy = retryPolicy
             self.rateLimit = rateLimit
@@ -129,28 +129,28 @@ public struct HTTPKommoClient: KommoClient, CustomStringConvertible, CustomRefle
     // MARK: Entities by id
 
     /// `GET /api/v4/leads?filter[id][]=…&with=contacts,loss_reason&limit=250`, ≤ 50 ids per request, all pages.
-    public func leads(ids: [Int]) async throws -> [Lead] {
+    public func leads(ids: [Int64]) async throws -> [Lead] {
         try await byIDs(Lead.self, path: "/api/v4/leads", ids: ids, extra: [("with", "contacts,loss_reason")])
     }
 
     /// `GET /api/v4/leads/{id}?with=contacts,loss_reason`; `nil` on 204.
-    public func lead(id: Int) async throws -> Lead? {
+    public func lead(id: Int64) async throws -> Lead? {
         try await engine.getObject(Lead.self, path: "/api/v4/leads/\(id)", query: [("with", "contacts,loss_reason")])
     }
 
     /// `GET /api/v4/contacts?filter[id][]=…&limit=250`, ≤ 50 ids per request, all pages.
-    public func contacts(ids: [Int]) async throws -> [Contact] {
+    public func contacts(ids: [Int64]) async throws -> [Contact] {
         try await byIDs(Contact.self, path: "/api/v4/contacts", ids: ids, extra: [])
     }
 
     /// `GET /api/v4/companies?filter[id][]=…&limit=250`, ≤ 50 ids per request, all pages.
-    public func companies(ids: [Int]) async throws -> [Company] {
+    public func companies(ids: [Int64]) async throws -> [Company] {
         try await byIDs(Company.self, path: "/api/v4/companies", ids: ids, extra: [])
     }
 
-    private func byIDs<Item: HALCollectionItem>(_ type: Item.Type, path: String, ids: [Int],
+    private func byIDs<Item: HALCollectionItem>(_ type: Item.Type, path: String, ids: [Int64],
                                                 extra: [(String, String)]) async throws -> [Item] {
-        var seen = Set<Int>()
+        var seen = Set<Int64>()
         let unique = ids.filter { seen.insert($0).inserted }
         var result: [Item] = []
         var start = 0

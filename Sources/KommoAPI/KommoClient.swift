@@ -12,13 +12,13 @@ public protocol KommoClient: Sendable {
     /// The leads with these ids, with their contacts (`is_main`) and loss reason embedded.
     ///
     /// Duplicate ids are sent once; ids go out in chunks of at most 50 per request (`filter[id][]`).
-    func leads(ids: [Int]) async throws -> [Lead]
+    func leads(ids: [Int64]) async throws -> [Lead]
     /// One lead with contacts and loss reason embedded; `nil` when Kommo answers 204 (unknown or deleted).
-    func lead(id: Int) async throws -> Lead?
+    func lead(id: Int64) async throws -> Lead?
     /// The contacts with these ids (chunked like ``leads(ids:)``).
-    func contacts(ids: [Int]) async throws -> [Contact]
+    func contacts(ids: [Int64]) async throws -> [Contact]
     /// The companies with these ids (chunked like ``leads(ids:)``).
-    func companies(ids: [Int]) async throws -> [Company]
+    func companies(ids: [Int64]) async throws -> [Company]
     /// Every pipeline with its stages (cached by ``HTTPKommoClient``).
     func pipelines() async throws -> [Pipeline]
     /// Every user, or `nil` when the token may not list users (Kommo answers 403 to non-admin tokens).
@@ -46,32 +46,32 @@ extension KommoClient {
     }
 
     /// One contact, or `nil` when unknown or deleted.
-    public func contact(id: Int) async throws -> Contact? {
+    public func contact(id: Int64) async throws -> Contact? {
         try await contacts(ids: [id]).first { $0.id == id }
     }
 
     /// One company, or `nil` when unknown or deleted.
-    public func company(id: Int) async throws -> Company? {
+    public func company(id: Int64) async throws -> Company? {
         try await companies(ids: [id]).first { $0.id == id }
     }
 
     /// One user from ``users()``; `nil` when unknown or when the token may not read users.
-    public func user(id: Int) async throws -> User? {
+    public func user(id: Int64) async throws -> User? {
         try await users()?.first { $0.id == id }
     }
 
     /// One pipeline from ``pipelines()``.
-    public func pipeline(id: Int) async throws -> Pipeline? {
+    public func pipeline(id: Int64) async throws -> Pipeline? {
         try await pipelines().first { $0.id == id }
     }
 
     /// The stage `statusID` of pipeline `pipelineID` (stages 142/143 exist in every pipeline, hence both ids).
-    public func status(id statusID: Int, pipelineID: Int) async throws -> Status? {
+    public func status(id statusID: Int64, pipelineID: Int64) async throws -> Status? {
         try await pipeline(id: pipelineID)?.status(id: statusID)
     }
 
     /// One loss reason from ``lossReasons()``.
-    public func lossReason(id: Int) async throws -> LossReason? {
+    public func lossReason(id: Int64) async throws -> LossReason? {
         try await lossReasons().first { $0.id == id }
     }
 

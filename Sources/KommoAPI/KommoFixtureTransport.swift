@@ -66,7 +66,7 @@ public final class KommoFixtureTransport: HTTPTransport, Sendable {
     /// A note that was posted, as received.
     public struct RecordedNote: Sendable, Hashable {
         /// The lead the note was written to (`entity_id`).
-        public var entityID: Int
+        public var entityID: Int64
         /// The `note_type` (for example `common`).
         public var noteType: String
         /// `params.text`, when present.
@@ -74,11 +74,11 @@ public final class KommoFixtureTransport: HTTPTransport, Sendable {
         /// The whole note object as posted.
         public var json: JSONValue
         /// The id the transport answered with.
-        public var assignedID: Int
+        public var assignedID: Int64
     }
 
     /// The id given to the first posted note; later notes count up from it.
-    public let firstNoteID: Int
+    public let firstNoteID: Int64
     /// The fixture source.
     public let source: Source
     private let usersForbidden: Bool
@@ -89,7 +89,7 @@ public final class KommoFixtureTransport: HTTPTransport, Sendable {
         var counts: [String: Int] = [:]
         var notes: [RecordedNote] = []
         var noteBodies: [Data] = []
-        var nextNoteID: Int
+        var nextNoteID: Int64
     }
     private let state: Mutex<State>
 
@@ -102,7 +102,7 @@ public final class KommoFixtureTransport: HTTPTransport, Sendable {
     ///     non-empty bearer token is.
     ///   - firstNoteID: the id of the first note posted.
     public init(source: Source, usersForbidden: Bool = false, acceptedToken: String? = nil,
-                firstNoteID: Int = 91_000_100) {
+                firstNoteID: Int64 = 91_000_100) {
         self.source = source
         self.usersForbidden = usersForbidden
         self.acceptedToken = acceptedToken
@@ -263,7 +263,7 @@ public final class KommoFixtureTransport: HTTPTransport, Sendable {
 
     // MARK: Answers
 
-    private func single(_ entity: Entity, id: Int, query: [(String, String)]) throws -> (HTTPResponse, Data) {
+    private func single(_ entity: Entity, id: Int64, query: [(String, String)]) throws -> (HTTPResponse, Data) {
         let allowed: Set<String> = entity == .users ? [] : ["with"]
         if let refusal = refuseUnknown(query, allowed: allowed) { return refusal }
         if entity == .users && usersAreForbidden() { return forbiddenUsers() }
@@ -278,14 +278,14 @@ public final class KommoFixtureTransport: HTTPTransport, Sendable {
     }
 
     private func list(_ entity: Entity, query: [(String, String)], path: String) throws -> (HTTPResponse, Data) {
-        var ids: [Int] = []
+        var ids: [Int64] = []
         var filtered = false
         var page = 1
         for (name, value) in query {
             if Self.isIDFilter(name) {
                 filtered = true
                 for part in value.split(separator: ",") {
-                    guard let id = Int(part.trimmingCharacters(in: .whitespaces)) else {
+                    guard let id = Int64(part.trimmingCharacters(in: .whitespaces)) else {
                         return problem(400, "Bad Request", "'\(value)' is not an id in \(name)")
                     }
                     ids.append(id)
@@ -307,7 +307,7 @@ public final class KommoFixtureTransport: HTTPTransport, Sendable {
         }
         if entity == .users && usersAreForbidden() { return forbiddenUsers() }
         if !filtered { ids = listIDs(in: entity.directory) }
-        var seen = Set<Int>()
+        var seen = Set<Int64>()
         var items: [JSONValue] = []
         for id in ids where seen.insert(id).inserted {
             let name = "\(entity.directory)/\(id).json"
@@ -340,7 +340,7 @@ public final class KommoFixtureTransport: HTTPTransport, Sendable {
               let array = value.arrayValue, !array.isEmpty else {
             return validationProblem(path: "", detail: "the body must be a non-empty JSON array of notes")
         }
-        var accepted: [(entityID: Int, noteType: String, text: String?, json: JSONValue, requestID: String)] = []
+        var accepted: [(entityID: Int64, noteType: String, text: String?, json: JSONValue, requestID: String)] = []
         for (index, note) in array.enumerated() {
             guard let entityID = note["entity_id"]?.intValue, entityID > 0 else {
                 return validationProblem(path: "\(index).entity_id", detail: "entity_id must be a positive integer")
@@ -349,7 +349,7 @@ public final class KommoFixtureTransport: HTTPTransport, Sendable {
                 return validationProblem(path: "\(index).note_type", detail: "note_type is required")
             }
             let requestID = note["request_id"]?.stringValue ?? "0"
-            accepted.append((Int(entityID), noteType, note["params"]?["text"]?.stringValue, note, requestID))
+            accepted.append((entityID, noteType, note["params"]?["text"]?.stringValue, note, requestID))
         }
         let created: [JSONValue] = state.withLock { s in
             s.noteBodies.append(body)
@@ -359,8 +359,8 @@ public final class KommoFixtureTransport: HTTPTransport, Sendable {
                 s.notes.append(RecordedNote(entityID: note.entityID, noteType: note.noteType, text: note.text,
                                             json: note.json, assignedID: id))
                 return [
-                    "id": .int(Int64(id)),
-                    "entity_id": .int(Int64(note.entityID)),
+                    "id": .int(id),
+                    "entity_id": .int(note.entityID),
                     "request_id": .string(note.requestID),
                     "_links": ["self": ["href": .string("/api/v4/leads/\(note.entityID)/notes/\(id)")]],
                 ]
@@ -426,7 +426,7 @@ public final class KommoFixtureTransport: HTTPTransport, Sendable {
         }
     }
 
-    private func listIDs(in directory: String) -> [Int] {
+    private func listIDs(in directory: String) -> [Int64] {
         let names: [String]
         switch source {
         case .files(let files):
@@ -452,8 +452,8 @@ public final class KommoFixtureTransport: HTTPTransport, Sendable {
 
     // MARK: Helpers
 
-    private static func entityID(_ text: String) -> Int? {
-        guard !text.isEmpty, text.allSatisfy(\.isASCII), text.allSatisfy(\.isNumber), let id = Int(text), id > 0
+    private static func entityID(_ text: String) -> Int64? {
+        guard !text.isEmpty, text.allSatisfy(\.isASCII), text.allSatisfy(\.isNumber), let id = Int64(text), id > 0
         else { return nil }
         return id
     }

@@ -17,7 +17,7 @@ public struct KommoAPIFake: Sendable {
     /// The bearer token the fake client sends (and the transport accepts).
     public static let token = "fixture-token"
     /// The sample account's id.
-    public static let accountID = 31_234_567
+    public static let accountID: Int64 = 31_234_567
     /// The sample account's subdomain.
     public static let subdomain = "acme"
 

@@ -23,7 +23,7 @@ public struct KommoWebhookBuilder: Sendable, Hashable {
     /// The `account[…]` block.
     public struct Account: Sendable, Hashable {
         /// `account[id]`.
-        public var id: Int
+        public var id: Int64
         /// `account[subdomain]`.
         public var subdomain: String
         /// `account[_links][self]`; `nil` omits it (Digital Pipeline hooks have none).
@@ -36,7 +36,7 @@ public struct KommoWebhookBuilder: Sendable, Hashable {
         public static let sample = Account(id: 31_234_567, subdomain: "acme", link: "https://acme.kommo.com")
 
         /// Creates an account block.
-        public init(id: Int, subdomain: String, link: String? = nil, idFirst: Bool = false) {
+        public init(id: Int64, subdomain: String, link: String? = nil, idFirst: Bool = false) {
             self.id = id
             self.subdomain = subdomain
             self.link = link
@@ -189,11 +189,11 @@ public struct KommoWebhookItem: Sendable, Hashable {
     /// A tag as sent in `tags[i][id]` / `tags[i][name]`.
     public struct Tag: Sendable, Hashable {
         /// The tag id.
-        public var id: Int
+        public var id: Int64
         /// The tag name.
         public var name: String
         /// Creates a tag.
-        public init(id: Int, name: String) {
+        public init(id: Int64, name: String) {
             self.id = id
             self.name = name
         }
@@ -204,11 +204,11 @@ public struct KommoWebhookItem: Sendable, Hashable {
         /// How the values are written.
         public enum Values: Sendable, Hashable {
             /// `values[i][value]` (and `values[i][enum]` when the enum id is given).
-            case list([(value: String, enumID: Int?)])
+            case list([(value: String, enumID: Int64?)])
             /// `values[i]=value`: bare scalars (date fields).
             case scalars([String])
             /// `values[value]` and `values[enum]` without an index (radio buttons).
-            case keyed(value: String, enumID: Int?)
+            case keyed(value: String, enumID: Int64?)
 
             /// Compares the written form.
             public static func == (lhs: Values, rhs: Values) -> Bool { lhs.fields == rhs.fields }
@@ -236,7 +236,7 @@ public struct KommoWebhookItem: Sendable, Hashable {
         }
 
         /// The field id.
-        public var id: Int
+        public var id: Int64
         /// The field name.
         public var name: String
         /// The values.
@@ -245,7 +245,7 @@ public struct KommoWebhookItem: Sendable, Hashable {
         public var code: String?
 
         /// Creates a custom field.
-        public init(id: Int, name: String, values: Values, code: String? = nil) {
+        public init(id: Int64, name: String, values: Values, code: String? = nil) {
             self.id = id
             self.name = name
             self.values = values
@@ -253,7 +253,7 @@ public struct KommoWebhookItem: Sendable, Hashable {
         }
 
         /// A field with one value (and its enum id, for select-like fields).
-        public static func text(id: Int, name: String, _ value: String, enumID: Int? = nil,
+        public static func text(id: Int64, name: String, _ value: String, enumID: Int64? = nil,
                                 code: String? = nil) -> CustomField {
             CustomField(id: id, name: name, values: .list([(value, enumID)]), code: code)
         }
@@ -277,11 +277,11 @@ public struct KommoWebhookItem: Sendable, Hashable {
     /// A lead item (`leads[add|update|status|responsible|restore][i]`) with the fields Kommo sends, in its
     /// order; `nil` parameters are left out.
     public static func lead(
-        id: Int, name: String? = nil, statusID: Int? = nil, oldStatusID: Int? = nil, price: Int? = nil,
-        responsibleUserID: Int? = nil, lastModified: Int? = nil, modifiedUserID: Int? = nil,
-        createdUserID: Int? = nil, dateCreate: Int? = nil, pipelineID: Int? = nil, oldPipelineID: Int? = nil,
-        tags: [Tag] = [], accountID: Int? = nil, customFields: [CustomField] = [],
-        oldResponsibleUserID: Int? = nil, createdAt: Int? = nil, updatedAt: Int? = nil
+        id: Int64, name: String? = nil, statusID: Int64? = nil, oldStatusID: Int64? = nil, price: Int? = nil,
+        responsibleUserID: Int64? = nil, lastModified: Int? = nil, modifiedUserID: Int64? = nil,
+        createdUserID: Int64? = nil, dateCreate: Int? = nil, pipelineID: Int64? = nil, oldPipelineID: Int64? = nil,
+        tags: [Tag] = [], accountID: Int64? = nil, customFields: [CustomField] = [],
+        oldResponsibleUserID: Int64? = nil, createdAt: Int? = nil, updatedAt: Int? = nil
     ) -> KommoWebhookItem {
         var item = KommoWebhookItem(fields: [Field(["id"], String(id))])
         item.optional("name", name)
@@ -308,14 +308,14 @@ public struct KommoWebhookItem: Sendable, Hashable {
     }
 
     /// A deleted lead (`leads[delete][i]`): only `id`, `status_id` and `pipeline_id`.
-    public static func deletedLead(id: Int, statusID: Int, pipelineID: Int) -> KommoWebhookItem {
+    public static func deletedLead(id: Int64, statusID: Int64, pipelineID: Int64) -> KommoWebhookItem {
         KommoWebhookItem(fields: [Field(["id"], String(id)), Field(["status_id"], String(statusID)),
                                   Field(["pipeline_id"], String(pipelineID))])
     }
 
     /// A Digital Pipeline stage item: `id`, `status_id`, `pipeline_id`, `old_status_id`, `old_pipeline_id`.
-    public static func digitalPipelineStatus(id: Int, statusID: Int, pipelineID: Int, oldStatusID: Int,
-                                             oldPipelineID: Int) -> KommoWebhookItem {
+    public static func digitalPipelineStatus(id: Int64, statusID: Int64, pipelineID: Int64, oldStatusID: Int64,
+                                             oldPipelineID: Int64) -> KommoWebhookItem {
         KommoWebhookItem(fields: [
             Field(["id"], String(id)), Field(["status_id"], String(statusID)),
             Field(["pipeline_id"], String(pipelineID)), Field(["old_status_id"], String(oldStatusID)),
@@ -325,9 +325,9 @@ public struct KommoWebhookItem: Sendable, Hashable {
 
     /// A contact or company item (`contacts[add|update|delete|restore][i]`); `type` is `contact` or `company`.
     public static func contact(
-        id: Int, name: String? = nil, responsibleUserID: Int? = nil, dateCreate: Int? = nil,
-        lastModified: Int? = nil, createdUserID: Int? = nil, modifiedUserID: Int? = nil, accountID: Int? = nil,
-        customFields: [CustomField] = [], linkedLeadIDs: [Int] = [], oldResponsibleUserID: Int? = nil,
+        id: Int64, name: String? = nil, responsibleUserID: Int64? = nil, dateCreate: Int? = nil,
+        lastModified: Int? = nil, createdUserID: Int64? = nil, modifiedUserID: Int64? = nil, accountID: Int64? = nil,
+        customFields: [CustomField] = [], linkedLeadIDs: [Int64] = [], oldResponsibleUserID: Int64? = nil,
         createdAt: Int? = nil, updatedAt: Int? = nil, type: String? = "contact"
     ) -> KommoWebhookItem {
         var item = KommoWebhookItem(fields: [Field(["id"], String(id))])
@@ -349,9 +349,9 @@ public struct KommoWebhookItem: Sendable, Hashable {
 
     /// A company edit as Kommo sends it: a contact item with `type=company`, under the `contacts` section.
     public static func company(
-        id: Int, name: String? = nil, responsibleUserID: Int? = nil, dateCreate: Int? = nil,
-        lastModified: Int? = nil, createdUserID: Int? = nil, modifiedUserID: Int? = nil, accountID: Int? = nil,
-        customFields: [CustomField] = [], linkedLeadIDs: [Int] = [], createdAt: Int? = nil, updatedAt: Int? = nil
+        id: Int64, name: String? = nil, responsibleUserID: Int64? = nil, dateCreate: Int? = nil,
+        lastModified: Int? = nil, createdUserID: Int64? = nil, modifiedUserID: Int64? = nil, accountID: Int64? = nil,
+        customFields: [CustomField] = [], linkedLeadIDs: [Int64] = [], createdAt: Int? = nil, updatedAt: Int? = nil
     ) -> KommoWebhookItem {
         contact(id: id, name: name, responsibleUserID: responsibleUserID, dateCreate: dateCreate,
                 lastModified: lastModified, createdUserID: createdUserID, modifiedUserID: modifiedUserID,
@@ -365,6 +365,10 @@ public struct KommoWebhookItem: Sendable, Hashable {
     }
 
     private mutating func optional(_ key: String, _ value: Int?) {
+        if let value { append([key], String(value)) }
+    }
+
+    private mutating func optional(_ key: String, _ value: Int64?) {
         if let value { append([key], String(value)) }
     }
 

@@ -7,9 +7,9 @@ import KommoSegmentTesting
 /// The fictional Kommo account of the fixtures, as the pipeline would have fetched it: leads, contacts, companies,
 /// pipelines, users and the account currency. Golden cases start from it and change what they need.
 struct GoldenWorld {
-    var leads: [Int: Lead] = [:]
-    var contacts: [Int: Contact] = [:]
-    var companies: [Int: Company] = [:]
+    var leads: [Int64: Lead] = [:]
+    var contacts: [Int64: Contact] = [:]
+    var companies: [Int64: Company] = [:]
     var pipelines: [Pipeline] = []
     var users: [User] = []
     var accountCurrency: String? = "USD"
@@ -49,11 +49,11 @@ struct GoldenWorld {
         var company: Company?
         switch event {
         case .lead(let item):
-            lead = leads[Int(item.id)]
+            lead = leads[item.id]
             contact = lead?.mainContactID.flatMap { contacts[$0] }
             company = lead?.companyID.flatMap { companies[$0] }
         case .contact(let item):
-            contact = contacts[Int(item.id)]
+            contact = contacts[item.id]
             company = contact?.companyID.flatMap { companies[$0] }
         default:
             break

@@ -29,8 +29,8 @@ struct KommoEventMapperTests {
     ])
     static let noEmailContact = Contact(id: 35_000_040, name: "No Mail")
 
-    static func lead(status: Int = 61_000_005, pipeline: Int = 7_654_321, updatedAt: Int = 1_768_000_000,
-                     fields: [CustomFieldValue] = [], company: Int? = nil) -> Lead {
+    static func lead(status: Int64 = 61_000_005, pipeline: Int64 = 7_654_321, updatedAt: Int = 1_768_000_000,
+                     fields: [CustomFieldValue] = [], company: Int64? = nil) -> Lead {
         Lead(id: 24_000_017, name: "ACME", price: Decimal(string: "12500.50"), responsibleUserID: 9_000_001,
              statusID: status, pipelineID: pipeline, updatedAt: Date(timeIntervalSince1970: TimeInterval(updatedAt)),
              customFieldsValues: fields, accountID: 31_234_567,

@@ -55,7 +55,7 @@ struct AuthTests {
         let client = try K.client(transport, time: time, tokens: provider)
         let start = time.now
         try await withThrowingTaskGroup(of: Lead?.self) { group in
-            for id in 0..<20 { group.addTask { try await client.lead(id: id) } }
+            for id: Int64 in 0..<20 { group.addTask { try await client.lead(id: id) } }
             await gated.gate.waitForSleepers(1)
             for _ in 0..<200 { await Task.yield() }
             gated.gate.advance(by: .seconds(1))

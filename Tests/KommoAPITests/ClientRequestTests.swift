@@ -28,13 +28,13 @@ struct ClientRequestTests {
     func chunking() async throws {
         let transport = ScriptedTransport(fallback: { _, _ in K.noContent })
         let client = try K.client(transport)
-        let ids = Array(1...120)
+        let ids: [Int64] = Array(1...120)
         #expect(try await client.leads(ids: ids).isEmpty)
         let requests = transport.requests
         #expect(requests.count == 3)
         let sent = requests.map { request in
             URLComponents(url: request.request.url, resolvingAgainstBaseURL: false)?.queryItems?
-                .filter { $0.name == "filter[id][]" }.compactMap { $0.value.flatMap { Int($0) } } ?? []
+                .filter { $0.name == "filter[id][]" }.compactMap { $0.value.flatMap { Int64($0) } } ?? []
         }
         #expect(sent.map(\.count) == [50, 50, 20])
         #expect(sent.flatMap { $0 } == ids)

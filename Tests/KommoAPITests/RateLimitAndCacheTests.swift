@@ -27,7 +27,7 @@ struct RateLimiterTests {
             return K.noContent
         })
         let client = try K.client(transport, time: time)
-        for id in 0..<20 { _ = try await client.lead(id: id) }
+        for id: Int64 in 0..<20 { _ = try await client.lead(id: id) }
         let dates = stamps.values
         #expect(dates.count == 20)
         #expect(maxInAnySecond(dates) == 7)
@@ -51,7 +51,7 @@ struct RateLimiterTests {
         let b = try K.client(transport, time: time, limiter: limiter)
         let work = Task {
             try await withThrowingTaskGroup(of: Void.self) { group in
-                for id in 0..<20 {
+                for id: Int64 in 0..<20 {
                     let client = id.isMultiple(of: 2) ? a : b
                     group.addTask { _ = try await client.lead(id: id) }
                 }

@@ -297,6 +297,23 @@ struct EntityLeniencyTests {
         #expect(throws: DecodingError.self) { try decode(Lead.self, json: #"{"name": "no id"}"#) }
     }
 
+    @Test("ids are Int64: numbers up to Int64.max, numeric strings and whole doubles; others are absent")
+    func int64IDs() throws {
+        let lead = try decode(Lead.self, json: """
+        {"id": 9223372036854775807, "responsible_user_id": " 9000001 ", "status_id": 142.0,
+         "pipeline_id": 7654321.5, "group_id": "x", "loss_reason_id": "9223372036854775808",
+         "_embedded": {"contacts": [{"id": "35000021", "is_main": true}]}}
+        """)
+        #expect(lead.id == Int64.max)
+        #expect(lead.responsibleUserID == 9_000_001)
+        #expect(lead.statusID == Status.wonID)
+        #expect(lead.pipelineID == 0)
+        #expect(lead.groupID == 0)
+        #expect(lead.lossReasonID == nil)
+        #expect(lead.mainContactID == 35_000_021)
+        #expect(throws: DecodingError.self) { try decode(Lead.self, json: #"{"id": "9223372036854775808"}"#) }
+    }
+
     @Test("price_with_minor_units wins over price", arguments: [
         (#"{"id": 1, "price": 12500, "price_with_minor_units": 12500.75}"#, Decimal(string: "12500.75")),
         (#"{"id": 1, "price": 12500, "price_with_minor_units": "99.5"}"#, Decimal(string: "99.5")),

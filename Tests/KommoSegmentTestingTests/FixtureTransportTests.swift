@@ -217,7 +217,7 @@ struct FixtureTransportTests {
     func everySampleWebhookIsAnswerable() async throws {
         let fake = try KommoAPIFake()
         let parser = KommoWebhookParser()
-        var leadIDs: [Int] = [], contactIDs: [Int] = [], companyIDs: [Int] = [], userIDs: Set<Int> = []
+        var leadIDs: [Int64] = [], contactIDs: [Int64] = [], companyIDs: [Int64] = [], userIDs: Set<Int64> = []
         #expect(Fixtures.sampleWebhookNames.count == 14)
         for name in Fixtures.sampleWebhookNames {
             let hook = try parser.parse(body: try Fixtures.kommo(name), contentType: KommoWebhookBuilder.contentType)
@@ -225,13 +225,13 @@ struct FixtureTransportTests {
             for event in hook.events {
                 switch event {
                 case .lead(let lead):
-                    leadIDs.append(Int(lead.id))
+                    leadIDs.append(lead.id)
                     for user in [lead.responsibleUserID, lead.oldResponsibleUserID].compactMap({ $0 }) {
-                        userIDs.insert(Int(user))
+                        userIDs.insert(user)
                     }
-                case .contact(let contact): contactIDs.append(Int(contact.id))
-                case .company(let company): companyIDs.append(Int(company.id))
-                case .note(let note): leadIDs += note.elementID.map { [Int($0)] } ?? []
+                case .contact(let contact): contactIDs.append(contact.id)
+                case .company(let company): companyIDs.append(company.id)
+                case .note(let note): leadIDs += note.elementID.map { [$0] } ?? []
                 case .unknown: break
                 }
             }
@@ -256,12 +256,12 @@ struct FixtureTransportTests {
     @Test("concurrent callers are all answered and counted")
     func concurrentCallers() async throws {
         let fake = try KommoAPIFake(configuration: .init(rateLimit: .init(requestsPerSecond: 1_000, burst: 1_000)))
-        let ids = [24000017, 24000018, 24000019, 24000031, 24000040, 24000050, 24000099]
-        let found = try await withThrowingTaskGroup(of: Int?.self) { group in
+        let ids: [Int64] = [24000017, 24000018, 24000019, 24000031, 24000040, 24000050, 24000099]
+        let found = try await withThrowingTaskGroup(of: Int64?.self) { group in
             for _ in 0..<5 {
                 for id in ids { group.addTask { try await fake.client.lead(id: id)?.id } }
             }
-            var found: [Int] = []
+            var found: [Int64] = []
             for try await id in group { if let id { found.append(id) } }
             return found
         }

@@ -3,7 +3,7 @@ import Foundation
 /// The Kommo account the token belongs to (`GET /api/v4/account`).
 public struct Account: Codable, Sendable, Hashable {
     /// The account id.
-    public var id: Int
+    public var id: Int64
     /// The account's name.
     public var name: String
     /// The subdomain (`acme` in `acme.kommo.com`).
@@ -17,20 +17,20 @@ public struct Account: Codable, Sendable, Hashable {
     /// When the account was created.
     public var createdAt: Date?
     /// Who created the account.
-    public var createdBy: Int?
+    public var createdBy: Int64?
     /// When the account was last changed.
     public var updatedAt: Date?
     /// The id of the user the token acts as.
-    public var currentUserID: Int?
+    public var currentUserID: Int64?
     /// Whether the "unsorted" inbox is enabled.
     public var isUnsortedOn: Bool?
     /// Whether lost leads ask for a loss reason.
     public var isLossReasonEnabled: Bool?
 
     /// Creates an account.
-    public init(id: Int, name: String, subdomain: String, currency: String? = nil, currencySymbol: String? = nil,
-                country: String? = nil, createdAt: Date? = nil, createdBy: Int? = nil, updatedAt: Date? = nil,
-                currentUserID: Int? = nil, isUnsortedOn: Bool? = nil, isLossReasonEnabled: Bool? = nil) {
+    public init(id: Int64, name: String, subdomain: String, currency: String? = nil, currencySymbol: String? = nil,
+                country: String? = nil, createdAt: Date? = nil, createdBy: Int64? = nil, updatedAt: Date? = nil,
+                currentUserID: Int64? = nil, isUnsortedOn: Bool? = nil, isLossReasonEnabled: Bool? = nil) {
         self.id = id
         self.name = name
         self.subdomain = subdomain
@@ -66,9 +66,9 @@ public struct Account: Codable, Sendable, Hashable {
         currencySymbol = c.entityString(.currencySymbol)
         country = c.entityString(.country)
         createdAt = c.entityDate(.createdAt)
-        createdBy = c.entityInt(.createdBy)
+        createdBy = c.entityID(.createdBy)
         updatedAt = c.entityDate(.updatedAt)
-        currentUserID = c.entityInt(.currentUserID)
+        currentUserID = c.entityID(.currentUserID)
         isUnsortedOn = c.entityBool(.isUnsortedOn)
         isLossReasonEnabled = c.entityBool(.isLossReasonEnabled)
     }

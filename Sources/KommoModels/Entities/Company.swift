@@ -40,17 +40,17 @@ public struct Company: Codable, Sendable, Hashable, CustomFieldsCarrier {
     }
 
     /// The company's id.
-    public var id: Int
+    public var id: Int64
     /// The company's name.
     public var name: String
     /// The owner's user id.
-    public var responsibleUserID: Int
+    public var responsibleUserID: Int64
     /// The owner's group id.
-    public var groupID: Int
+    public var groupID: Int64
     /// Who created the company.
-    public var createdBy: Int
+    public var createdBy: Int64
     /// Who changed the company last.
-    public var updatedBy: Int
+    public var updatedBy: Int64
     /// When the company was created.
     public var createdAt: Date
     /// When the company was last changed.
@@ -62,15 +62,15 @@ public struct Company: Codable, Sendable, Hashable, CustomFieldsCarrier {
     /// The custom field values (empty when Kommo sent `null`).
     public var customFieldsValues: [CustomFieldValue]
     /// The account id.
-    public var accountID: Int
+    public var accountID: Int64
     /// Tags and (on request) contacts and leads.
     public var embedded: Embedded
 
     /// Creates a company.
-    public init(id: Int, name: String = "", responsibleUserID: Int = 0, groupID: Int = 0, createdBy: Int = 0,
-                updatedBy: Int = 0, createdAt: Date = Date(timeIntervalSince1970: 0),
+    public init(id: Int64, name: String = "", responsibleUserID: Int64 = 0, groupID: Int64 = 0, createdBy: Int64 = 0,
+                updatedBy: Int64 = 0, createdAt: Date = Date(timeIntervalSince1970: 0),
                 updatedAt: Date = Date(timeIntervalSince1970: 0), closestTaskAt: Date? = nil,
-                isDeleted: Bool = false, customFieldsValues: [CustomFieldValue] = [], accountID: Int = 0,
+                isDeleted: Bool = false, customFieldsValues: [CustomFieldValue] = [], accountID: Int64 = 0,
                 embedded: Embedded = Embedded()) {
         self.id = id
         self.name = name
@@ -107,16 +107,16 @@ public struct Company: Codable, Sendable, Hashable, CustomFieldsCarrier {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         id = try c.requiredEntityID(.id)
         name = c.entityString(.name) ?? ""
-        responsibleUserID = c.entityInt(.responsibleUserID) ?? 0
-        groupID = c.entityInt(.groupID) ?? 0
-        createdBy = c.entityInt(.createdBy) ?? 0
-        updatedBy = c.entityInt(.updatedBy) ?? 0
+        responsibleUserID = c.entityID(.responsibleUserID) ?? 0
+        groupID = c.entityID(.groupID) ?? 0
+        createdBy = c.entityID(.createdBy) ?? 0
+        updatedBy = c.entityID(.updatedBy) ?? 0
         createdAt = c.entityDate(.createdAt) ?? entityMissingDate
         updatedAt = c.entityDate(.updatedAt) ?? entityMissingDate
         closestTaskAt = c.entityDate(.closestTaskAt)
         isDeleted = c.entityBool(.isDeleted) ?? false
         customFieldsValues = c.entityArray(CustomFieldValue.self, .customFieldsValues)
-        accountID = c.entityInt(.accountID) ?? 0
+        accountID = c.entityID(.accountID) ?? 0
         embedded = c.entityValue(Embedded.self, .embedded) ?? Embedded()
     }
 

@@ -41,7 +41,7 @@ public struct Contact: Codable, Sendable, Hashable, CustomFieldsCarrier {
     }
 
     /// The contact's id.
-    public var id: Int
+    public var id: Int64
     /// The full name.
     public var name: String
     /// The first name, when entered separately.
@@ -49,13 +49,13 @@ public struct Contact: Codable, Sendable, Hashable, CustomFieldsCarrier {
     /// The last name, when entered separately.
     public var lastName: String?
     /// The owner's user id.
-    public var responsibleUserID: Int
+    public var responsibleUserID: Int64
     /// The owner's group id.
-    public var groupID: Int
+    public var groupID: Int64
     /// Who created the contact.
-    public var createdBy: Int
+    public var createdBy: Int64
     /// Who changed the contact last.
-    public var updatedBy: Int
+    public var updatedBy: Int64
     /// When the contact was created.
     public var createdAt: Date
     /// When the contact was last changed.
@@ -69,16 +69,16 @@ public struct Contact: Codable, Sendable, Hashable, CustomFieldsCarrier {
     /// The custom field values (empty when Kommo sent `null`).
     public var customFieldsValues: [CustomFieldValue]
     /// The account id.
-    public var accountID: Int
+    public var accountID: Int64
     /// Tags, company and (on request) leads.
     public var embedded: Embedded
 
     /// Creates a contact.
-    public init(id: Int, name: String = "", firstName: String? = nil, lastName: String? = nil,
-                responsibleUserID: Int = 0, groupID: Int = 0, createdBy: Int = 0, updatedBy: Int = 0,
+    public init(id: Int64, name: String = "", firstName: String? = nil, lastName: String? = nil,
+                responsibleUserID: Int64 = 0, groupID: Int64 = 0, createdBy: Int64 = 0, updatedBy: Int64 = 0,
                 createdAt: Date = Date(timeIntervalSince1970: 0), updatedAt: Date = Date(timeIntervalSince1970: 0),
                 closestTaskAt: Date? = nil, isDeleted: Bool = false, isUnsorted: Bool = false,
-                customFieldsValues: [CustomFieldValue] = [], accountID: Int = 0, embedded: Embedded = Embedded()) {
+                customFieldsValues: [CustomFieldValue] = [], accountID: Int64 = 0, embedded: Embedded = Embedded()) {
         self.id = id
         self.name = name
         self.firstName = firstName
@@ -122,17 +122,17 @@ public struct Contact: Codable, Sendable, Hashable, CustomFieldsCarrier {
         name = c.entityString(.name) ?? ""
         firstName = c.entityString(.firstName)
         lastName = c.entityString(.lastName)
-        responsibleUserID = c.entityInt(.responsibleUserID) ?? 0
-        groupID = c.entityInt(.groupID) ?? 0
-        createdBy = c.entityInt(.createdBy) ?? 0
-        updatedBy = c.entityInt(.updatedBy) ?? 0
+        responsibleUserID = c.entityID(.responsibleUserID) ?? 0
+        groupID = c.entityID(.groupID) ?? 0
+        createdBy = c.entityID(.createdBy) ?? 0
+        updatedBy = c.entityID(.updatedBy) ?? 0
         createdAt = c.entityDate(.createdAt) ?? entityMissingDate
         updatedAt = c.entityDate(.updatedAt) ?? entityMissingDate
         closestTaskAt = c.entityDate(.closestTaskAt)
         isDeleted = c.entityBool(.isDeleted) ?? false
         isUnsorted = c.entityBool(.isUnsorted) ?? false
         customFieldsValues = c.entityArray(CustomFieldValue.self, .customFieldsValues)
-        accountID = c.entityInt(.accountID) ?? 0
+        accountID = c.entityID(.accountID) ?? 0
         embedded = c.entityValue(Embedded.self, .embedded) ?? Embedded()
     }
 
@@ -165,5 +165,5 @@ public struct Contact: Codable, Sendable, Hashable, CustomFieldsCarrier {
     }
 
     /// The contact's company id, if any.
-    public var companyID: Int? { embedded.companies.first?.id }
+    public var companyID: Int64? { embedded.companies.first?.id }
 }

@@ -76,13 +76,13 @@ public struct CustomFieldValue: Codable, Sendable, Hashable {
         /// checkboxes; Unix seconds for dates; an object for structured types.
         public var value: JSONValue
         /// The id of the chosen option, on enumerated types.
-        public var enumID: Int?
+        public var enumID: Int64?
         /// The code of the chosen option, such as `WORK` or `MOB`, on enumerated types (`enum_code`, or the
         /// legacy `enum` when it holds a code).
         public var enumCode: String?
 
         /// Creates a value.
-        public init(value: JSONValue, enumID: Int? = nil, enumCode: String? = nil) {
+        public init(value: JSONValue, enumID: Int64? = nil, enumCode: String? = nil) {
             self.value = value
             self.enumID = enumID
             self.enumCode = enumCode
@@ -99,13 +99,13 @@ public struct CustomFieldValue: Codable, Sendable, Hashable {
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             value = c.entityJSON(.value) ?? .null
-            enumID = c.entityInt(.enumID)
+            enumID = c.entityID(.enumID)
             enumCode = c.entityString(.enumCode)
             switch c.entityJSON(.legacyEnum) {
-            case .string(let code)? where Int(code) == nil:
+            case .string(let code)? where Int64(code) == nil:
                 if enumCode == nil { enumCode = code }
             case let other?:
-                if enumID == nil { enumID = JSONValue.entityIntValue(other) }
+                if enumID == nil { enumID = JSONValue.entityIDValue(other) }
             case nil:
                 break
             }
@@ -152,7 +152,7 @@ public struct CustomFieldValue: Codable, Sendable, Hashable {
     }
 
     /// The field's id, stable for the account.
-    public var fieldID: Int
+    public var fieldID: Int64
     /// The field's display name (may be renamed or localized).
     public var fieldName: String
     /// The built-in code (`PHONE`, `EMAIL`, `UTM_SOURCE`...), `nil` for user-defined fields.
@@ -163,7 +163,7 @@ public struct CustomFieldValue: Codable, Sendable, Hashable {
     public var values: [Value]
 
     /// Creates a field value.
-    public init(fieldID: Int, fieldName: String, fieldCode: String? = nil, fieldType: CustomFieldType,
+    public init(fieldID: Int64, fieldName: String, fieldCode: String? = nil, fieldType: CustomFieldType,
                 values: [Value]) {
         self.fieldID = fieldID
         self.fieldName = fieldName
@@ -212,7 +212,7 @@ public protocol CustomFieldsCarrier {
 
 extension CustomFieldsCarrier {
     /// The field with this id, if the entity has a value for it.
-    public func customField(id: Int) -> CustomFieldValue? {
+    public func customField(id: Int64) -> CustomFieldValue? {
         customFieldsValues.first { $0.fieldID == id }
     }
 

@@ -32,6 +32,11 @@ extension KeyedDecodingContainer {
         entityJSON(key).flatMap(JSONValue.entityIntValue)
     }
 
+    /// An entity id (or a reference to one) written as a number or a numeric string.
+    func entityID(_ key: Key) -> Int64? {
+        entityJSON(key).flatMap(JSONValue.entityIDValue)
+    }
+
     /// A string; numbers are accepted and written in decimal.
     func entityString(_ key: Key) -> String? {
         switch entityJSON(key) {
@@ -90,8 +95,8 @@ extension KeyedDecodingContainer {
     }
 
     /// The `id` of an entity, which must be present: an entity without one cannot be referred to.
-    func requiredEntityID(_ key: Key) throws -> Int {
-        guard let id = entityInt(key) else {
+    func requiredEntityID(_ key: Key) throws -> Int64 {
+        guard let id = entityID(key) else {
             throw DecodingError.keyNotFound(key, .init(codingPath: codingPath,
                                                        debugDescription: "an entity needs an integer id"))
         }
@@ -114,6 +119,16 @@ extension JSONValue {
         case .int(let i): Int(exactly: i)
         case .double(let d): d.isFinite && d.rounded() == d ? Int(exactly: d) : nil
         case .string(let s): Int(s.trimmingCharacters(in: .whitespaces))
+        default: nil
+        }
+    }
+
+    /// An entity id from a whole number or a numeric string.
+    static func entityIDValue(_ value: JSONValue) -> Int64? {
+        switch value {
+        case .int(let i): i
+        case .double(let d): d.isFinite && d.rounded() == d ? Int64(exactly: d) : nil
+        case .string(let s): Int64(s.trimmingCharacters(in: .whitespaces))
         default: nil
         }
     }

@@ -54,27 +54,27 @@ public struct Lead: Codable, Sendable, Hashable, CustomFieldsCarrier {
     }
 
     /// The lead's id.
-    public var id: Int
+    public var id: Int64
     /// The lead's title (may be empty).
     public var name: String
     /// The deal amount in the account's currency: `price_with_minor_units` when sent, else `price`.
     public var price: Decimal?
     /// The owner's user id.
-    public var responsibleUserID: Int
+    public var responsibleUserID: Int64
     /// The owner's group id.
-    public var groupID: Int
+    public var groupID: Int64
     /// The stage id (pair it with ``pipelineID``).
-    public var statusID: Int
+    public var statusID: Int64
     /// The pipeline id.
-    public var pipelineID: Int
+    public var pipelineID: Int64
     /// The loss reason id, set for lost leads when a reason was chosen.
-    public var lossReasonID: Int?
+    public var lossReasonID: Int64?
     /// The lead source id (only with `with=source_id`).
-    public var sourceID: Int?
+    public var sourceID: Int64?
     /// Who created the lead (0 for the system or a robot).
-    public var createdBy: Int
+    public var createdBy: Int64
     /// Who changed the lead last (0 for the system or a robot).
-    public var updatedBy: Int
+    public var updatedBy: Int64
     /// When the lead was created.
     public var createdAt: Date
     /// When the lead was last changed.
@@ -92,17 +92,17 @@ public struct Lead: Codable, Sendable, Hashable, CustomFieldsCarrier {
     /// Seconds worked on the lead, when recorded.
     public var laborCost: Int?
     /// The account id.
-    public var accountID: Int
+    public var accountID: Int64
     /// Tags, company, contacts and loss reason.
     public var embedded: Embedded
 
     /// Creates a lead.
-    public init(id: Int, name: String = "", price: Decimal? = nil, responsibleUserID: Int = 0, groupID: Int = 0,
-                statusID: Int = 0, pipelineID: Int = 0, lossReasonID: Int? = nil, sourceID: Int? = nil,
-                createdBy: Int = 0, updatedBy: Int = 0, createdAt: Date = Date(timeIntervalSince1970: 0),
+    public init(id: Int64, name: String = "", price: Decimal? = nil, responsibleUserID: Int64 = 0, groupID: Int64 = 0,
+                statusID: Int64 = 0, pipelineID: Int64 = 0, lossReasonID: Int64? = nil, sourceID: Int64? = nil,
+                createdBy: Int64 = 0, updatedBy: Int64 = 0, createdAt: Date = Date(timeIntervalSince1970: 0),
                 updatedAt: Date = Date(timeIntervalSince1970: 0), closedAt: Date? = nil, closestTaskAt: Date? = nil,
                 isDeleted: Bool = false, customFieldsValues: [CustomFieldValue] = [], score: Int? = nil,
-                laborCost: Int? = nil, accountID: Int = 0, embedded: Embedded = Embedded()) {
+                laborCost: Int? = nil, accountID: Int64 = 0, embedded: Embedded = Embedded()) {
         self.id = id
         self.name = name
         self.price = price
@@ -154,14 +154,14 @@ public struct Lead: Codable, Sendable, Hashable, CustomFieldsCarrier {
         id = try c.requiredEntityID(.id)
         name = c.entityString(.name) ?? ""
         price = c.entityDecimal(.priceWithMinorUnits) ?? c.entityDecimal(.price)
-        responsibleUserID = c.entityInt(.responsibleUserID) ?? 0
-        groupID = c.entityInt(.groupID) ?? 0
-        statusID = c.entityInt(.statusID) ?? 0
-        pipelineID = c.entityInt(.pipelineID) ?? 0
-        lossReasonID = c.entityInt(.lossReasonID)
-        sourceID = c.entityInt(.sourceID)
-        createdBy = c.entityInt(.createdBy) ?? 0
-        updatedBy = c.entityInt(.updatedBy) ?? 0
+        responsibleUserID = c.entityID(.responsibleUserID) ?? 0
+        groupID = c.entityID(.groupID) ?? 0
+        statusID = c.entityID(.statusID) ?? 0
+        pipelineID = c.entityID(.pipelineID) ?? 0
+        lossReasonID = c.entityID(.lossReasonID)
+        sourceID = c.entityID(.sourceID)
+        createdBy = c.entityID(.createdBy) ?? 0
+        updatedBy = c.entityID(.updatedBy) ?? 0
         createdAt = c.entityDate(.createdAt) ?? entityMissingDate
         updatedAt = c.entityDate(.updatedAt) ?? entityMissingDate
         closedAt = c.entityDate(.closedAt)
@@ -170,7 +170,7 @@ public struct Lead: Codable, Sendable, Hashable, CustomFieldsCarrier {
         customFieldsValues = c.entityArray(CustomFieldValue.self, .customFieldsValues)
         score = c.entityInt(.score)
         laborCost = c.entityInt(.laborCost)
-        accountID = c.entityInt(.accountID) ?? 0
+        accountID = c.entityID(.accountID) ?? 0
         embedded = c.entityValue(Embedded.self, .embedded) ?? Embedded()
     }
 
@@ -214,15 +214,15 @@ public struct Lead: Codable, Sendable, Hashable, CustomFieldsCarrier {
 
     /// The main contact's id: the contact flagged `is_main`, else the first linked contact; `nil` without contacts
     /// (or when the lead was fetched without `with=contacts`).
-    public var mainContactID: Int? {
+    public var mainContactID: Int64? {
         (embedded.contacts.first { $0.isMain } ?? embedded.contacts.first)?.id
     }
 
     /// The ids of every linked contact, in Kommo's order.
-    public var contactIDs: [Int] { embedded.contacts.map(\.id) }
+    public var contactIDs: [Int64] { embedded.contacts.map(\.id) }
 
     /// The linked company's id, if any.
-    public var companyID: Int? { embedded.companies.first?.id }
+    public var companyID: Int64? { embedded.companies.first?.id }
 
     /// The embedded loss reason, if the lead was fetched with `with=loss_reason` and has one.
     public var lossReason: LossReason? { embedded.lossReason.first }

@@ -4,7 +4,7 @@ import Foundation
 /// `with=loss_reason`).
 public struct LossReason: Codable, Sendable, Hashable {
     /// The reason's id.
-    public var id: Int
+    public var id: Int64
     /// The reason's text, for example "Chose a competitor".
     public var name: String
     /// The position in the account's list.
@@ -15,7 +15,7 @@ public struct LossReason: Codable, Sendable, Hashable {
     public var updatedAt: Date?
 
     /// Creates a loss reason.
-    public init(id: Int, name: String, sort: Int? = nil, createdAt: Date? = nil, updatedAt: Date? = nil) {
+    public init(id: Int64, name: String, sort: Int? = nil, createdAt: Date? = nil, updatedAt: Date? = nil) {
         self.id = id
         self.name = name
         self.sort = sort

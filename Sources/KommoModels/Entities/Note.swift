@@ -37,9 +37,9 @@ public struct NoteType: RawRepresentable, Hashable, Sendable, Codable, CustomStr
 /// `request_id`; the other fields are then `nil`).
 public struct Note: Codable, Sendable, Hashable {
     /// The note's id.
-    public var id: Int
+    public var id: Int64
     /// The id of the lead (or other entity) the note is attached to.
-    public var entityID: Int
+    public var entityID: Int64
     /// The note's type, when sent.
     public var noteType: NoteType?
     /// The type-specific content, such as `{"text": "…"}`; `null` when not sent.
@@ -49,11 +49,11 @@ public struct Note: Codable, Sendable, Hashable {
     /// When the note was created, when sent.
     public var createdAt: Date?
     /// Who wrote the note, when sent.
-    public var createdBy: Int?
+    public var createdBy: Int64?
 
     /// Creates a note.
-    public init(id: Int, entityID: Int, noteType: NoteType? = nil, params: JSONValue = .null,
-                requestID: String? = nil, createdAt: Date? = nil, createdBy: Int? = nil) {
+    public init(id: Int64, entityID: Int64, noteType: NoteType? = nil, params: JSONValue = .null,
+                requestID: String? = nil, createdAt: Date? = nil, createdBy: Int64? = nil) {
         self.id = id
         self.entityID = entityID
         self.noteType = noteType
@@ -76,12 +76,12 @@ public struct Note: Codable, Sendable, Hashable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         id = try c.requiredEntityID(.id)
-        entityID = c.entityInt(.entityID) ?? 0
+        entityID = c.entityID(.entityID) ?? 0
         noteType = c.entityString(.noteType).map(NoteType.init(rawValue:))
         params = c.entityJSON(.params) ?? .null
         requestID = c.entityString(.requestID)
         createdAt = c.entityDate(.createdAt)
-        createdBy = c.entityInt(.createdBy)
+        createdBy = c.entityID(.createdBy)
     }
 
     /// Encodes the note in the API's shape.
@@ -100,7 +100,7 @@ public struct Note: Codable, Sendable, Hashable {
 /// A note to add to a lead (one element of the `POST /api/v4/leads/notes` body).
 public struct NewNote: Codable, Sendable, Hashable {
     /// The lead to attach the note to.
-    public var entityID: Int
+    public var entityID: Int64
     /// The note's type.
     public var noteType: NoteType
     /// The type-specific content, such as `{"text": "…"}`.
@@ -109,7 +109,7 @@ public struct NewNote: Codable, Sendable, Hashable {
     public var requestID: String?
 
     /// Creates a note of any type.
-    public init(entityID: Int, noteType: NoteType, params: JSONValue, requestID: String? = nil) {
+    public init(entityID: Int64, noteType: NoteType, params: JSONValue, requestID: String? = nil) {
         self.entityID = entityID
         self.noteType = noteType
         self.params = params
@@ -117,12 +117,12 @@ public struct NewNote: Codable, Sendable, Hashable {
     }
 
     /// A plain text note on a lead.
-    public static func common(leadID: Int, text: String, requestID: String? = nil) -> NewNote {
+    public static func common(leadID: Int64, text: String, requestID: String? = nil) -> NewNote {
         NewNote(entityID: leadID, noteType: .common, params: ["text": .string(text)], requestID: requestID)
     }
 
     /// A note shown as written by the integration named `service`.
-    public static func serviceMessage(leadID: Int, service: String, text: String,
+    public static func serviceMessage(leadID: Int64, service: String, text: String,
                                       requestID: String? = nil) -> NewNote {
         NewNote(entityID: leadID, noteType: .serviceMessage,
                 params: ["service": .string(service), "text": .string(text)], requestID: requestID)

@@ -3,7 +3,7 @@ import Foundation
 /// A sales pipeline with its stages (`GET /api/v4/leads/pipelines`).
 public struct Pipeline: Codable, Sendable, Hashable {
     /// The pipeline's id.
-    public var id: Int
+    public var id: Int64
     /// The pipeline's name.
     public var name: String
     /// The position in the account's list.
@@ -15,13 +15,13 @@ public struct Pipeline: Codable, Sendable, Hashable {
     /// Whether the pipeline is archived.
     public var isArchive: Bool
     /// The account id.
-    public var accountID: Int
+    public var accountID: Int64
     /// The stages, as embedded by Kommo (`_embedded.statuses`), including the shared `142`/`143`.
     public var statuses: [Status]
 
     /// Creates a pipeline.
-    public init(id: Int, name: String, sort: Int = 0, isMain: Bool = false, isUnsortedOn: Bool = false,
-                isArchive: Bool = false, accountID: Int = 0, statuses: [Status] = []) {
+    public init(id: Int64, name: String, sort: Int = 0, isMain: Bool = false, isUnsortedOn: Bool = false,
+                isArchive: Bool = false, accountID: Int64 = 0, statuses: [Status] = []) {
         self.id = id
         self.name = name
         self.sort = sort
@@ -52,7 +52,7 @@ public struct Pipeline: Codable, Sendable, Hashable {
         isMain = c.entityBool(.isMain) ?? false
         isUnsortedOn = c.entityBool(.isUnsortedOn) ?? false
         isArchive = c.entityBool(.isArchive) ?? false
-        accountID = c.entityInt(.accountID) ?? 0
+        accountID = c.entityID(.accountID) ?? 0
         if let embedded = try? c.nestedContainer(keyedBy: EmbeddedKeys.self, forKey: .embedded) {
             statuses = embedded.entityArray(Status.self, .statuses)
         } else {
@@ -75,7 +75,7 @@ public struct Pipeline: Codable, Sendable, Hashable {
     }
 
     /// The stage with this id in this pipeline.
-    public func status(id: Int) -> Status? { statuses.first { $0.id == id } }
+    public func status(id: Int64) -> Status? { statuses.first { $0.id == id } }
 }
 
 /// A stage of a pipeline (a lead "status").
@@ -84,12 +84,12 @@ public struct Pipeline: Codable, Sendable, Hashable {
 /// together with ``pipelineID``.
 public struct Status: Codable, Sendable, Hashable {
     /// The id every pipeline uses for its "closed - won" stage.
-    public static let wonID = 142
+    public static let wonID: Int64 = 142
     /// The id every pipeline uses for its "closed - lost" stage.
-    public static let lostID = 143
+    public static let lostID: Int64 = 143
 
     /// The stage's id.
-    public var id: Int
+    public var id: Int64
     /// The stage's name, for example "Decision making".
     public var name: String
     /// The position in the pipeline.
@@ -99,15 +99,15 @@ public struct Status: Codable, Sendable, Hashable {
     /// The stage's colour as a hex string.
     public var color: String?
     /// The pipeline this stage belongs to.
-    public var pipelineID: Int
+    public var pipelineID: Int64
     /// Whether users can edit the stage (the inbox, won and lost stages cannot be edited).
     public var isEditable: Bool
     /// The account id.
-    public var accountID: Int
+    public var accountID: Int64
 
     /// Creates a stage.
-    public init(id: Int, name: String, sort: Int = 0, type: Int = 0, color: String? = nil, pipelineID: Int,
-                isEditable: Bool = true, accountID: Int = 0) {
+    public init(id: Int64, name: String, sort: Int = 0, type: Int = 0, color: String? = nil, pipelineID: Int64,
+                isEditable: Bool = true, accountID: Int64 = 0) {
         self.id = id
         self.name = name
         self.sort = sort
@@ -133,9 +133,9 @@ public struct Status: Codable, Sendable, Hashable {
         sort = c.entityInt(.sort) ?? 0
         type = c.entityInt(.type) ?? 0
         color = c.entityString(.color)
-        pipelineID = c.entityInt(.pipelineID) ?? 0
+        pipelineID = c.entityID(.pipelineID) ?? 0
         isEditable = c.entityBool(.isEditable) ?? false
-        accountID = c.entityInt(.accountID) ?? 0
+        accountID = c.entityID(.accountID) ?? 0
     }
 
     /// Encodes the stage in the API's shape.

@@ -3,14 +3,14 @@ import Foundation
 /// A tag on a lead, contact or company (`_embedded.tags[]`).
 public struct Tag: Codable, Sendable, Hashable {
     /// The tag's id.
-    public var id: Int
+    public var id: Int64
     /// The tag's text.
     public var name: String
     /// The tag's colour as a hex string, when one was chosen.
     public var color: String?
 
     /// Creates a tag.
-    public init(id: Int, name: String, color: String? = nil) {
+    public init(id: Int64, name: String, color: String? = nil) {
         self.id = id
         self.name = name
         self.color = color
@@ -38,10 +38,10 @@ public struct Tag: Codable, Sendable, Hashable {
 /// A reference to another entity by id, as embedded in a lead or contact (`_embedded.companies[]`).
 public struct EntityReference: Codable, Sendable, Hashable {
     /// The referenced entity's id.
-    public var id: Int
+    public var id: Int64
 
     /// Creates a reference.
-    public init(id: Int) { self.id = id }
+    public init(id: Int64) { self.id = id }
 
     enum CodingKeys: String, CodingKey { case id }
 
@@ -61,12 +61,12 @@ public struct EntityReference: Codable, Sendable, Hashable {
 /// lead's main contact.
 public struct ContactReference: Codable, Sendable, Hashable {
     /// The contact's id.
-    public var id: Int
+    public var id: Int64
     /// Whether this is the lead's main contact (at most one per lead).
     public var isMain: Bool
 
     /// Creates a reference.
-    public init(id: Int, isMain: Bool = false) {
+    public init(id: Int64, isMain: Bool = false) {
         self.id = id
         self.isMain = isMain
     }

@@ -4,7 +4,7 @@ import JSONCore
 /// A Kommo user (`GET /api/v4/users/{id}`; needs an admin token).
 public struct User: Codable, Sendable, Hashable {
     /// The user's id.
-    public var id: Int
+    public var id: Int64
     /// The user's display name.
     public var name: String
     /// The user's login e-mail.
@@ -15,7 +15,7 @@ public struct User: Codable, Sendable, Hashable {
     public var rights: JSONValue
 
     /// Creates a user.
-    public init(id: Int, name: String, email: String? = nil, lang: String? = nil, rights: JSONValue = [:]) {
+    public init(id: Int64, name: String, email: String? = nil, lang: String? = nil, rights: JSONValue = [:]) {
         self.id = id
         self.name = name
         self.email = email
