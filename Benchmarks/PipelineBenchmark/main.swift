@@ -92,8 +92,16 @@ let kommo = HTTPKommoClient(host: host, tokenProvider: LongLivedToken("benchmark
 let secret = "benchmark-secret-0123456789abcdef"
 let account = KommoSegmentAccount(accountID: 31_234_567, kommo: kommo, segment: AcceptingSegment(),
                                   secret: WebhookSecret(secret))
-let pipeline = KommoSegmentPipeline(accounts: [account])
+let pipeline: KommoSegmentPipeline
+do {
+    pipeline = try KommoSegmentPipeline(accounts: [account])
+} catch {
+    FileHandle.standardError.write(Data("\(error)\n".utf8))
+    exit(1)
+}
 let clock = ContinuousClock()
+let latencies: [Double] = await withTaskGroup(of: Void.self) { group -> [Double] in
+group.addTask { try? await pipeline.run() }
 var latencies: [Double] = []
 latencies.reserveCapacity(acks)
 for i in 0..<acks {
@@ -108,7 +116,9 @@ for i in 0..<acks {
     }
 }
 _ = await pipeline.shutdown()
-latencies.sort()
+await group.waitForAll()
+return latencies.sorted()
+}
 func percentile(_ p: Double, of sorted: [Double]) -> Double {
     sorted[min(Int(Double(sorted.count) * p), sorted.count - 1)] * 1e3
 }

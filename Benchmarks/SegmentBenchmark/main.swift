@@ -94,15 +94,19 @@ let queue = SegmentQueue(client: client, onDelivery: { event in
 })
 
 let start = ContinuousClock.now
-// The producer runs off the main actor, as a service's request handlers do.
-let producer = Task.detached {
-    for i in 0..<options.count {
-        try await queue.enqueueWaiting(dealMessage(i, timestamp: timestamp))
-    }
-    await queue.flush()
-}
+// The queue's run() delivers; the producer runs beside it, off the main actor, as a service's handlers do.
 do {
-    try await producer.value
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await queue.run() }
+        group.addTask {
+            for i in 0..<options.count {
+                try await queue.enqueueWaiting(dealMessage(i, timestamp: timestamp))
+            }
+            await queue.flush()
+            _ = await queue.shutdown(timeout: .seconds(30))
+        }
+        try await group.waitForAll()
+    }
 } catch {
     FileHandle.standardError.write(Data("enqueue failed: \(error)\n".utf8))
     exit(1)

@@ -52,7 +52,7 @@ public final class ImmediateClock: Clock, Sendable {
     /// The wall clock: `start` plus the time elapsed on this clock.
     public var wallClock: WallClock {
         let start = self.start
-        return WallClock { [state] in start.addingTimeInterval(state.withLock { $0.now.offset.testSeconds }) }
+        return WallClock { [self] in start.addingTimeInterval(self.now.offset.testSeconds) }
     }
 
     /// The current wall-clock date.
@@ -128,7 +128,7 @@ public final class ManualClock: Clock, Sendable {
     /// The wall clock: `start` plus the time elapsed on this clock.
     public var wallClock: WallClock {
         let start = self.start
-        return WallClock { [state] in start.addingTimeInterval(state.withLock { $0.now.offset.testSeconds }) }
+        return WallClock { [self] in start.addingTimeInterval(self.now.offset.testSeconds) }
     }
 
     /// The current wall-clock date.

@@ -54,6 +54,24 @@ package final class AsyncLatch<Value: Sendable>: Sendable {
     }
 }
 
+extension AsyncLatch {
+    /// Waits for the value until `clock` reaches `deadline`; `nil` when the deadline or a cancellation comes first.
+    package func wait(until deadline: Duration, on clock: MonotonicClock) async -> Value? {
+        if let value { return value }
+        guard deadline > clock.now else { return nil }
+        return await withTaskGroup(of: Value?.self) { group in
+            group.addTask { await self.wait() }
+            group.addTask {
+                try? await clock.sleep(until: deadline)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+    }
+}
+
 /// A wake-up call for one long-running loop: ``signal()`` is remembered until the loop next calls ``wait()``, so no
 /// wake-up is lost between checking for work and going to sleep.
 package final class WakeSignal: Sendable {

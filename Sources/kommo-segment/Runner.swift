@@ -55,7 +55,39 @@ enum Runner {
             return 1
         }
 
-        let pipeline = setup.pipeline(accountID: accountID)
+        let pipeline: KommoSegmentPipeline
+        do {
+            pipeline = try setup.pipeline(accountID: accountID)
+        } catch {
+            printError("kommo-segment: \(error)")
+            return 2
+        }
+        // The pipeline's run() delivers; the files are processed beside it, then shutdown ends it.
+        return await withTaskGroup(of: Void.self) { group -> Int32 in
+            group.addTask {
+                do {
+                    try await pipeline.run()
+                } catch {
+                    printError("kommo-segment: \(error)")
+                }
+            }
+            let failed = await process(files, pipeline: pipeline)
+            let undelivered = await pipeline.shutdown()
+            await group.waitForAll()
+            let counters = await pipeline.statistics
+            let total = failures + failed + counters.webhooksRejected + counters.eventsFailed
+                + (undelivered.isEmpty ? 0 : 1)
+            printError("webhooks: \(counters.webhooks), events: \(counters.events), messages: "
+                + "\(counters.messagesDelivered) delivered, \(counters.eventsSkipped) skipped, "
+                + "\(counters.eventsFailed + counters.webhooksRejected) failed, kommo requests: "
+                + "\(counters.kommoRequests)")
+            return total == 0 ? 0 : 1
+        }
+    }
+
+    /// Processes the files one after another and prints each one's problems; returns 0 (failures are counted by
+    /// the pipeline).
+    private static func process(_ files: [WebhookFile], pipeline: KommoSegmentPipeline) async -> Int {
         for (position, file) in files.enumerated() {
             let report = await pipeline.process(body: file.body, contentType: formContentType, requestTarget: "/")
             if !report.acknowledgement.isAccepted {
@@ -76,13 +108,7 @@ enum Runner {
                 printError("replay: \(position + 1)/\(files.count) files")
             }
         }
-        let undelivered = await pipeline.shutdown()
-        let counters = await pipeline.statistics
-        failures += counters.webhooksRejected + counters.eventsFailed + (undelivered.isEmpty ? 0 : 1)
-        printError("webhooks: \(counters.webhooks), events: \(counters.events), messages: "
-            + "\(counters.messagesDelivered) delivered, \(counters.eventsSkipped) skipped, "
-            + "\(counters.eventsFailed + counters.webhooksRejected) failed, kommo requests: \(counters.kommoRequests)")
-        return failures == 0 ? 0 : 1
+        return 0
     }
 }
 
@@ -179,18 +205,17 @@ struct Setup {
     }
 
     /// The pipeline for one account; replays are trusted input, so no URL secret is asked for.
-    func pipeline(accountID: Int64) -> KommoSegmentPipeline {
-        let counter = RequestCountingTransport(kommoTransport)
+    func pipeline(accountID: Int64) throws -> KommoSegmentPipeline {
         var configuration = HTTPKommoClient.Configuration()
         if usesFixtures {
             // Files on disk are not Kommo: its 7 requests a second do not apply.
             configuration.rateLimit = KommoRateLimiter.Limit(requestsPerSecond: 10_000, burst: 100)
         }
         let kommo = HTTPKommoClient(host: kommoHost, tokenProvider: LongLivedToken(token), configuration: configuration,
-                                    transport: counter)
+                                    transport: kommoTransport)
         let account = KommoSegmentAccount(accountID: accountID, kommo: kommo, segment: segment, mapping: mapping,
-                                          writesNotes: notes, requestCounter: counter)
-        return KommoSegmentPipeline(accounts: [account],
+                                          writesNotes: notes)
+        return try KommoSegmentPipeline(accounts: [account],
                                     configuration: KommoSegmentPipeline.Configuration(requiresSecret: false))
     }
 }

@@ -305,7 +305,7 @@ public final class KommoSegmentPipeline: Sendable {
         }
         let idle = state.idle()
         stop.resolve(idle.value == nil)
-        await idle.wait(until: clock.now + Self.settleGrace, on: clock)
+        _ = await idle.wait(until: clock.now + Self.settleGrace, on: clock)
         if !undelivered.isEmpty {
             logger.log(.error, "messages not delivered at shutdown", ["messages": String(undelivered.count)])
         }
