@@ -115,3 +115,27 @@ public final class InMemorySegmentClient: SegmentClient, Sendable {
     /// How many scripted failures are still to come.
     public var pendingFailures: Int { state.withLock { $0.script.reduce(0) { $0 + $1.attempts } } }
 }
+
+/// A ``LogSink`` that keeps every record in memory, for tests that assert on what was logged.
+public final class InMemoryLogSink: LogSink, Sendable {
+    private let records = Mutex<[LogRecord]>([])
+
+    /// The least severe level kept.
+    public let minimumLevel: LogLevel
+
+    /// A sink that keeps records at `minimumLevel` and above.
+    public init(minimumLevel: LogLevel = .trace) {
+        self.minimumLevel = minimumLevel
+    }
+
+    /// Keeps the record.
+    public func write(_ record: LogRecord) {
+        records.withLock { $0.append(record) }
+    }
+
+    /// Every record kept, in order.
+    public var all: [LogRecord] { records.withLock { $0 } }
+
+    /// The records with `message`.
+    public func records(_ message: String) -> [LogRecord] { all.filter { $0.message == message } }
+}

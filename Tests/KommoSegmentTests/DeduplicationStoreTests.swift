@@ -22,10 +22,10 @@ private func key(_ id: Int64, at time: Int64 = 1_768_912_200) -> DeduplicationKe
 
 @Suite("In-memory deduplication store: claims")
 struct DeduplicationClaimTests {
-    let clock = ImmediateTimeSource()
+    let clock = ImmediateClock()
 
     func makeStore(capacity: Int = 100_000) -> InMemoryDeduplicationStore {
-        InMemoryDeduplicationStore(capacity: capacity, timeSource: clock, makeToken: sequentialTokens())
+        InMemoryDeduplicationStore(capacity: capacity, clock: clock, makeToken: sequentialTokens())
     }
 
     @Test("claim, a second claimer sees in flight, complete, then already done")
@@ -140,7 +140,7 @@ struct DeduplicationClaimTests {
 
     @Test("the default token generator makes distinct lowercase UUIDs")
     func defaultTokens() async throws {
-        let store = InMemoryDeduplicationStore(timeSource: clock)
+        let store = InMemoryDeduplicationStore(clock: clock)
         let first = try #require(await store.claim(key(1), for: .seconds(60)).token)
         let second = try #require(await store.claim(key(2), for: .seconds(60)).token)
         #expect(first != second)
@@ -150,7 +150,7 @@ struct DeduplicationClaimTests {
 
     @Test("100 concurrent claimers of one key: exactly one claims it")
     func concurrentClaimers() async {
-        let store = InMemoryDeduplicationStore(timeSource: clock)
+        let store = InMemoryDeduplicationStore(clock: clock)
         let answers = await withTaskGroup(of: DeduplicationClaim.self) { group in
             for _ in 0..<100 {
                 group.addTask { await store.claim(key(1), for: .seconds(60)) }
@@ -177,16 +177,16 @@ struct DeduplicationClaimTests {
 
 @Suite("In-memory deduplication store: capacity")
 struct DeduplicationCapacityTests {
-    let clock = ImmediateTimeSource()
+    let clock = ImmediateClock()
 
     func makeStore(capacity: Int, changeTimeCapacity: Int = 100_000) -> InMemoryDeduplicationStore {
-        InMemoryDeduplicationStore(capacity: capacity, changeTimeCapacity: changeTimeCapacity, timeSource: clock,
+        InMemoryDeduplicationStore(capacity: capacity, changeTimeCapacity: changeTimeCapacity, clock: clock,
                                    makeToken: sequentialTokens())
     }
 
     @Test("the defaults hold 100,000 keys and 100,000 change times")
     func defaultCapacity() async {
-        let store = InMemoryDeduplicationStore(timeSource: clock)
+        let store = InMemoryDeduplicationStore(clock: clock)
         #expect(store.capacity == 100_000)
         #expect(store.changeTimeCapacity == 100_000)
     }
@@ -291,7 +291,7 @@ struct DeduplicationCapacityTests {
 
 @Suite("In-memory deduplication store: ordering")
 struct DeduplicationOrderingTests {
-    let clock = ImmediateTimeSource()
+    let clock = ImmediateClock()
     let lead = DeduplicationEntityKey(accountID: 31_234_567, leadID: 24_000_017)
 
     @Test("a change is applied when it is at least as new as the stored one",
@@ -301,7 +301,7 @@ struct DeduplicationOrderingTests {
               (stored: 1_768_912_200, incoming: 1_768_912_200, isNewest: true, after: 1_768_912_200),
           ])
     func newerOlderEqual(stored: Int64, incoming: Int64, isNewest: Bool, after: Int64) async {
-        let store = InMemoryDeduplicationStore(timeSource: clock)
+        let store = InMemoryDeduplicationStore(clock: clock)
         #expect(await store.newestChangeTime(for: lead) == nil)
         #expect(await store.recordChangeTime(stored, for: lead, retention: .seconds(3600)) == true)
         #expect(await store.recordChangeTime(incoming, for: lead, retention: .seconds(3600)) == isNewest)
@@ -310,7 +310,7 @@ struct DeduplicationOrderingTests {
 
     @Test("a late won after a lost is not the newest")
     func lateWonAfterLost() async throws {
-        let store = InMemoryDeduplicationStore(timeSource: clock)
+        let store = InMemoryDeduplicationStore(clock: clock)
         // "Lost" at 12:40 arrives first; the earlier "won" at 12:30 arrives late.
         #expect(try await store.recordChangeTime(1_768_912_800, for: lead) == true)
         #expect(try await store.recordChangeTime(1_768_912_200, for: lead) == false)
@@ -319,7 +319,7 @@ struct DeduplicationOrderingTests {
 
     @Test("times are kept per lead and per account")
     func isolation() async {
-        let store = InMemoryDeduplicationStore(timeSource: clock)
+        let store = InMemoryDeduplicationStore(clock: clock)
         let otherLead = DeduplicationEntityKey(accountID: 31_234_567, leadID: 24_000_018)
         let otherAccount = DeduplicationEntityKey(accountID: 39_999_999, leadID: 24_000_017)
         let contact = DeduplicationEntityKey(accountID: 31_234_567, entity: "contact", entityID: 24_000_017)
@@ -335,7 +335,7 @@ struct DeduplicationOrderingTests {
 
     @Test("a stored time expires after its retention; an older change does not extend it")
     func retention() async {
-        let store = InMemoryDeduplicationStore(timeSource: clock)
+        let store = InMemoryDeduplicationStore(clock: clock)
         #expect(await store.recordChangeTime(500, for: lead, retention: .seconds(3600)) == true)
         clock.advance(by: .seconds(3000))
         #expect(await store.recordChangeTime(400, for: lead, retention: .seconds(3600)) == false)
@@ -347,7 +347,7 @@ struct DeduplicationOrderingTests {
 
     @Test("the default retention of a change time is 24 hours")
     func defaultRetention() async throws {
-        let store = InMemoryDeduplicationStore(timeSource: clock)
+        let store = InMemoryDeduplicationStore(clock: clock)
         #expect(try await store.recordChangeTime(500, for: lead) == true)
         clock.advance(by: .seconds(24 * 3600 - 1))
         #expect(await store.newestChangeTime(for: lead) == 500)
@@ -371,8 +371,8 @@ struct DeduplicationModelTests {
 
     @Test("a pseudo-random run of 3,000 operations agrees with the model")
     func randomRun() async {
-        let clock = ImmediateTimeSource()
-        let store = InMemoryDeduplicationStore(timeSource: clock, makeToken: sequentialTokens())
+        let clock = ImmediateClock()
+        let store = InMemoryDeduplicationStore(clock: clock, makeToken: sequentialTokens())
         var model = Model()
         var issued: [String] = ["none"]
         var tokenCount = 0
@@ -383,7 +383,7 @@ struct DeduplicationModelTests {
         }
         for _ in 0..<3000 {
             let id = Int64(next(12))
-            let now = clock.now.timeIntervalSince1970
+            let now = clock.date.timeIntervalSince1970
             switch next(5) {
             case 0, 1:
                 let answer = await store.claim(key(id), for: .seconds(30))

@@ -141,7 +141,7 @@ struct TCPWorld {
                                                 requestTimeout: .seconds(10)),
             secret: WebhookSecret(Self.webhookSecret), kommoConfiguration: kommoConfiguration,
             transport: URLSessionTransport())
-        pipeline = KommoSegmentPipeline(accounts: [account])
+        pipeline = try KommoSegmentPipeline(accounts: [account])
     }
 
     func process(_ body: Data, target: String = TCPWorld.target) async -> WebhookReport {

@@ -39,29 +39,47 @@ let secret = "s3cr3t-0123456789abcdef0123456789abcdef"
 let form = "application/x-www-form-urlencoded"
 let target = "/kommo/webhook?secret=\(secret)"
 
-/// A pipeline for account 31234567 over in-memory Kommo fixtures and a recording Segment client.
+/// A pipeline for account 31234567 over in-memory Kommo fixtures and a recording Segment client, with its `run()`
+/// started at once (tests may own a task; libraries never do) and ended by ``stop()``.
 struct World {
     let pipeline: KommoSegmentPipeline
     let kommo: KommoFixtureTransport
     let segment: RecordingSegment
-    let counter: RequestCountingTransport
+    let client: HTTPKommoClient
+    let log: InMemoryLogSink
+    private let runner: Task<Void, any Error>
 
     init(files: [String: Data]? = nil, kommoTransport: (any HTTPTransport)? = nil, writesNotes: Bool = false,
-         store: any DeduplicationStore = InMemoryDeduplicationStore()) throws {
+         store: any DeduplicationStore = InMemoryDeduplicationStore(), clock: any Clock<Duration> = ContinuousClock())
+        throws {
         kommo = KommoFixtureTransport(files: try files ?? sampleAPIFiles())
         segment = RecordingSegment()
-        counter = RequestCountingTransport(kommoTransport ?? kommo)
-        let client = HTTPKommoClient(host: try KommoAccountHost(subdomain: "acme"),
-                                     tokenProvider: LongLivedToken("test-token"), transport: counter,
-                                     time: ImmediateTimeSource())
+        log = InMemoryLogSink()
+        client = HTTPKommoClient(host: try KommoAccountHost(subdomain: "acme"),
+                                 tokenProvider: LongLivedToken("test-token"), transport: kommoTransport ?? kommo,
+                                 clock: ImmediateClock())
         let account = KommoSegmentAccount(accountID: 31_234_567, kommo: client, segment: segment,
                                           secret: WebhookSecret(secret), writesNotes: writesNotes,
-                                          queueConfiguration: .init(flushInterval: .seconds(3600)),
-                                          requestCounter: counter)
-        pipeline = KommoSegmentPipeline(accounts: [account], deduplication: store)
+                                          queueConfiguration: .init(flushInterval: .seconds(3600)))
+        let pipeline = try KommoSegmentPipeline(accounts: [account], deduplication: store, clock: clock, log: log)
+        self.pipeline = pipeline
+        runner = Task { try await pipeline.run() }
+    }
+
+    /// Kommo requests sent so far, as the client counts them.
+    var kommoRequests: Int {
+        get async { await client.statistics.requests }
     }
 
     func process(_ fixture: String, target requestTarget: String = target) async throws -> WebhookReport {
         await pipeline.process(body: try Fixtures.kommo(fixture), contentType: form, requestTarget: requestTarget)
+    }
+
+    /// Shuts the pipeline down and waits for its `run()` to return; returns what was not delivered.
+    @discardableResult
+    func stop(timeout: Duration = .seconds(10)) async throws -> [SegmentMessage] {
+        let undelivered = await pipeline.shutdown(timeout: timeout)
+        try await runner.value
+        return undelivered
     }
 }

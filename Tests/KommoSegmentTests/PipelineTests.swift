@@ -32,7 +32,7 @@ struct AcknowledgementTests {
         #expect(ack.outcome == outcome)
         #expect(ack.httpStatus == status)
         #expect(!ack.detail.contains(secret))
-        #expect(world.counter.total == 0)
+        #expect(world.kommo.requestCount == 0)
         #expect(await world.pipeline.statistics.webhooksRejected == 1)
     }
 
@@ -44,7 +44,7 @@ struct AcknowledgementTests {
         let ack = await world.pipeline.receive(body: Data(body.utf8), contentType: form, requestTarget: target)
         #expect(ack.outcome == .otherAccount)
         #expect(ack.httpStatus == 403)
-        #expect(world.counter.total == 0)
+        #expect(world.kommo.requestCount == 0)
     }
 
     @Test("a body over the limit is refused with 413")
@@ -87,11 +87,11 @@ struct ProcessingTests {
     func redelivery() async throws {
         let world = try World()
         let first = try await world.process("webhook-lead-status-won.txt")
-        let requestsAfterFirst = world.counter.total
+        let requestsAfterFirst = world.kommo.requestCount
         let second = try await world.process("webhook-lead-status-won.txt")
         #expect(first.events.map(\.outcome) == [.delivered])
         #expect(second.events.map(\.outcome) == [.duplicate])
-        #expect(world.counter.total == requestsAfterFirst)
+        #expect(world.kommo.requestCount == requestsAfterFirst)
         #expect(world.segment.messages.count == 3)
 
         // A second pipeline (no shared store) sends the very same ids: Segment drops them.
@@ -116,7 +116,7 @@ struct ProcessingTests {
         let world = try World()
         let report = try await world.process("webhook-lead-status-batch.txt")
         #expect(report.events.count == 3)
-        let byPath = world.counter.byPath
+        let byPath = world.kommo.requestCountsByPath
         #expect(byPath["/api/v4/leads"] == 1)
         #expect(byPath["/api/v4/contacts"] ?? 0 <= 1)
         #expect(byPath["/api/v4/companies"] ?? 0 <= 1)
@@ -125,7 +125,7 @@ struct ProcessingTests {
         let reference = (byPath["/api/v4/leads/pipelines"] ?? 0) + (byPath["/api/v4/users"] ?? 0)
             + (byPath["/api/v4/account"] ?? 0)
         #expect(reference <= 3)
-        #expect(world.counter.total == deals + reference)
+        #expect(world.kommo.requestCount == deals + reference)
         // Leads that no longer exist (204) are skipped with a reason, not failed.
         let skipped = report.events.filter { if case .skipped = $0.outcome { true } else { false } }
         #expect(skipped.count == 2)
@@ -134,7 +134,7 @@ struct ProcessingTests {
         })
         // A second webhook reads pipelines, users and the account from the cache.
         _ = try await world.process("webhook-lead-status-lost.txt")
-        #expect(world.counter.byPath["/api/v4/leads/pipelines"] == 1)
+        #expect(world.kommo.requestCountsByPath["/api/v4/leads/pipelines"] == 1)
         #expect(await world.pipeline.statistics.kommoCacheHits >= 2)
     }
 
@@ -200,10 +200,10 @@ struct ProcessingTests {
         #expect(note.text?.contains("Deal Won") == true)
         let messageID = try #require(world.segment.messages.first { $0.type == .track }?.messageID)
         #expect(note.text?.contains(messageID) == true)
-        let before = world.counter.total
+        let before = world.kommo.requestCount
         let noteHook = try await world.process("webhook-lead-note-added.txt")
         #expect(noteHook.events.allSatisfy { if case .skipped = $0.outcome { true } else { false } })
-        #expect(world.counter.total == before)
+        #expect(world.kommo.requestCount == before)
         #expect(await world.pipeline.statistics.notesWritten == 1)
     }
 
@@ -227,7 +227,7 @@ struct ProcessingTests {
             for _ in 0..<200 { await Task.yield() }
             gate.release()
         }
-        #expect(world.counter.byPath["/api/v4/leads"] == 2)
+        #expect(world.kommo.requestCountsByPath["/api/v4/leads"] == 2)
         let stats = await world.pipeline.statistics
         #expect(stats.eventsSkipped == 10)  // the leads have no API fixture: 204, skipped
     }
