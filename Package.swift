@@ -13,14 +13,13 @@ let strictSwift6: [SwiftSetting] = [
 let package = Package(
     name: "KommoSegment",
     platforms: [.macOS(.v15), .iOS(.v18)],
+    // Five libraries and the example. HTTPCore, JSONCore, KommoModels and SegmentModels are internal targets: each
+    // product re-exports the ones its public API uses (see the Exports.swift files).
     products: [
         .library(name: "KommoSegment", targets: ["KommoSegment"]),
         .library(name: "KommoAPI", targets: ["KommoAPI"]),
         .library(name: "SegmentAPI", targets: ["SegmentAPI"]),
         .library(name: "EventMapping", targets: ["EventMapping"]),
-        .library(name: "KommoModels", targets: ["KommoModels"]),
-        .library(name: "HTTPCore", targets: ["HTTPCore"]),
-        .library(name: "JSONCore", targets: ["JSONCore"]),
         .library(name: "KommoSegmentTesting", targets: ["KommoSegmentTesting"]),
         .executable(name: "kommo-segment", targets: ["kommo-segment"]),
     ],
