@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "SegmentAPI", dependencies: ["HTTPCore", "SegmentModels"], swiftSettings: strictSwift6),
         // Kommo value types: the webhook parser and event model (pure, no I/O), and the REST entity models.
         .target(name: "KommoModels", dependencies: ["JSONCore"], swiftSettings: strictSwift6),
-        // The Kommo API v4 client: auth, rate limiting, retries, caching, and a fixture-directory transport.
+        // The Kommo API v4 client: auth, rate limiting, retries, caching.
         .target(name: "KommoAPI", dependencies: ["HTTPCore", "JSONCore", "KommoModels"], swiftSettings: strictSwift6),
         // Pure Kommo → Segment mapping: models in, messages out; no I/O, no clock.
         .target(name: "EventMapping", dependencies: ["JSONCore", "KommoModels", "SegmentModels"],
@@ -42,20 +42,22 @@ let package = Package(
         // The pipeline: verify → parse → dedupe → fetch in batches → map → deliver → notes.
         .target(name: "KommoSegment", dependencies: ["HTTPCore", "JSONCore", "KommoAPI", "SegmentAPI", "EventMapping"],
                 swiftSettings: strictSwift6),
-        // The example executable: `kommo-segment demo` and `kommo-segment replay` (Foundation only).
-        .executableTarget(name: "kommo-segment", dependencies: ["KommoSegment"], resources: [.copy("Demo")],
-                          swiftSettings: strictSwift6),
+        // The example executable: `kommo-segment demo` and `kommo-segment replay` (Foundation only). The testing
+        // product gives it `KommoFixtureTransport` (`replay --fixtures`) and the samples the demo runs.
+        .executableTarget(name: "kommo-segment", dependencies: ["KommoSegment", "KommoSegmentTesting"],
+                          resources: [.copy("Demo")], swiftSettings: strictSwift6),
 
         // Throughput and memory benchmark of the Segment queue (run by hand; see Documentation/Performance.md).
         .executableTarget(name: "segment-benchmark", dependencies: ["SegmentAPI"], path: "Benchmarks/SegmentBenchmark",
                           swiftSettings: strictSwift6),
 
         // Parsing speed and acknowledgement latency of the pipeline (run by hand; see Documentation/Performance.md).
-        .executableTarget(name: "pipeline-benchmark", dependencies: ["KommoSegment"],
+        .executableTarget(name: "pipeline-benchmark", dependencies: ["KommoSegment", "KommoSegmentTesting"],
                           path: "Benchmarks/PipelineBenchmark", swiftSettings: strictSwift6),
 
         // Test doubles for users' tests and ours: fake clocks, scripted transport, loopback HTTP server, in-memory
-        // Segment client, Kommo API fake, webhook builder, and the sample webhooks and API responses.
+        // Segment client, Kommo API fake and fixture-directory transport, webhook builder, and the sample webhooks and
+        // API responses (the one copy of each in the repository).
         .target(name: "KommoSegmentTesting", dependencies: ["HTTPCore", "JSONCore", "SegmentAPI", "KommoAPI"],
                 resources: [.copy("Resources")], swiftSettings: strictSwift6),
 

@@ -2,7 +2,7 @@ import Foundation
 import JSONCore
 
 /// The bundled sample data: Kommo webhook bodies, Kommo API responses, and a complete Kommo API fixture
-/// directory for ``KommoAPIFake`` and `KommoFixtureTransport`.
+/// directory for ``KommoAPIFake`` and ``KommoFixtureTransport``.
 ///
 /// The data is fictitious (account `acme`, id 31234567; see `Resources/kommo/README.md`).
 public enum Fixtures {
@@ -54,7 +54,7 @@ public enum Fixtures {
         try JSONDecoder().decode(JSONValue.self, from: kommo(name))
     }
 
-    /// The directory of complete Kommo API fixtures in the `KommoFixtureTransport` layout (`leads/<id>.json`,
+    /// The directory of complete Kommo API fixtures in the ``KommoFixtureTransport`` layout (`leads/<id>.json`,
     /// `contacts/<id>.json`, `companies/<id>.json`, `users/<id>.json`, `pipelines.json`, `loss_reasons.json`,
     /// `account.json`): every id that a sample webhook names has a file, except lead 24000099, which is deleted.
     public static func kommoAPIDirectory() throws -> URL {

@@ -1,5 +1,6 @@
 import Foundation
 import KommoSegment
+import KommoSegmentTesting
 
 /// Writes a line to standard error.
 func printError(_ text: String) {

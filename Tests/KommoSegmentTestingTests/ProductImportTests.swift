@@ -8,8 +8,8 @@ struct KommoSegmentTestingProductImportTests {
     @Test("import KommoSegmentTesting alone names the clients its doubles stand in for")
     func namesTheTypesItsAPIUses() {
         let types: [Any.Type] = [
-            KommoAPIFake.self, Fixtures.self, HTTPKommoClient.self, SegmentQueue.self, Lead.self,
-            SegmentMessage.self, JSONValue.self, (any HTTPTransport).self, (any TimeSource).self,
+            KommoAPIFake.self, KommoFixtureTransport.self, Fixtures.self, HTTPKommoClient.self, SegmentQueue.self,
+            Lead.self, SegmentMessage.self, JSONValue.self, (any HTTPTransport).self, (any TimeSource).self,
         ]
         #expect(!types.isEmpty)
     }
