@@ -43,9 +43,9 @@ let package = Package(
         .target(name: "KommoSegment", dependencies: ["HTTPCore", "JSONCore", "KommoAPI", "SegmentAPI", "EventMapping"],
                 swiftSettings: strictSwift6),
         // The example executable: `kommo-segment demo` and `kommo-segment replay` (Foundation only). The testing
-        // product gives it `KommoFixtureTransport` (`replay --fixtures`) and the samples the demo runs.
+        // product gives it `KommoFixtureTransport` (`replay --fixtures`) and the samples the demo runs (`Fixtures`).
         .executableTarget(name: "kommo-segment", dependencies: ["KommoSegment", "KommoSegmentTesting"],
-                          resources: [.copy("Demo")], swiftSettings: strictSwift6),
+                          swiftSettings: strictSwift6),
 
         // Throughput and memory benchmark of the Segment queue (run by hand; see Documentation/Performance.md).
         .executableTarget(name: "segment-benchmark", dependencies: ["SegmentAPI"], path: "Benchmarks/SegmentBenchmark",
