@@ -13,14 +13,13 @@ let strictSwift6: [SwiftSetting] = [
 let package = Package(
     name: "KommoSegment",
     platforms: [.macOS(.v15), .iOS(.v18)],
+    // Five libraries and the example. HTTPCore, JSONCore, KommoModels and SegmentModels are internal targets: each
+    // product re-exports the ones its public API uses (see the Exports.swift files).
     products: [
         .library(name: "KommoSegment", targets: ["KommoSegment"]),
         .library(name: "KommoAPI", targets: ["KommoAPI"]),
         .library(name: "SegmentAPI", targets: ["SegmentAPI"]),
         .library(name: "EventMapping", targets: ["EventMapping"]),
-        .library(name: "KommoModels", targets: ["KommoModels"]),
-        .library(name: "HTTPCore", targets: ["HTTPCore"]),
-        .library(name: "JSONCore", targets: ["JSONCore"]),
         .library(name: "KommoSegmentTesting", targets: ["KommoSegmentTesting"]),
         .executable(name: "kommo-segment", targets: ["kommo-segment"]),
     ],
@@ -37,7 +36,7 @@ let package = Package(
         .target(name: "SegmentAPI", dependencies: ["HTTPCore", "SegmentModels"], swiftSettings: strictSwift6),
         // Kommo value types: the webhook parser and event model (pure, no I/O), and the REST entity models.
         .target(name: "KommoModels", dependencies: ["JSONCore"], swiftSettings: strictSwift6),
-        // The Kommo API v4 client: auth, rate limiting, retries, caching, and a fixture-directory transport.
+        // The Kommo API v4 client: auth, rate limiting, retries, caching.
         .target(name: "KommoAPI", dependencies: ["HTTPCore", "JSONCore", "KommoModels"], swiftSettings: strictSwift6),
         // Pure Kommo → Segment mapping: models in, messages out; no I/O, no clock.
         .target(name: "EventMapping", dependencies: ["SDKCore", "JSONCore", "KommoModels", "SegmentModels"],
@@ -45,8 +44,9 @@ let package = Package(
         // The pipeline: verify → parse → dedupe → fetch in batches → map → deliver → notes.
         .target(name: "KommoSegment", dependencies: ["HTTPCore", "JSONCore", "KommoAPI", "SegmentAPI", "EventMapping"],
                 swiftSettings: strictSwift6),
-        // The example executable: `kommo-segment demo` and `kommo-segment replay` (Foundation only).
-        .executableTarget(name: "kommo-segment", dependencies: ["KommoSegment"], resources: [.copy("Demo")],
+        // The example executable: `kommo-segment demo` and `kommo-segment replay` (Foundation only). The testing
+        // product gives it `KommoFixtureTransport` (`replay --fixtures`) and the samples the demo runs (`Fixtures`).
+        .executableTarget(name: "kommo-segment", dependencies: ["KommoSegment", "KommoSegmentTesting"],
                           swiftSettings: strictSwift6),
 
         // Throughput and memory benchmark of the Segment queue (run by hand; see Documentation/Performance.md).
@@ -54,11 +54,12 @@ let package = Package(
                           swiftSettings: strictSwift6),
 
         // Parsing speed and acknowledgement latency of the pipeline (run by hand; see Documentation/Performance.md).
-        .executableTarget(name: "pipeline-benchmark", dependencies: ["KommoSegment"],
+        .executableTarget(name: "pipeline-benchmark", dependencies: ["KommoSegment", "KommoSegmentTesting"],
                           path: "Benchmarks/PipelineBenchmark", swiftSettings: strictSwift6),
 
         // Test doubles for users' tests and ours: fake clocks, scripted transport, loopback HTTP server, in-memory
-        // Segment client, Kommo API fake, webhook builder, and the sample webhooks and API responses.
+        // Segment client, Kommo API fake and fixture-directory transport, webhook builder, and the sample webhooks and
+        // API responses (the one copy of each in the repository).
         .target(name: "KommoSegmentTesting", dependencies: ["HTTPCore", "JSONCore", "SegmentAPI", "KommoAPI"],
                 resources: [.copy("Resources")], swiftSettings: strictSwift6),
 

@@ -6,6 +6,7 @@
 
 import Foundation
 import KommoSegment
+import KommoSegmentTesting
 import Synchronization
 
 /// Accepts every batch at once.
@@ -70,13 +71,11 @@ for items in [1, 10, 100, 1_000] {
 }
 
 // 2. Acknowledgement latency of receive(), with processing going on in the background.
-let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent("Sources/KommoSegmentTesting/Resources/kommo-api")
 let kommoTransport: KommoFixtureTransport
 do {
-    kommoTransport = try KommoFixtureTransport(directory: fixtures)
+    kommoTransport = try KommoFixtureTransport(directory: Fixtures.kommoAPIDirectory())
 } catch {
-    FileHandle.standardError.write(Data("fixtures not found at \(fixtures.path): run from the repository\n".utf8))
+    FileHandle.standardError.write(Data("the bundled Kommo API fixtures are missing: \(error)\n".utf8))
     exit(1)
 }
 var kommoConfiguration = HTTPKommoClient.Configuration()

@@ -2,7 +2,7 @@ import Foundation
 import JSONCore
 
 /// The bundled sample data: Kommo webhook bodies, Kommo API responses, and a complete Kommo API fixture
-/// directory for ``KommoAPIFake`` and `KommoFixtureTransport`.
+/// directory for ``KommoAPIFake`` and ``KommoFixtureTransport``.
 ///
 /// The data is fictitious (account `acme`, id 31234567; see `Resources/kommo/README.md`).
 public enum Fixtures {
@@ -14,20 +14,38 @@ public enum Fixtures {
         public var description: String { "fixture not found: \(name)" }
     }
 
+    /// The sample API responses that are also entity files of ``kommoAPIDirectory()``: each is stored once, in that
+    /// directory, and ``kommo(_:)`` reads it under both names.
+    static let apiResponsesInDirectory: [String: String] = [
+        "api-account.json": "account.json",
+        "api-company.json": "companies/36000005.json",
+        "api-contact.json": "contacts/35000021.json",
+        "api-lead-lost-with-loss-reason.json": "leads/24000031.json",
+        "api-lead-with-contacts-companies.json": "leads/24000017.json",
+        "api-pipelines.json": "pipelines.json",
+        "api-user.json": "users/9000001.json",
+    ]
+
     /// The bytes of the Kommo fixture `name` (for example `"webhook-lead-status-won.txt"`).
+    ///
+    /// The entity samples (`api-lead-with-contacts-companies.json`, `api-contact.json`, `api-company.json`,
+    /// `api-lead-lost-with-loss-reason.json`, `api-user.json`, `api-pipelines.json`, `api-account.json`) are the
+    /// files of ``kommoAPIDirectory()`` for the same ids: `api-contact.json` is `contacts/35000021.json`.
     public static func kommo(_ name: String) throws -> Data {
+        if let path = apiResponsesInDirectory[name] { return try kommoAPI(path) }
         guard let url = Bundle.module.url(forResource: name, withExtension: nil, subdirectory: "Resources/kommo") else {
             throw Missing(name: name)
         }
         return try Data(contentsOf: url)
     }
 
-    /// The names of every Kommo fixture, sorted.
+    /// The names of every Kommo fixture that ``kommo(_:)`` reads, sorted.
     public static func kommoNames() throws -> [String] {
         guard let url = Bundle.module.url(forResource: "kommo", withExtension: nil, subdirectory: "Resources") else {
             throw Missing(name: "kommo")
         }
-        return try FileManager.default.contentsOfDirectory(atPath: url.path).sorted()
+        let files = try FileManager.default.contentsOfDirectory(atPath: url.path)
+        return Set(files).union(apiResponsesInDirectory.keys).sorted()
     }
 
     /// The file names of every sample webhook body (`webhook-*.txt`), sorted; empty if the bundle lacks them.
@@ -54,7 +72,7 @@ public enum Fixtures {
         try JSONDecoder().decode(JSONValue.self, from: kommo(name))
     }
 
-    /// The directory of complete Kommo API fixtures in the `KommoFixtureTransport` layout (`leads/<id>.json`,
+    /// The directory of complete Kommo API fixtures in the ``KommoFixtureTransport`` layout (`leads/<id>.json`,
     /// `contacts/<id>.json`, `companies/<id>.json`, `users/<id>.json`, `pipelines.json`, `loss_reasons.json`,
     /// `account.json`): every id that a sample webhook names has a file, except lead 24000099, which is deleted.
     public static func kommoAPIDirectory() throws -> URL {

@@ -2,7 +2,7 @@ import Foundation
 import HTTPCore
 import KommoAPI
 
-/// A Kommo account served from the bundled sample data: a `KommoFixtureTransport` over
+/// A Kommo account served from the bundled sample data: a ``KommoFixtureTransport`` over
 /// ``Fixtures/kommoAPIDirectory()`` and an `HTTPKommoClient` wired to it.
 ///
 /// The client talks to `https://acme.kommo.com` with the token ``token``, on an ``ImmediateClock`` by

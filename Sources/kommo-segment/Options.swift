@@ -20,8 +20,8 @@ struct ReplayOptions {
     var fixtures: String?
     var dryRun = false
     var notes = false
-    /// Print file names without their directories (the demo's files live in the resource bundle).
-    var showsBaseNames = false
+    /// Webhook bodies already read, processed before `files` (the demo's samples, from `Fixtures`).
+    var webhooks: [WebhookFile] = []
 
     /// Flags that take a value, with the environment variable each falls back to.
     static let valued: [String: String?] = [

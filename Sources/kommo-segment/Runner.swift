@@ -1,5 +1,6 @@
 import Foundation
 import KommoSegment
+import KommoSegmentTesting
 
 /// Writes a line to standard error.
 func printError(_ text: String) {
@@ -29,13 +30,12 @@ enum Runner {
         }
 
         var failures = 0
-        var files: [WebhookFile] = []
+        var files = options.webhooks
         for path in options.files {
             do {
                 let body = path == "-" ? FileHandle.standardInput.readDataToEndOfFile()
                     : try Data(contentsOf: URL(fileURLWithPath: path))
-                let name = options.showsBaseNames ? URL(fileURLWithPath: path).lastPathComponent : path
-                files.append(WebhookFile(name: path == "-" ? "<stdin>" : name, body: body))
+                files.append(WebhookFile(name: path == "-" ? "<stdin>" : path, body: body))
             } catch {
                 printError("\(path): cannot be read (\(type(of: error)))")
                 failures += 1

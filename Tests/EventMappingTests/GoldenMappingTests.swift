@@ -127,6 +127,19 @@ struct GoldenMappingTests {
         #expect(actual == expected, "\(goldenCase.name): mapping differs from Golden/\(goldenCase.name).json")
     }
 
+    @Test("Golden/input holds only what the shared fixtures lack, never a copy of one")
+    func inputsAreNotCopies() throws {
+        let input = try #require(Bundle.module.url(forResource: "input", withExtension: nil, subdirectory: "Golden"))
+        var shared = Set(try Fixtures.kommoAPIFiles().values)
+        for name in try Fixtures.kommoNames() { shared.insert(try Fixtures.kommo(name)) }
+        let names = try FileManager.default.contentsOfDirectory(atPath: input.path)
+        #expect(!names.isEmpty)
+        for name in names {
+            let data = try Data(contentsOf: input.appendingPathComponent(name))
+            #expect(!shared.contains(data), "Golden/input/\(name) is a copy of a KommoSegmentTesting fixture")
+        }
+    }
+
     @Test("one result per item, and skip details name ids, never personal data", arguments: goldenCases)
     func resultsPerItem(_ goldenCase: GoldenCase) throws {
         let hook = try KommoWebhookParser().parse(body: goldenCase.body(),

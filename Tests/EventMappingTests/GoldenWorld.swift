@@ -14,29 +14,29 @@ struct GoldenWorld {
     var users: [User] = []
     var accountCurrency: String? = "USD"
 
-    /// Everything in the shared fixtures and in `Golden/input`; lead 24000017 as
+    /// The shared fixtures of `KommoSegmentTesting` (the samples and the Kommo API fixture directory); lead 24000017 as
     /// `api-lead-with-contacts-companies.json` has it (stage 61000004).
     static func standard() throws -> GoldenWorld {
         var world = GoldenWorld()
         for lead in [
             try decode(Lead.self, try Fixtures.kommo("api-lead-with-contacts-companies.json")),
             try decode(Lead.self, try Fixtures.kommo("api-lead-lost-with-loss-reason.json")),
-            try decode(Lead.self, try input("api-lead-24000018.json")),
-            try decode(Lead.self, try input("api-lead-24000019.json")),
-            try decode(Lead.self, try input("api-lead-24000040.json")),
-            try decode(Lead.self, try input("api-lead-24000050.json")),
+            try decode(Lead.self, try Fixtures.kommoAPI("leads/24000018.json")),
+            try decode(Lead.self, try Fixtures.kommoAPI("leads/24000019.json")),
+            try decode(Lead.self, try Fixtures.kommoAPI("leads/24000040.json")),
+            try decode(Lead.self, try Fixtures.kommoAPI("leads/24000050.json")),
         ] { world.leads[lead.id] = lead }
         for contact in [
             try decode(Contact.self, try Fixtures.kommo("api-contact.json")),
-            try decode(Contact.self, try input("api-contact-35000030.json")),
-            try decode(Contact.self, try input("api-contact-35000040.json")),
-            try decode(Contact.self, try input("api-contact-35000050.json")),
+            try decode(Contact.self, try Fixtures.kommoAPI("contacts/35000030.json")),
+            try decode(Contact.self, try Fixtures.kommoAPI("contacts/35000040.json")),
+            try decode(Contact.self, try Fixtures.kommoAPI("contacts/35000050.json")),
         ] { world.contacts[contact.id] = contact }
         let company = try decode(Company.self, try Fixtures.kommo("api-company.json"))
         world.companies[company.id] = company
         world.pipelines = try decode(PipelinesPage.self, try Fixtures.kommo("api-pipelines.json")).embedded.pipelines
         world.users = [try decode(User.self, try Fixtures.kommo("api-user.json")),
-                       try decode(User.self, try input("api-user-9000002.json"))]
+                       try decode(User.self, try Fixtures.kommoAPI("users/9000002.json"))]
         world.accountCurrency = try decode(Account.self, try Fixtures.kommo("api-account.json")).currency
         return world
     }
@@ -62,6 +62,7 @@ struct GoldenWorld {
                            pipelines: pipelines, users: users, accountCurrency: accountCurrency)
     }
 
+    /// A file of `Golden/input`: what the shared fixtures lack (lead 24000017 once won, and webhook bodies).
     static func input(_ name: String) throws -> Data {
         guard let url = Bundle.module.url(forResource: name, withExtension: nil, subdirectory: "Golden/input") else {
             throw MissingInput(name: name)

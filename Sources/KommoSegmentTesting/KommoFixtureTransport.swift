@@ -1,6 +1,7 @@
 import Foundation
 import HTTPCore
 import JSONCore
+import KommoAPI
 import Synchronization
 
 /// An ``HTTPTransport`` that answers Kommo API v4 requests from JSON files instead of the network.

@@ -1,0 +1,16 @@
+// This file imports only the `SegmentAPI` product, so it compiles only while that product re-exports the
+// internal targets (`HTTPCore`, `JSONCore`, `KommoModels`, `SegmentModels`) whose types its public API uses.
+import SegmentAPI
+import Testing
+
+@Suite("SegmentAPI product imports")
+struct SegmentAPIProductImportTests {
+    @Test("import SegmentAPI alone names the messages, JSONValue and the HTTP types")
+    func namesTheTypesItsAPIUses() {
+        let types: [Any.Type] = [
+            SegmentQueue.self, SegmentMessage.self, SegmentWireEncoder.self, JSONValue.self,
+            URLSessionTransport.self, (any HTTPTransport).self, RetryPolicy.self, (any TimeSource).self,
+        ]
+        #expect(!types.isEmpty)
+    }
+}
