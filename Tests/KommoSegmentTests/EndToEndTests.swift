@@ -126,6 +126,8 @@ struct TCPWorld {
     let kommo: KommoLoopback
     let segment: SegmentLoopback
     let pipeline: KommoSegmentPipeline
+    /// The pipeline's run(), owned by the test (libraries never start tasks; tests may); it ends at shutdown.
+    private let runner: Task<Void, any Error>
 
     init(segmentWriteKey: String = TCPWorld.writeKey) throws {
         kommo = try KommoLoopback()
@@ -141,7 +143,9 @@ struct TCPWorld {
                                                 requestTimeout: .seconds(10)),
             secret: WebhookSecret(Self.webhookSecret), kommoConfiguration: kommoConfiguration,
             transport: URLSessionTransport())
-        pipeline = try KommoSegmentPipeline(accounts: [account])
+        let pipeline = try KommoSegmentPipeline(accounts: [account])
+        self.pipeline = pipeline
+        runner = Task { try await pipeline.run() }
     }
 
     func process(_ body: Data, target: String = TCPWorld.target) async -> WebhookReport {

@@ -227,7 +227,7 @@ struct ProcessingTests {
             for _ in 0..<200 { await Task.yield() }
             gate.release()
         }
-        #expect(world.kommo.requestCountsByPath["/api/v4/leads"] == 2)
+        #expect(fixtures.requestCountsByPath["/api/v4/leads"] == 2)
         let stats = await world.pipeline.statistics
         #expect(stats.eventsSkipped == 10)  // the leads have no API fixture: 204, skipped
     }
