@@ -104,7 +104,7 @@ let goldenCases: [GoldenCase] = [
     GoldenCase(name: "unknown-section", webhook: "input/webhook-task-add.txt"),
 ]
 
-@Suite("Golden mapping")
+@Suite("Golden mapping", .timeLimit(.minutes(1)))
 struct GoldenMappingTests {
     /// `KOMMO_RECORD_GOLDEN=1 swift test --filter GoldenMappingTests` rewrites the golden files; read every change
     /// before committing it, since the files are the specification.

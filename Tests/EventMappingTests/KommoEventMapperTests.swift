@@ -5,7 +5,7 @@ import SegmentModels
 import Testing
 
 /// Targeted rules of the mapping, on events built in code (the golden files cover whole webhooks).
-@Suite("Kommo event mapper")
+@Suite("Kommo event mapper", .timeLimit(.minutes(1)))
 struct KommoEventMapperTests {
     static let account: Int64 = 31_234_567
     static let sales = Pipeline(id: 7_654_321, name: "Sales", statuses: [
@@ -271,7 +271,7 @@ struct KommoEventMapperTests {
     }
 }
 
-@Suite("Custom field values")
+@Suite("Custom field values", .timeLimit(.minutes(1)))
 struct CustomFieldJSONTests {
     struct Row: Sendable {
         var type: CustomFieldType

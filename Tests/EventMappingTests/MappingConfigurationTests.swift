@@ -3,7 +3,7 @@ import Foundation
 import JSONCore
 import Testing
 
-@Suite("Mapping configuration")
+@Suite("Mapping configuration", .timeLimit(.minutes(1)))
 struct MappingConfigurationTests {
     static func load(_ json: String) throws -> MappingConfiguration {
         try MappingConfiguration.load(from: Data(json.utf8))

@@ -2,7 +2,7 @@ import EventMapping
 import Foundation
 import Testing
 
-@Suite("Message id recipe")
+@Suite("Message id recipe", .timeLimit(.minutes(1)))
 struct MessageIDRecipeTests {
     let recipe = MessageIDRecipe()
     let won = MessageIDRecipe.Change.stageChanged(fromStatus: 61_000_005, fromPipeline: 7_654_321, toStatus: 142,

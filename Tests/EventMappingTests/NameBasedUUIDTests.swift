@@ -2,7 +2,7 @@ import EventMapping
 import Foundation
 import Testing
 
-@Suite("Name-based UUIDs (version 5)")
+@Suite("Name-based UUIDs (version 5)", .timeLimit(.minutes(1)))
 struct NameBasedUUIDTests {
     @Test("the RFC 9562 vector: www.example.com in the DNS namespace")
     func rfcVector() {

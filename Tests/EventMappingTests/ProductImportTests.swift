@@ -3,7 +3,7 @@
 import EventMapping
 import Testing
 
-@Suite("EventMapping product imports")
+@Suite("EventMapping product imports", .timeLimit(.minutes(1)))
 struct EventMappingProductImportTests {
     @Test("import EventMapping alone names the Kommo models, the messages and JSONValue")
     func namesTheTypesItsAPIUses() {

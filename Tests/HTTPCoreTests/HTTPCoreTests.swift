@@ -4,7 +4,7 @@ import HTTPCore
 import Testing
 import KommoSegmentTesting
 
-@Suite("HTTP headers")
+@Suite("HTTP headers", .timeLimit(.minutes(1)))
 struct HTTPHeadersTests {
     @Test("lookups ignore case and setting replaces every field of the name")
     func caseInsensitive() {
@@ -33,7 +33,7 @@ struct HTTPHeadersTests {
     }
 }
 
-@Suite("Retry policy")
+@Suite("Retry policy", .timeLimit(.minutes(1)))
 struct RetryPolicyTests {
     @Test("backoff doubles from 0.5 s and is capped at 60 s", arguments: [
         (1, 0.5), (2, 1.0), (3, 2.0), (4, 4.0), (7, 32.0), (8, 60.0), (10, 60.0), (100, 60.0),
@@ -66,7 +66,7 @@ struct RetryPolicyTests {
 
 private struct Failure: Error, Equatable { var code: Int }
 
-@Suite("Retrier")
+@Suite("Retrier", .timeLimit(.minutes(1)))
 struct RetrierTests {
     private func classify(_ error: any Error) -> RetryVerdict {
         guard let failure = error as? Failure else { return .doNotRetry }
@@ -80,8 +80,8 @@ struct RetrierTests {
 
     @Test("retries a transient failure with growing waits, then succeeds")
     func retriesThenSucceeds() async throws {
-        let clock = ImmediateTimeSource()
-        let retrier = Retrier(policy: .segment, time: clock, random: { 0 })
+        let clock = ImmediateClock()
+        let retrier = Retrier(policy: .segment, clock: clock, random: { 0 })
         let seen = Counter()
         let value = try await retrier.run(classify: classify) { attempt in
             seen.append(attempt.previousAttempts)
@@ -95,8 +95,8 @@ struct RetrierTests {
 
     @Test("gives up after 11 counted attempts and rethrows the last failure")
     func givesUp() async {
-        let clock = ImmediateTimeSource()
-        let retrier = Retrier(policy: .segment, time: clock, random: { 0 })
+        let clock = ImmediateClock()
+        let retrier = Retrier(policy: .segment, clock: clock, random: { 0 })
         let seen = Counter()
         await #expect(throws: Failure(code: 500)) {
             _ = try await retrier.run(classify: classify) { attempt -> Int in
@@ -110,8 +110,8 @@ struct RetrierTests {
 
     @Test("a Retry-After wait does not use up an attempt but is counted in previousAttempts")
     func retryAfterIsNotCounted() async throws {
-        let clock = ImmediateTimeSource()
-        let retrier = Retrier(policy: RetryPolicy(maxAttempts: 2), time: clock, random: { 0 })
+        let clock = ImmediateClock()
+        let retrier = Retrier(policy: RetryPolicy(maxAttempts: 2), clock: clock, random: { 0 })
         let seen = Counter()
         let value = try await retrier.run(classify: classify) { attempt -> Int in
             seen.append(attempt.previousAttempts)
@@ -128,8 +128,8 @@ struct RetrierTests {
 
     @Test("Retry-After is capped at 300 seconds")
     func retryAfterCap() async throws {
-        let clock = ImmediateTimeSource()
-        let retrier = Retrier(policy: .segment, time: clock, random: { 0 })
+        let clock = ImmediateClock()
+        let retrier = Retrier(policy: .segment, clock: clock, random: { 0 })
         _ = try await retrier.run(classify: classify) { attempt -> Int in
             if attempt.previousAttempts == 0 { throw Failure(code: 999) }
             return 1
@@ -139,8 +139,8 @@ struct RetrierTests {
 
     @Test("a final failure is not retried")
     func final() async {
-        let clock = ImmediateTimeSource()
-        let retrier = Retrier(policy: .segment, time: clock)
+        let clock = ImmediateClock()
+        let retrier = Retrier(policy: .segment, clock: clock)
         let seen = Counter()
         await #expect(throws: Failure(code: 400)) {
             _ = try await retrier.run(classify: classify) { attempt -> Int in
@@ -154,9 +154,9 @@ struct RetrierTests {
 
     @Test("stops when the next wait would pass the total deadline")
     func deadline() async {
-        let clock = ImmediateTimeSource()
+        let clock = ImmediateClock()
         let policy = RetryPolicy(totalDeadline: .seconds(65))
-        let retrier = Retrier(policy: policy, time: clock, random: { 0 })
+        let retrier = Retrier(policy: policy, clock: clock, random: { 0 })
         let seen = Counter()
         await #expect(throws: Failure(code: 429)) {
             _ = try await retrier.run(classify: classify) { attempt -> Int in
@@ -171,8 +171,8 @@ struct RetrierTests {
 
     @Test("cancellation interrupts a wait")
     func cancellation() async {
-        let clock = ManualTimeSource()
-        let retrier = Retrier(policy: .segment, time: clock, random: { 0 })
+        let clock = ManualClock()
+        let retrier = Retrier(policy: .segment, clock: clock, random: { 0 })
         let task = Task {
             try await retrier.run(classify: { _ in .retry }) { _ -> Int in throw Failure(code: 500) }
         }

@@ -3,7 +3,7 @@ import HTTPCore
 import Testing
 import KommoSegmentTesting
 
-@Suite("URLSessionTransport over loopback TCP")
+@Suite("URLSessionTransport over loopback TCP", .timeLimit(.minutes(1)))
 struct URLSessionTransportTests {
     @Test("sends method, headers and body, and returns status, headers and body as received")
     func roundTrip() async throws {

@@ -2,7 +2,7 @@ import Foundation
 import JSONCore
 import Testing
 
-@Suite("JSON writer")
+@Suite("JSON writer", .timeLimit(.minutes(1)))
 struct JSONWriterTests {
     @Test("integers stay integers and floating-point numbers keep a fraction")
     func numbers() {
@@ -48,7 +48,7 @@ struct JSONWriterTests {
     }
 }
 
-@Suite("ISO-8601 timestamps")
+@Suite("ISO-8601 timestamps", .timeLimit(.minutes(1)))
 struct ISO8601TimestampTests {
     @Test("UTC with milliseconds and Z", arguments: [
         (0.0, "1970-01-01T00:00:00.000Z"),
@@ -75,7 +75,7 @@ struct ISO8601TimestampTests {
     }
 }
 
-@Suite("JSON writer: escaping at every position")
+@Suite("JSON writer: escaping at every position", .timeLimit(.minutes(1)))
 struct JSONWriterEscapingPositionTests {
     @Test("a special character anywhere in strings of every length round-trips", arguments: [
         "\"", "\\", "\n", "\u{0}", "\u{1F}", "é", "😀", "\u{7F}", " ",
@@ -95,7 +95,7 @@ struct JSONWriterEscapingPositionTests {
     }
 }
 
-@Suite("JSON writer: key order")
+@Suite("JSON writer: key order", .timeLimit(.minutes(1)))
 struct JSONWriterKeyOrderTests {
     @Test("objects of every size up to 40 members come out sorted by UTF-8 bytes")
     func everySize() throws {

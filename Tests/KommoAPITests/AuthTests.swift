@@ -30,7 +30,7 @@ private func splitTransport(api: @escaping @Sendable (_ bearer: String?) -> Scri
 /// Holds token requests until the test opens the gate, so that concurrent callers pile up behind one refresh.
 private final class GatedTransport: HTTPTransport {
     let inner: ScriptedTransport
-    let gate = ManualTimeSource()
+    let gate = ManualClock()
     init(_ inner: ScriptedTransport) { self.inner = inner }
     func send(_ request: HTTPRequest, body: Data?) async throws -> (HTTPResponse, Data) {
         if request.url.path == "/oauth2/access_token" { try await gate.sleep(for: .seconds(1)) }
@@ -38,29 +38,48 @@ private final class GatedTransport: HTTPTransport {
     }
 }
 
-@Suite("Kommo authentication")
+/// A token provider that counts the calls for a token before passing them on, so that a test can wait until every
+/// caller has asked.
+private struct CountingTokenProvider: KommoTokenProvider {
+    let inner: any KommoTokenProvider
+    let calls = Recorder<Int>()
+
+    func accessToken() async throws -> String {
+        calls.append(0)
+        return try await inner.accessToken()
+    }
+
+    func tokenRejected(_ token: String) async throws -> String? {
+        try await inner.tokenRejected(token)
+    }
+}
+
+@Suite("Kommo authentication", .timeLimit(.minutes(1)))
 struct AuthTests {
     @Test("20 concurrent calls with an expired token make exactly one refresh request")
     func singleFlight() async throws {
-        let time = ImmediateTimeSource()
+        let time = ImmediateClock()
         let store = InMemoryTokenStore(KommoTokenPair(accessToken: K.accessToken, refreshToken: K.refreshToken,
-                                                      expiresAt: time.now.addingTimeInterval(-10)))
+                                                      expiresAt: time.date.addingTimeInterval(-10)))
         let transport = splitTransport { _ in K.noContent }
         let gated = GatedTransport(transport)
         let provider = OAuthTokenProvider(
             host: try K.host(),
             credentials: KommoOAuthCredentials(clientID: "client-1", clientSecret: K.clientSecret,
                                                redirectURI: "https://app.example.com/oauth"),
-            store: store, transport: gated, time: time)
-        let client = try K.client(transport, time: time, tokens: provider)
-        let start = time.now
+            store: store, transport: gated, wallClock: time.wallClock)
+        let counting = CountingTokenProvider(inner: provider)
+        let client = try K.client(transport, clock: time, tokens: counting)
+        let start = time.date
         try await withThrowingTaskGroup(of: Lead?.self) { group in
             for id: Int64 in 0..<20 { group.addTask { try await client.lead(id: id) } }
+            // The refresh is held at the gate until all 20 calls have asked for a token.
             await gated.gate.waitForSleepers(1)
-            for _ in 0..<200 { await Task.yield() }
+            await counting.calls.wait(for: 20)
             gated.gate.advance(by: .seconds(1))
             for try await lead in group { #expect(lead == nil) }
         }
+        #expect(counting.calls.values.count == 20)
         let tokenRequests = transport.requests.filter(\.isTokenRequest)
         #expect(tokenRequests.count == 1)
         #expect(await provider.refreshCount == 1)
@@ -87,11 +106,11 @@ struct AuthTests {
 
     @Test("a token expiring within the margin is refreshed before use; one outside it is not")
     func proactiveRefresh() async throws {
-        let time = ImmediateTimeSource()
+        let time = ImmediateClock()
         let store = InMemoryTokenStore(KommoTokenPair(accessToken: K.accessToken, refreshToken: K.refreshToken,
-                                                      expiresAt: time.now.addingTimeInterval(600)))
+                                                      expiresAt: time.date.addingTimeInterval(600)))
         let transport = splitTransport { _ in K.noContent }
-        let provider = try K.oauth(transport, store: store, time: time)
+        let provider = try K.oauth(transport, store: store, wallClock: time.wallClock)
         #expect(try await provider.accessToken() == K.accessToken)
         #expect(transport.requests.isEmpty)
 
@@ -108,13 +127,13 @@ struct AuthTests {
 
     @Test("a new token issued with less life than the margin is used until it expires, not refreshed in a loop")
     func shortLivedTokenNoLoop() async throws {
-        let time = ImmediateTimeSource()
+        let time = ImmediateClock()
         let store = InMemoryTokenStore(KommoTokenPair(accessToken: K.accessToken, refreshToken: K.refreshToken,
-                                                      expiresAt: time.now))
+                                                      expiresAt: time.date))
         let transport = ScriptedTransport(fallback: { _, _ in
             K.json(#"{"access_token":"short-1","refresh_token":"r-2","expires_in":60,"token_type":"Bearer"}"#)
         })
-        let provider = try K.oauth(transport, store: store, time: time)
+        let provider = try K.oauth(transport, store: store, wallClock: time.wallClock)
         #expect(try await provider.accessToken() == "short-1")
         #expect(try await provider.accessToken() == "short-1")
         #expect(transport.requests.count == 1)
@@ -125,14 +144,14 @@ struct AuthTests {
 
     @Test("a 401 refreshes once and repeats the call with the new token")
     func reactiveRefresh() async throws {
-        let time = ImmediateTimeSource()
+        let time = ImmediateClock()
         let store = InMemoryTokenStore(KommoTokenPair(accessToken: K.accessToken, refreshToken: K.refreshToken,
-                                                      expiresAt: time.now.addingTimeInterval(3_600)))
+                                                      expiresAt: time.date.addingTimeInterval(3_600)))
         let transport = splitTransport { bearer in
             bearer == K.accessToken ? ((try? K.fixture("api-error-401.json", status: 401)) ?? K.noContent)
                 : ((try? K.fixture("api-account.json")) ?? K.noContent)
         }
-        let client = try K.client(transport, time: time, tokens: try K.oauth(transport, store: store, time: time))
+        let client = try K.client(transport, clock: time, tokens: try K.oauth(transport, store: store, wallClock: time.wallClock))
         #expect(try await client.account().id == 31_234_567)
         #expect(transport.requests.map(\.isTokenRequest) == [false, true, false])
         #expect(transport.requests.map(\.bearer) == [K.accessToken, nil, fixtureAccessToken])
@@ -140,11 +159,11 @@ struct AuthTests {
 
     @Test("a second 401 after the refresh fails with a typed error, without looping")
     func reactiveRefreshOnlyOnce() async throws {
-        let time = ImmediateTimeSource()
+        let time = ImmediateClock()
         let store = InMemoryTokenStore(KommoTokenPair(accessToken: K.accessToken, refreshToken: K.refreshToken,
-                                                      expiresAt: time.now.addingTimeInterval(3_600)))
+                                                      expiresAt: time.date.addingTimeInterval(3_600)))
         let transport = splitTransport { _ in (try? K.fixture("api-error-401.json", status: 401)) ?? K.noContent }
-        let client = try K.client(transport, time: time, tokens: try K.oauth(transport, store: store, time: time))
+        let client = try K.client(transport, clock: time, tokens: try K.oauth(transport, store: store, wallClock: time.wallClock))
         let error = await #expect(throws: KommoAPIError.self) { _ = try await client.pipelines() }
         #expect(error?.code == .unauthorized)
         #expect(error?.detail.contains("after a token refresh") == true)
@@ -162,13 +181,13 @@ struct AuthTests {
 
     @Test("401 from the token endpoint means the grant is dead: surfaced, not retried, remembered")
     func grantRevoked() async throws {
-        let time = ImmediateTimeSource()
+        let time = ImmediateClock()
         let store = InMemoryTokenStore(KommoTokenPair(accessToken: K.accessToken, refreshToken: K.refreshToken,
-                                                      expiresAt: time.now))
+                                                      expiresAt: time.date))
         let transport = ScriptedTransport([
             K.json(#"{"title":"Unauthorized","detail":"Token has been revoked"}"#, status: 401),
         ])
-        let client = try K.client(transport, time: time, tokens: try K.oauth(transport, store: store, time: time))
+        let client = try K.client(transport, clock: time, tokens: try K.oauth(transport, store: store, wallClock: time.wallClock))
         let error = await #expect(throws: KommoAPIError.self) { _ = try await client.account() }
         #expect(error?.code == .grantRevoked)
         #expect(error?.description.contains("re-authorize") == true)
@@ -180,11 +199,11 @@ struct AuthTests {
 
     @Test("a rotated pair that cannot be saved is not used")
     func saveBeforeUse() async throws {
-        let time = ImmediateTimeSource()
+        let time = ImmediateClock()
         let store = FailingStore(KommoTokenPair(accessToken: K.accessToken, refreshToken: K.refreshToken,
-                                                expiresAt: time.now))
+                                                expiresAt: time.date))
         let transport = splitTransport { _ in K.noContent }
-        let client = try K.client(transport, time: time, tokens: try K.oauth(transport, store: store, time: time))
+        let client = try K.client(transport, clock: time, tokens: try K.oauth(transport, store: store, wallClock: time.wallClock))
         let error = await #expect(throws: KommoAPIError.self) { _ = try await client.lead(id: 1) }
         #expect(error?.code == .tokenStoreFailed)
         #expect(transport.requests.filter { !$0.isTokenRequest }.isEmpty)
@@ -192,10 +211,10 @@ struct AuthTests {
 
     @Test("an empty store asks for authorization; exchanging a code saves the pair")
     func authorizationCode() async throws {
-        let time = ImmediateTimeSource()
+        let time = ImmediateClock()
         let store = InMemoryTokenStore()
         let transport = ScriptedTransport([try K.fixture("api-oauth-token.json")])
-        let provider = try K.oauth(transport, store: store, time: time)
+        let provider = try K.oauth(transport, store: store, wallClock: time.wallClock)
         let error = await #expect(throws: KommoAPIError.self) { _ = try await provider.accessToken() }
         #expect(error?.code == .notAuthorized)
         let pair = try await provider.exchangeAuthorizationCode("code-123")
@@ -209,8 +228,8 @@ struct AuthTests {
 
     @Test("secrets never appear in descriptions, reflections or errors")
     func secretsRedacted() async throws {
-        let time = ImmediateTimeSource()
-        let pair = KommoTokenPair(accessToken: K.accessToken, refreshToken: K.refreshToken, expiresAt: time.now)
+        let time = ImmediateClock()
+        let pair = KommoTokenPair(accessToken: K.accessToken, refreshToken: K.refreshToken, expiresAt: time.date)
         let credentials = KommoOAuthCredentials(clientID: "client-1", clientSecret: K.clientSecret,
                                                 redirectURI: "https://app.example.com/oauth")
         let echo = #"{"detail":"refresh \#(K.refreshToken) secret \#(K.clientSecret) token \#(K.accessToken)"}"#
@@ -219,7 +238,7 @@ struct AuthTests {
             .fail(HTTPTransportError(code: .timedOut, request: "POST", detail: "slow")),
             K.json(#"{"access_token": "\#(K.accessToken)"}"#),
         ])
-        let provider = try K.oauth(transport, store: InMemoryTokenStore(pair), time: time)
+        let provider = try K.oauth(transport, store: InMemoryTokenStore(pair), wallClock: time.wallClock)
         let longLived = LongLivedToken(K.accessToken)
         let client = try K.client(transport, tokens: longLived)
         var texts = [pair.description, String(reflecting: pair), String(describing: longLived),

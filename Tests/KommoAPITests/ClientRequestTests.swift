@@ -5,7 +5,7 @@ import KommoAPI
 import KommoSegmentTesting
 import Testing
 
-@Suite("Kommo client requests")
+@Suite("Kommo client requests", .timeLimit(.minutes(1)))
 struct ClientRequestTests {
     @Test("leads(ids:) sends filter[id][], with and limit exactly; duplicates once")
     func leadsQuery() async throws {

@@ -5,7 +5,7 @@ import KommoAPI
 import KommoSegmentTesting
 import Testing
 
-@Suite("Kommo client errors")
+@Suite("Kommo client errors", .timeLimit(.minutes(1)))
 struct ErrorTests {
     @Test("each HTTP error class maps to its own code with request id and body", arguments: [
         (400, KommoAPIError.Code.badRequest, 1),
@@ -99,16 +99,16 @@ struct ErrorTests {
     }
 }
 
-@Suite("Kommo client retries")
+@Suite("Kommo client retries", .timeLimit(.minutes(1)))
 struct RetryTests {
     @Test("429 with Retry-After waits that long, then succeeds")
     func retryAfterHeader() async throws {
-        let time = ImmediateTimeSource()
+        let time = ImmediateClock()
         let transport = ScriptedTransport([
             K.json("{}", status: 429, headers: ["Retry-After": "3"]),
             try K.fixture("api-account.json"),
         ])
-        let account = try await K.client(transport, time: time).account()
+        let account = try await K.client(transport, clock: time).account()
         #expect(account.id == 31_234_567)
         #expect(transport.requests.count == 2)
         #expect(time.sleeps.contains(.seconds(3)))
@@ -117,20 +117,20 @@ struct RetryTests {
 
     @Test("429 with retry_after in the body waits that long")
     func retryAfterBody() async throws {
-        let time = ImmediateTimeSource()
+        let time = ImmediateClock()
         let transport = ScriptedTransport([try K.fixture("api-error-429.json", status: 429),
                                            try K.fixture("api-account.json")])
-        _ = try await K.client(transport, time: time).account()
+        _ = try await K.client(transport, clock: time).account()
         #expect(time.sleeps.contains(.seconds(5)))
     }
 
     @Test("429 without a hint backs off from one second")
     func retryBackoff() async throws {
-        let time = ImmediateTimeSource()
+        let time = ImmediateClock()
         let transport = ScriptedTransport([K.json("<html>slow down</html>", status: 429),
                                            K.json("<html>slow down</html>", status: 429),
                                            try K.fixture("api-account.json")])
-        _ = try await K.client(transport, time: time).account()
+        _ = try await K.client(transport, clock: time).account()
         #expect(time.sleeps.filter { $0 >= .milliseconds(500) } == [.seconds(1), .seconds(2)])
     }
 

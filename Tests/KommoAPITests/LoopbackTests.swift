@@ -5,7 +5,7 @@ import KommoAPI
 import KommoSegmentTesting
 import Testing
 
-@Suite("Kommo client over real TCP")
+@Suite("Kommo client over real TCP", .timeLimit(.minutes(1)))
 struct LoopbackTests {
     @Test("leads by ids (two pages) and their contacts from a loopback server")
     func leadsAndContacts() async throws {
@@ -34,7 +34,8 @@ struct LoopbackTests {
 
         let client = HTTPKommoClient(host: try KommoAccountHost(url: server.baseURL),
                                      tokenProvider: LongLivedToken(K.accessToken),
-                                     configuration: .init(rateLimit: .init(requestsPerSecond: 1_000)))
+                                     configuration: .init(rateLimit: .init(requestsPerSecond: 1_000)),
+                                     clock: ImmediateClock())
         let leads = try await client.leads(ids: [24_000_017, 24_000_018])
         #expect(leads.map(\.id) == [24_000_017, 24_000_018, 24_000_019])
         let mainContactIDs = leads.compactMap(\.mainContactID)

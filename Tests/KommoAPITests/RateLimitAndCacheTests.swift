@@ -16,17 +16,17 @@ private func maxInAnySecond(_ dates: [Date]) -> Int {
     return best
 }
 
-@Suite("Kommo rate limiter")
+@Suite("Kommo rate limiter", .timeLimit(.minutes(1)))
 struct RateLimiterTests {
     @Test("20 sequential calls never put more than 7 requests in any one-second window")
     func sequentialWindow() async throws {
-        let time = ImmediateTimeSource()
+        let time = ImmediateClock()
         let stamps = Recorder<Date>()
         let transport = ScriptedTransport(fallback: { _, _ in
-            stamps.append(time.now)
+            stamps.append(time.date)
             return K.noContent
         })
-        let client = try K.client(transport, time: time)
+        let client = try K.client(transport, clock: time)
         for id: Int64 in 0..<20 { _ = try await client.lead(id: id) }
         let dates = stamps.values
         #expect(dates.count == 20)
@@ -40,15 +40,15 @@ struct RateLimiterTests {
     @Test("20 concurrent calls on two clients sharing a limiter stay within 7 per second")
     func concurrentSharedWindow() async throws {
         // A manual clock: every sleeper wakes at its own deadline while the test moves time in 5 ms steps.
-        let time = ManualTimeSource()
+        let time = ManualClock()
         let stamps = Recorder<Date>()
         let transport = ScriptedTransport(fallback: { _, _ in
-            stamps.append(time.now)
+            stamps.append(time.date)
             return K.noContent
         })
-        let limiter = KommoRateLimiter(time: time)
-        let a = try K.client(transport, time: time, limiter: limiter)
-        let b = try K.client(transport, time: time, limiter: limiter)
+        let limiter = KommoRateLimiter(clock: time)
+        let a = try K.client(transport, clock: time, limiter: limiter)
+        let b = try K.client(transport, clock: time, limiter: limiter)
         let work = Task {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for id: Int64 in 0..<20 {
@@ -59,15 +59,16 @@ struct RateLimiterTests {
             }
         }
         // Move time only once every task is either finished (stamped) or asleep on the clock, so each request
-        // is stamped at the first 5 ms step after its slot.
+        // is stamped at the first 5 ms step after its slot. With a burst of 1, one request starts at once and the
+        // other 19 sleep until their slots.
+        await stamps.wait(for: 1)
+        await time.waitForSleepers(19)
         var steps = 0
         while stamps.values.count < 20 && steps < 2_000 {
-            var spins = 0
-            while stamps.values.count + time.sleeperCount < 20 && spins < 100_000 {
-                await Task.yield()
-                spins += 1
-            }
             time.advance(by: .milliseconds(5))
+            // The sleepers whose slot came are awake now and about to be stamped; the others still sleep, and
+            // nobody starts a new sleep, so the two add up to 20 once the woken ones are stamped.
+            await stamps.wait(for: 20 - time.sleeperCount)
             steps += 1
         }
         try await work.value
@@ -81,8 +82,8 @@ struct RateLimiterTests {
 
     @Test("callers wait on the manual clock until their slot")
     func manualClock() async throws {
-        let time = ManualTimeSource()
-        let limiter = KommoRateLimiter(time: time)
+        let time = ManualClock()
+        let limiter = KommoRateLimiter(clock: time)
         let done = Recorder<Int>()
         try await limiter.acquire()  // the first request starts at once
         let second = Task {
@@ -101,25 +102,26 @@ struct RateLimiterTests {
 
     @Test("after a 429 every caller of the account is held back for Retry-After")
     func pauseAfter429() async throws {
-        let time = ImmediateTimeSource()
-        let limiter = KommoRateLimiter(time: time)
+        let time = ImmediateClock()
+        let limiter = KommoRateLimiter(clock: time)
         await limiter.noteRateLimited(retryAfter: .seconds(4))
-        let before = time.now
+        let before = time.date
         try await limiter.acquire()
-        #expect(time.now.timeIntervalSince(before) >= 4)
+        #expect(time.date.timeIntervalSince(before) >= 4)
+        #expect(time.sleeps.reduce(Duration.zero, +) >= .seconds(4))
         #expect(await limiter.wasRateLimited(within: .seconds(900)))
         time.advance(by: .seconds(901))
         #expect(await limiter.wasRateLimited(within: .seconds(900)) == false)
     }
 }
 
-@Suite("Kommo client caches")
+@Suite("Kommo client caches", .timeLimit(.minutes(1)))
 struct CacheTests {
     @Test("pipelines are cached for the TTL, then fetched again")
     func pipelinesTTL() async throws {
-        let time = ImmediateTimeSource()
+        let time = ImmediateClock()
         let transport = ScriptedTransport(fallback: { _, _ in (try? K.fixture("api-pipelines.json")) ?? K.noContent })
-        let client = try K.client(transport, time: time)
+        let client = try K.client(transport, clock: time)
         #expect(try await client.pipelines().count == 2)
         #expect(try await client.pipelines().count == 2)
         #expect(try await client.status(id: 142, pipelineID: 7_654_400)?.name == "Closed - won")
@@ -134,9 +136,9 @@ struct CacheTests {
 
     @Test("concurrent callers of an empty cache share one request")
     func sharedFetch() async throws {
-        let time = ImmediateTimeSource()
+        let time = ImmediateClock()
         let transport = ScriptedTransport(fallback: { _, _ in (try? K.fixture("api-pipelines.json")) ?? K.noContent })
-        let client = try K.client(transport, time: time)
+        let client = try K.client(transport, clock: time)
         try await withThrowingTaskGroup(of: Int.self) { group in
             for _ in 0..<10 { group.addTask { try await client.pipelines().count } }
             for try await count in group { #expect(count == 2) }
@@ -161,12 +163,12 @@ struct CacheTests {
 
     @Test("users: a 403 degrades to nil, cached for the TTL like a list")
     func usersDegrade() async throws {
-        let time = ImmediateTimeSource()
+        let time = ImmediateClock()
         let transport = ScriptedTransport([
             K.json(#"{"title":"Forbidden","detail":"Admin rights required"}"#, status: 403),
             K.page("users", [try K.fixtureJSON("api-user.json")]),
         ])
-        let client = try K.client(transport, time: time)
+        let client = try K.client(transport, clock: time)
         #expect(try await client.users() == nil)
         #expect(try await client.user(id: 9_000_001) == nil)
         #expect(transport.requests.count == 1)
@@ -195,7 +197,54 @@ struct CacheTests {
     }
 }
 
-@Suite("Kommo account hosts")
+@Suite("Kommo client statistics", .timeLimit(.minutes(1)))
+struct ClientStatisticsTests {
+    @Test("requests, retries, 429s, cache hits and misses are counted, shared by copies and seen through the protocol")
+    func counts() async throws {
+        let transport = ScriptedTransport([
+            K.json("{}", status: 429, headers: ["Retry-After": "1"]),
+            try K.fixture("api-pipelines.json"),
+        ], fallback: { _, _ in K.noContent })
+        let client = try K.client(transport)
+        #expect(await client.statistics == KommoClientStatistics())
+        #expect(try await client.pipelines().count == 2)  // a miss: a 429, then the pipelines
+        #expect(try await client.pipelines().count == 2)  // a hit
+        #expect(try await client.status(id: 142, pipelineID: 7_654_400)?.name == "Closed - won")  // a hit
+        let copy = client
+        _ = try await copy.lead(id: 1)  // leads are not cached: a request, neither a hit nor a miss
+        _ = try await copy.lead(id: 1)
+
+        var expected = KommoClientStatistics()
+        expected.requests = 4
+        expected.retries = 1
+        expected.rateLimited = 1
+        expected.cacheHits = 2
+        expected.cacheMisses = 1
+        #expect(await client.statistics == expected)
+        #expect(await copy.statistics == expected)
+        let erased: any KommoClient = client
+        #expect(await erased.statistics == expected)
+        #expect(transport.requests.count == expected.requests)
+    }
+
+    @Test("concurrent readers of an empty cache: one miss and one request, every other reader a hit")
+    func sharedFetchCounts() async throws {
+        let transport = ScriptedTransport(fallback: { _, _ in (try? K.fixture("api-account.json")) ?? K.noContent })
+        let client = try K.client(transport)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<10 { group.addTask { _ = try await client.account() } }
+            try await group.waitForAll()
+        }
+        let statistics = await client.statistics
+        #expect(statistics.cacheMisses == 1)
+        #expect(statistics.cacheHits == 9)
+        #expect(statistics.requests == 1)
+        #expect(statistics.retries == 0 && statistics.rateLimited == 0)
+        #expect(transport.requests.count == 1)
+    }
+}
+
+@Suite("Kommo account hosts", .timeLimit(.minutes(1)))
 struct HostTests {
     @Test("hosts from webhooks and OAuth referers under Kommo's domains are accepted", arguments: [
         ("https://acme.kommo.com", "https://acme.kommo.com"),
@@ -268,7 +317,7 @@ struct HostTests {
         let transport = ScriptedTransport([K.noContent])
         let client = HTTPKommoClient(host: try KommoAccountHost(url: "https://proxy.example.com/kommo"),
                                      tokenProvider: LongLivedToken(K.accessToken), transport: transport,
-                                     time: ImmediateTimeSource())
+                                     clock: ImmediateClock())
         _ = try await client.lead(id: 5)
         #expect(transport.requests.first?.request.url.absoluteString
             == "https://proxy.example.com/kommo/api/v4/leads/5?with=contacts,loss_reason")

@@ -14,12 +14,13 @@ enum K {
 
     static func host() throws -> KommoAccountHost { try KommoAccountHost(subdomain: "acme") }
 
-    static func client(_ transport: ScriptedTransport, time: any TimeSource = ImmediateTimeSource(),
+    /// A client on `clock` (an ``ImmediateClock`` by default), reading dates from the clock's wall clock.
+    static func client(_ transport: ScriptedTransport, clock: some TestClock = ImmediateClock(),
                        tokens: (any KommoTokenProvider)? = nil, configuration: HTTPKommoClient.Configuration = .init(),
                        limiter: KommoRateLimiter? = nil) throws -> HTTPKommoClient {
         HTTPKommoClient(host: try host(), tokenProvider: tokens ?? LongLivedToken(accessToken),
-                        configuration: configuration, transport: transport, rateLimiter: limiter, time: time,
-                        random: { 0 })
+                        configuration: configuration, transport: transport, rateLimiter: limiter, clock: clock,
+                        wallClock: clock.wallClock, random: { 0 })
     }
 
     static func json(_ text: String, status: Int = 200, headers: HTTPHeaders = [:]) -> ScriptedTransport.Answer {
@@ -46,12 +47,13 @@ enum K {
         try JSONDecoder().decode(JSONValue.self, from: Fixtures.kommo(name))
     }
 
-    static func oauth(_ transport: ScriptedTransport, store: any KommoTokenStore, time: any TimeSource,
+    static func oauth(_ transport: ScriptedTransport, store: any KommoTokenStore, wallClock: WallClock,
                       margin: Duration = .seconds(300)) throws -> OAuthTokenProvider {
         OAuthTokenProvider(host: try host(),
                            credentials: KommoOAuthCredentials(clientID: "client-1", clientSecret: clientSecret,
                                                               redirectURI: "https://app.example.com/oauth"),
-                           store: store, configuration: .init(refreshMargin: margin), transport: transport, time: time)
+                           store: store, configuration: .init(refreshMargin: margin), transport: transport,
+                           wallClock: wallClock)
     }
 }
 
@@ -66,9 +68,45 @@ extension RecordedRequest {
     var bearer: String? { request.headers["Authorization"].map { String($0.dropFirst("Bearer ".count)) } }
 }
 
-/// Records values from concurrent code.
+/// The deterministic clocks of KommoSegmentTesting: monotonic clocks that carry a wall clock moving with them.
+protocol TestClock: Clock<Duration> {
+    var wallClock: WallClock { get }
+}
+
+extension ImmediateClock: TestClock {}
+extension ManualClock: TestClock {}
+
+/// Records values from concurrent code; a test can wait, without polling, until enough were recorded.
 final class Recorder<Value: Sendable>: Sendable {
-    private let storage = Mutex<[Value]>([])
-    func append(_ value: Value) { storage.withLock { $0.append(value) } }
-    var values: [Value] { storage.withLock { $0 } }
+    private struct State {
+        var values: [Value] = []
+        var watchers: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
+    }
+
+    private let storage = Mutex(State())
+
+    func append(_ value: Value) {
+        let ready: [CheckedContinuation<Void, Never>] = storage.withLock { state in
+            state.values.append(value)
+            let count = state.values.count
+            let ready = state.watchers.filter { $0.count <= count }.map(\.continuation)
+            state.watchers.removeAll { $0.count <= count }
+            return ready
+        }
+        for continuation in ready { continuation.resume() }
+    }
+
+    var values: [Value] { storage.withLock { $0.values } }
+
+    /// Returns once at least `count` values were recorded.
+    func wait(for count: Int) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now: Bool = storage.withLock { state in
+                if state.values.count >= count { return true }
+                state.watchers.append((count, continuation))
+                return false
+            }
+            if now { continuation.resume() }
+        }
+    }
 }

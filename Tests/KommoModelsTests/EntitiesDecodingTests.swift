@@ -24,7 +24,7 @@ private struct Collection<Item: Decodable>: Decodable {
     var _embedded: Embedded
 }
 
-@Suite("Entity fixtures")
+@Suite("Entity fixtures", .timeLimit(.minutes(1)))
 struct EntityFixtureTests {
     @Test("lead with contacts and companies decodes field by field")
     func leadWithContacts() throws {
@@ -251,7 +251,7 @@ struct EntityFixtureTests {
     }
 }
 
-@Suite("Entity leniency")
+@Suite("Entity leniency", .timeLimit(.minutes(1)))
 struct EntityLeniencyTests {
     @Test("an unknown field type, an object value and a malformed field never fail the lead")
     func unknownFieldType() throws {

@@ -3,7 +3,7 @@ import JSONCore
 import KommoModels
 import Testing
 
-@Suite("Kommo webhook decoding")
+@Suite("Kommo webhook decoding", .timeLimit(.minutes(1)))
 struct WebhookDecodingTests {
     @Test("sparse, unordered indexes are sorted numerically (not as text) at every level")
     func sparseIndexes() throws {

@@ -2,7 +2,7 @@ import Foundation
 import KommoModels
 import Testing
 
-@Suite("Kommo webhook detection helpers")
+@Suite("Kommo webhook detection helpers", .timeLimit(.minutes(1)))
 struct WebhookDetectionTests {
     struct StageCase: Sendable, CustomTestStringConvertible {
         var old: Int64?

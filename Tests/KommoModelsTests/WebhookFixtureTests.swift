@@ -3,7 +3,7 @@ import KommoModels
 import Testing
 import KommoSegmentTesting
 
-@Suite("Kommo webhook fixtures")
+@Suite("Kommo webhook fixtures", .timeLimit(.minutes(1)))
 struct WebhookFixtureTests {
     @Test("every webhook fixture is covered here and parses with the acme account (block first or last)")
     func everyFixtureParses() throws {

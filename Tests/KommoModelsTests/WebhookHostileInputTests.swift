@@ -2,7 +2,7 @@ import Foundation
 import KommoModels
 import Testing
 
-@Suite("Kommo webhook hostile input")
+@Suite("Kommo webhook hostile input", .timeLimit(.minutes(1)))
 struct WebhookHostileInputTests {
     @Test("content types other than UTF-8 form data are refused", arguments: [
         nil, "", "application/json", "text/plain", "multipart/form-data; boundary=x",

@@ -348,7 +348,7 @@ struct RandomWebhook {
     }
 }
 
-@Suite("Kommo webhook properties")
+@Suite("Kommo webhook properties", .timeLimit(.minutes(1)))
 struct WebhookPropertyTests {
     @Test("400 random webhooks survive encode → parse unchanged, in any pair order")
     func roundTrip() throws {

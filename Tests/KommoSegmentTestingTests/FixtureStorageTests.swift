@@ -3,7 +3,7 @@ import KommoSegmentTesting
 import Testing
 
 /// The sample data is stored once: the demo, the golden tests and users' tests all read these files.
-@Suite("Sample data: one copy of each file")
+@Suite("Sample data: one copy of each file", .timeLimit(.minutes(1)))
 struct FixtureStorageTests {
     /// The bundled files themselves, by path below `Resources` (not the names ``Fixtures/kommo(_:)`` answers to).
     static func bundledFiles() throws -> [String: Data] {

@@ -5,7 +5,7 @@ import KommoAPI
 import KommoSegmentTesting
 import Testing
 
-@Suite("KommoFixtureTransport through HTTPKommoClient")
+@Suite("KommoFixtureTransport through HTTPKommoClient", .timeLimit(.minutes(1)))
 struct FixtureTransportTests {
     @Test("leads by ids: found leads in the requested order, a missing id left out, one request")
     func leadsByIDs() async throws {
@@ -150,7 +150,7 @@ struct FixtureTransportTests {
         let transport = KommoFixtureTransport(files: try Fixtures.kommoAPIFiles())
         let client = HTTPKommoClient(host: try KommoAccountHost(url: "https://acme.kommo.com/proxy"),
                                      tokenProvider: LongLivedToken(KommoAPIFake.token), transport: transport,
-                                     time: ImmediateTimeSource())
+                                     clock: ImmediateClock())
         let error = await #expect(throws: KommoAPIError.self) { try await client.account() }
         #expect(error?.code == .notFound)
         #expect(error?.status == 404)
@@ -276,7 +276,7 @@ struct FixtureTransportTests {
     static func client(_ transport: KommoFixtureTransport, token: String = KommoAPIFake.token) throws
         -> HTTPKommoClient {
         HTTPKommoClient(host: try KommoAccountHost(subdomain: "acme"), tokenProvider: LongLivedToken(token),
-                        transport: transport, time: ImmediateTimeSource())
+                        transport: transport, clock: ImmediateClock())
     }
 
     static func get(_ target: String) -> HTTPRequest {

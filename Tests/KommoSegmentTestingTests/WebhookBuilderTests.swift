@@ -3,7 +3,7 @@ import KommoAPI
 import KommoSegmentTesting
 import Testing
 
-@Suite("KommoWebhookBuilder")
+@Suite("KommoWebhookBuilder", .timeLimit(.minutes(1)))
 struct WebhookBuilderTests {
     typealias Item = KommoWebhookItem
     typealias Field = KommoWebhookItem.CustomField

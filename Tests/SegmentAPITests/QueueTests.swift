@@ -4,15 +4,26 @@ import Synchronization
 import Testing
 import KommoSegmentTesting
 
-@Suite("Segment queue: batching")
+@Suite("Segment queue: batching", .timeLimit(.minutes(1)))
 struct BatchingTests {
     @Test("flushes on count: full batches go at once, the rest on flush")
     func byCount() async throws {
         let transport = ScriptedTransport(fallback: { _, _ in ok() })
         let log = DeliveryLog()
-        let queue = makeQueue(transport: transport, time: ManualTimeSource(), configuration: .init(flushAt: 3), log: log)
-        for i in 0..<7 { try await queue.enqueue(.track("E\(i)", userID: "u")) }
-        #expect(await queue.flush())
+        // A manual clock that never moves: only the count (and the final flush) can send.
+        let queue = makeQueue(transport: transport, clock: ManualClock(), configuration: .init(flushAt: 3), log: log)
+        try await withRunning(queue) {
+            for start in [0, 3] {
+                var last: SegmentDeliveryTicket?
+                for i in start..<start + 3 { last = try await queue.enqueue(.track("E\(i)", userID: "u")) }
+                // The third message completes a batch, which goes without a flush.
+                #expect(try await last?.outcome() == .delivered)
+            }
+            let rest = try await queue.enqueue(.track("E6", userID: "u"))
+            #expect(rest.currentOutcome == nil)
+            #expect(await queue.flush())
+            #expect(rest.currentOutcome == .delivered)
+        }
         let sizes = try transport.requests.map { try batchCount($0) }
         #expect(sizes == [3, 3, 1])
         #expect(log.delivered.map(\.event) == (0..<7).map { "E\($0)" })
@@ -24,10 +35,14 @@ struct BatchingTests {
     @Test("flushes on bytes: no request crosses 475,000 bytes, and a batch that would is cut")
     func byBytes() async throws {
         let transport = ScriptedTransport(fallback: { _, _ in ok() })
-        let queue = makeQueue(transport: transport, time: ManualTimeSource(), configuration: .init(flushAt: 1_000))
+        let queue = makeQueue(transport: transport, clock: ManualClock(), configuration: .init(flushAt: 1_000))
         let padding = String(repeating: "é", count: 5_000)  // 10,000 bytes of UTF-8
-        for i in 0..<100 { try await queue.enqueue(.track("E", userID: "u\(i)", properties: ["pad": .string(padding)])) }
-        #expect(await queue.flush())
+        try await withRunning(queue) {
+            for i in 0..<100 {
+                try await queue.enqueue(.track("E", userID: "u\(i)", properties: ["pad": .string(padding)]))
+            }
+            #expect(await queue.flush())
+        }
         let bodies = transport.requests.compactMap(\.body)
         let sizes = try transport.requests.map { try batchCount($0) }
         #expect(sizes.reduce(0, +) == 100)
@@ -45,16 +60,19 @@ struct BatchingTests {
     @Test("flushes on the interval, measured on the injected clock")
     func byInterval() async throws {
         let transport = ScriptedTransport(fallback: { _, _ in ok() })
-        let clock = ManualTimeSource(start: fixedDate)
+        let clock = ManualClock(start: fixedDate)
         let log = DeliveryLog()
-        let queue = makeQueue(transport: transport, time: clock, log: log)
-        try await queue.enqueue(.track("E", userID: "u"))
-        await clock.waitForSleeper(lasting: .seconds(5))
-        #expect(transport.requests.isEmpty)
-        clock.advance(by: .seconds(4))
-        #expect(transport.requests.isEmpty)
-        clock.advance(by: .seconds(1))
-        while log.delivered.isEmpty { await Task.yield() }
+        let queue = makeQueue(transport: transport, clock: clock, log: log)
+        try await withRunning(queue) {
+            let ticket = try await queue.enqueue(.track("E", userID: "u"))
+            await clock.waitForSleeper(lasting: .seconds(5))
+            #expect(transport.requests.isEmpty)
+            clock.advance(by: .seconds(4))
+            #expect(transport.requests.isEmpty)
+            #expect(ticket.currentOutcome == nil)
+            clock.advance(by: .seconds(1))
+            #expect(try await ticket.outcome() == .delivered)
+        }
         #expect(transport.requests.count == 1)
         #expect(log.delivered.first?.timestamp == fixedDate)
     }
@@ -62,10 +80,12 @@ struct BatchingTests {
     @Test("never more than 2,500 messages in one request")
     func messageCap() async throws {
         let transport = ScriptedTransport(fallback: { _, _ in ok() })
-        let queue = makeQueue(transport: transport, time: ManualTimeSource(),
+        let queue = makeQueue(transport: transport, clock: ManualClock(),
                               configuration: .init(flushAt: 10_000, maxBatchBytes: 4_000_000))
-        for i in 0..<6_000 { try await queue.enqueue(.track("E", userID: "\(i)")) }
-        #expect(await queue.flush())
+        try await withRunning(queue) {
+            for i in 0..<6_000 { try await queue.enqueue(.track("E", userID: "\(i)")) }
+            #expect(await queue.flush())
+        }
         #expect(try transport.requests.map { try batchCount($0) } == [2_500, 2_500, 1_000])
     }
 
@@ -86,56 +106,68 @@ struct BatchingTests {
         let log = DeliveryLog()
         let queue = SegmentQueue(client: GatedClient(gate: gate), configuration: .init(flushAt: 1, maxBatchMessages: 1,
                                                                                     maxQueueSize: 2),
-                                 time: ImmediateTimeSource(), onDelivery: log.handler)
-        try await queue.enqueue(.track("E", userID: "0"))  // taken into flight at once
-        while gate.waiting == 0 { await Task.yield() }
-        try await queue.enqueue(.track("E", userID: "1"))
-        try await queue.enqueue(.track("E", userID: "2"))
-        await #expect(throws: SegmentError.self) { try await queue.enqueue(.track("E", userID: "3")) }
-        #expect(log.rejected.map(\.1.code) == [.queueFull])
-        #expect(log.rejected.first?.0.userID == "3")
-        gate.open()
-        #expect(await queue.flush())
+                                 clock: ManualClock(), wallClock: .fixed(fixedDate), onDelivery: log.handler)
+        try await withRunning(queue) {
+            try await queue.enqueue(.track("E", userID: "0"))  // taken into flight at once
+            await gate.arrivals.wait(for: 1)
+            try await queue.enqueue(.track("E", userID: "1"))
+            try await queue.enqueue(.track("E", userID: "2"))
+            await #expect(throws: SegmentError.self) { try await queue.enqueue(.track("E", userID: "3")) }
+            #expect(log.rejected.map(\.1.code) == [.queueFull])
+            #expect(log.rejected.first?.0.userID == "3")
+            gate.open()
+            #expect(await queue.flush())
+        }
         #expect(log.delivered.compactMap(\.userID) == ["0", "1", "2"])
     }
 
     @Test("concurrent flush callers all wait for delivery; a flush with a timeout returns false while blocked")
     func concurrentFlush() async throws {
-        let gate = Gate()
-        let queue = SegmentQueue(client: GatedClient(gate: gate), time: SystemTimeSource())
-        try await queue.enqueue(.track("E", userID: "u"))
-        let clock = ManualTimeSource()
-        let timed = SegmentQueue(client: GatedClient(gate: Gate()), time: clock)
-        try await timed.enqueue(.track("E", userID: "u"))
-        async let timedOut = timed.flush(timeout: .seconds(1))
-        await clock.waitForSleeper(lasting: .seconds(1))  // the flush timeout
-        clock.advance(by: .seconds(1))
-        #expect(await timedOut == false)
+        let clock = ManualClock()
+        let timedGate = Gate()
+        let timed = SegmentQueue(client: GatedClient(gate: timedGate), clock: clock, wallClock: clock.wallClock)
+        try await withRunning(timed) {
+            try await timed.enqueue(.track("E", userID: "u"))
+            async let timedOut = timed.flush(timeout: .seconds(1))
+            await clock.waitForSleeper(lasting: .seconds(1))  // the flush timeout
+            clock.advance(by: .seconds(1))
+            #expect(await timedOut == false)
+            timedGate.open()  // lets the queue drain, so that it shuts down at once
+        }
 
-        async let a = queue.flush()
-        async let b = queue.flush()
-        async let c = queue.flush()
-        while gate.waiting == 0 { await Task.yield() }
-        gate.open()
-        let results = await [a, b, c]
-        #expect(results == [true, true, true])
+        let gate = Gate()
+        let queue = SegmentQueue(client: GatedClient(gate: gate), clock: ManualClock(), wallClock: .fixed(fixedDate))
+        try await withRunning(queue) {
+            try await queue.enqueue(.track("E", userID: "u"))
+            async let a = queue.flush()
+            async let b = queue.flush()
+            async let c = queue.flush()
+            await gate.arrivals.wait(for: 1)
+            gate.open()
+            let results = await [a, b, c]
+            #expect(results == [true, true, true])
+        }
         #expect(await queue.statistics.delivered == 1)
     }
 
     @Test("stress: 50 tasks enqueue 2,000 messages each through the waiting enqueue into a 10,000-message queue")
     func stress() async throws {
         let client = CountingClient()
-        let queue = SegmentQueue(client: client, time: ImmediateTimeSource())
-        await withThrowingTaskGroup(of: Void.self) { group in
-            for task in 0..<50 {
-                group.addTask {
-                    for i in 0..<2_000 {
-                        try await queue.enqueueWaiting(.track("E", userID: "t\(task)", properties: ["i": .int(Int64(i))]))
+        let queue = SegmentQueue(client: client, clock: ImmediateClock(), wallClock: .fixed(fixedDate))
+        try await withRunning(queue) {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for task in 0..<50 {
+                    group.addTask {
+                        for i in 0..<2_000 {
+                            try await queue.enqueueWaiting(.track("E", userID: "t\(task)",
+                                                                  properties: ["i": .int(Int64(i))]))
+                        }
                     }
                 }
+                try await group.waitForAll()
             }
+            #expect(await queue.flush())
         }
-        #expect(await queue.flush())
         let stats = await queue.statistics
         #expect(stats.enqueued == 100_000)
         #expect(stats.delivered == 100_000)
@@ -147,40 +179,6 @@ struct BatchingTests {
     }
 }
 
-/// A gate that holds sends until opened.
-final class Gate: Sendable {
-    private let state = Mutex<(open: Bool, waiting: Int, continuations: [CheckedContinuation<Void, Never>])>((false, 0, []))
-    var waiting: Int { state.withLock { $0.waiting } }
-    func wait() async {
-        await withCheckedContinuation { continuation in
-            let proceed = state.withLock { s -> Bool in
-                if s.open { return true }
-                s.waiting += 1
-                s.continuations.append(continuation)
-                return false
-            }
-            if proceed { continuation.resume() }
-        }
-    }
-    func open() {
-        let waiting = state.withLock { s -> [CheckedContinuation<Void, Never>] in
-            s.open = true
-            defer { s.continuations.removeAll() }
-            return s.continuations
-        }
-        for continuation in waiting { continuation.resume() }
-    }
-}
-
-/// A client that waits at the gate, then succeeds.
-struct GatedClient: SegmentClient {
-    let gate: Gate
-    func send(_ batch: SegmentBatch, retryCount: Int) async throws -> SegmentDeliveryReceipt {
-        await gate.wait()
-        return SegmentDeliveryReceipt(status: 200, requestBytes: batch.estimatedBodyBytes)
-    }
-}
-
 /// A client that counts messages and checks batch limits.
 final class CountingClient: SegmentClient {
     private let state = Mutex<(ids: Set<String>, total: Int, largestBatch: Int, largestBody: Int)>(([], 0, 0, 0))
@@ -189,7 +187,7 @@ final class CountingClient: SegmentClient {
     var largestBatch: Int { state.withLock { $0.largestBatch } }
     var largestBody: Int { state.withLock { $0.largestBody } }
     func send(_ batch: SegmentBatch, retryCount: Int) async throws -> SegmentDeliveryReceipt {
-        let body = batch.body(sentAt: Date(), writeKey: nil)
+        let body = batch.body(sentAt: fixedDate, writeKey: nil)
         state.withLock { s in
             for message in batch.messages { s.ids.insert(message.message.messageID ?? "") }
             s.total += batch.messages.count
@@ -200,47 +198,150 @@ final class CountingClient: SegmentClient {
     }
 }
 
-@Suite("Segment queue: groups of messages")
+@Suite("Segment queue: groups of messages", .timeLimit(.minutes(1)))
 struct GroupEnqueueTests {
-    @Test("enqueueAll queues the calls of one event together, or refuses them all")
+    @Test("enqueue queues the calls of one event together, or refuses them all")
     func allOrNothing() async throws {
         let log = DeliveryLog()
         let transport = ScriptedTransport(fallback: { _, _ in ok() })
-        let queue = makeQueue(transport: transport, time: ManualTimeSource(), configuration: .init(maxQueueSize: 4),
+        let queue = makeQueue(transport: transport, clock: ManualClock(), configuration: .init(maxQueueSize: 4),
                               log: log)
-        let ids = try await queue.enqueueAll([.identify(userID: "u"), .track("E", userID: "u"), .group("g", userID: "u")])
-        #expect(ids == ["m-1", "m-2", "m-3"])
-        // One invalid message refuses the whole group, and every message of it is reported.
-        await #expect(throws: SegmentError.self) {
-            try await queue.enqueueAll([.track("F", userID: "u"), .track("", userID: "u")])
+        try await withRunning(queue) {
+            let ticket = try await queue.enqueue([.identify(userID: "u"), .track("E", userID: "u"),
+                                                  .group("g", userID: "u")])
+            #expect(ticket.messageIDs == ["m-1", "m-2", "m-3"])
+            // One invalid message refuses the whole group, and every message of it is reported.
+            await #expect(throws: SegmentError.self) {
+                try await queue.enqueue([.track("F", userID: "u"), .track("", userID: "u")])
+            }
+            #expect(log.rejected.map(\.1.code) == [.missingEvent, .missingEvent])
+            // Two more do not fit in a queue of four holding three.
+            await #expect(throws: SegmentError.self) {
+                try await queue.enqueue([.track("G", userID: "u"), .track("H", userID: "u")])
+            }
+            #expect(log.rejected.suffix(2).map(\.1.code) == [.queueFull, .queueFull])
+            #expect(await queue.statistics.queued == 3)
+            #expect(await queue.flush())
+            #expect(ticket.currentOutcome == .delivered)
         }
-        #expect(log.rejected.map(\.1.code) == [.missingEvent, .missingEvent])
-        // Two more do not fit in a queue of four holding three.
-        await #expect(throws: SegmentError.self) {
-            try await queue.enqueueAll([.track("G", userID: "u"), .track("H", userID: "u")])
-        }
-        #expect(log.rejected.suffix(2).map(\.1.code) == [.queueFull, .queueFull])
-        #expect(await queue.statistics.queued == 3)
-        #expect(await queue.flush())
         #expect(log.delivered.compactMap(\.messageID) == ["m-1", "m-2", "m-3"])
     }
 
-    @Test("enqueueAllWaiting waits until the whole group fits")
+    @Test("enqueueWaiting waits until the whole group fits")
     func waitsForRoom() async throws {
         let gate = Gate()
         let log = DeliveryLog()
         let queue = SegmentQueue(client: GatedClient(gate: gate),
                                  configuration: .init(flushAt: 1, maxBatchMessages: 1, maxQueueSize: 2),
-                                 time: ImmediateTimeSource(), makeMessageID: sequentialIDs(), onDelivery: log.handler)
-        try await queue.enqueue(.track("A", userID: "u"))  // goes into flight and waits at the gate
-        while gate.waiting == 0 { await Task.yield() }
-        try await queue.enqueue(.track("B", userID: "u"))
-        let group = Task { try await queue.enqueueAllWaiting([.track("C", userID: "u"), .track("D", userID: "u")]) }
-        gate.open()
-        let ids = try await group.value
-        #expect(ids == ["m-3", "m-4"])
-        #expect(await queue.flush())
+                                 clock: ManualClock(), wallClock: .fixed(fixedDate), makeMessageID: sequentialIDs(),
+                                 onDelivery: log.handler)
+        try await withRunning(queue) {
+            try await queue.enqueue(.track("A", userID: "u"))  // goes into flight and waits at the gate
+            await gate.arrivals.wait(for: 1)
+            try await queue.enqueue(.track("B", userID: "u"))
+            let group = Task { try await queue.enqueueWaiting([.track("C", userID: "u"), .track("D", userID: "u")]) }
+            gate.open()
+            let ticket = try await group.value
+            #expect(ticket.messageIDs == ["m-3", "m-4"])
+            #expect(await queue.flush())
+            #expect(ticket.currentOutcome == .delivered)
+        }
         #expect(log.delivered.compactMap(\.event) == ["A", "B", "C", "D"])
         #expect(log.rejected.isEmpty)
+    }
+}
+
+@Suite("Segment queue: run() and delivery tickets", .timeLimit(.minutes(1)))
+struct LifecycleTests {
+    @Test("nothing is sent until run() runs; then the ticket resolves as delivered")
+    func ticketDelivered() async throws {
+        let transport = ScriptedTransport(fallback: { _, _ in ok() })
+        let queue = makeQueue(transport: transport, clock: ManualClock(start: fixedDate),
+                              configuration: .init(flushAt: 2))
+        let ticket = try await queue.enqueue([.track("A", userID: "u"), .track("B", userID: "u")])
+        #expect(ticket.messageIDs == ["m-1", "m-2"])
+        #expect(ticket.currentOutcome == nil)
+        #expect(transport.requests.isEmpty)
+        try await withRunning(queue) { () async throws in
+            #expect(try await ticket.outcome() == .delivered)
+        }
+        #expect(ticket.currentOutcome == .delivered)
+        #expect(try transport.requests.map { try batchCount($0) } == [2])
+    }
+
+    @Test("a batch refused with 400 resolves its ticket as failed with code rejected")
+    func ticketRejected() async throws {
+        let transport = ScriptedTransport([.respond(status: 400, body: Data(#"{"code":"invalid"}"#.utf8))])
+        let queue = makeQueue(transport: transport, clock: ManualClock(start: fixedDate),
+                              configuration: .init(flushAt: 1))
+        let outcome = try await withRunning(queue) {
+            try await queue.enqueue(.track("E", userID: "u")).outcome()
+        }
+        let error = try #require(outcome.error)
+        #expect(error.code == .rejected)
+        #expect(error.status == 400)
+        #expect(error.attempts == 1)
+        #expect(transport.requests.count == 1)
+    }
+
+    @Test("a second concurrent run() throws alreadyRunning and leaves the first one running")
+    func runTwice() async throws {
+        let transport = ScriptedTransport(fallback: { _, _ in ok() })
+        let queue = makeQueue(transport: transport, clock: ManualClock(start: fixedDate),
+                              configuration: .init(flushAt: 1))
+        try await withRunning(queue) { () async throws in
+            // A delivered message proves that the first run() is under way.
+            #expect(try await queue.enqueue(.track("A", userID: "u")).outcome() == .delivered)
+            let error = await #expect(throws: SegmentError.self) { try await queue.run() }
+            #expect(error?.code == .alreadyRunning)
+            // The first run() still delivers.
+            #expect(try await queue.enqueue(.track("B", userID: "u")).outcome() == .delivered)
+        }
+        #expect(transport.requests.count == 2)
+    }
+
+    @Test("shutdown returns within its timeout while Segment never answers")
+    func shutdownWhileSegmentIsSilent() async throws {
+        let client = SilentClient()
+        let clock = ManualClock(start: fixedDate)
+        let log = DeliveryLog()
+        let queue = SegmentQueue(client: client, configuration: .init(flushAt: 1), clock: clock,
+                                 wallClock: clock.wallClock, makeMessageID: sequentialIDs(), onDelivery: log.handler)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await queue.run() }
+            let ticket = try await queue.enqueue([.track("A", userID: "u"), .track("B", userID: "u")])
+            await client.started.wait(for: 1)
+            async let report = queue.shutdown(timeout: .seconds(10))
+            await clock.waitForSleeper(lasting: .seconds(10))  // the shutdown deadline
+            #expect(ticket.currentOutcome == nil)
+            clock.advance(by: .seconds(10))
+            let result = await report
+            #expect(result.drained == false)
+            #expect(result.undelivered.compactMap(\.messageID) == ["m-1", "m-2"])
+            #expect(result.statistics.failed == 2 && result.statistics.delivered == 0)
+            let outcome = try await ticket.outcome()
+            #expect(outcome.error?.code == .undelivered)
+            #expect(log.failed.map(\.1.code) == [.undelivered, .undelivered])
+            // run() returns once shutdown has finished, and the send that never answered was cancelled.
+            try await group.waitForAll()
+            await client.cancelled.wait(for: 1)
+        }
+        #expect(client.started.count == 1)
+    }
+
+    @Test("cancelling run() fails what is queued as undelivered")
+    func cancelledRun() async throws {
+        let client = SilentClient()
+        let queue = SegmentQueue(client: client, configuration: .init(flushAt: 1), clock: ManualClock(),
+                                 wallClock: .fixed(fixedDate))
+        let runner = Task { try await queue.run() }
+        let first = try await queue.enqueue(.track("A", userID: "u"))
+        await client.started.wait(for: 1)
+        let second = try await queue.enqueue(.track("B", userID: "u"))
+        runner.cancel()
+        try await runner.value
+        #expect(try await first.outcome().error?.code == .undelivered)
+        #expect(try await second.outcome().error?.code == .undelivered)
+        await #expect(throws: SegmentError.self) { try await queue.enqueue(.track("C", userID: "u")) }
     }
 }

@@ -4,23 +4,26 @@ import SegmentAPI
 import Testing
 import KommoSegmentTesting
 
-@Suite("Segment queue: retries and accounting")
+@Suite("Segment queue: retries and accounting", .timeLimit(.minutes(1)))
 struct SegmentRetryTests {
     /// Sends one batch of two messages, enqueued together so that no interval timer sleeps on the clock.
     private func run(_ answers: [ScriptedTransport.Answer])
-        async throws -> (ScriptedTransport, ImmediateTimeSource, DeliveryLog, SegmentQueue) {
+        async throws -> (ScriptedTransport, ImmediateClock, DeliveryLog, SegmentQueue, SegmentDeliveryTicket) {
         let transport = ScriptedTransport(answers)
-        let clock = ImmediateTimeSource(start: fixedDate)
+        let clock = ImmediateClock(start: fixedDate)
         let log = DeliveryLog()
-        let queue = makeQueue(transport: transport, time: clock, configuration: .init(flushAt: 2), log: log)
-        try await queue.enqueueAll([.track("E", userID: "u0"), .track("E", userID: "u1")])
-        #expect(await queue.flush())
-        return (transport, clock, log, queue)
+        let queue = makeQueue(transport: transport, clock: clock, configuration: .init(flushAt: 2), log: log)
+        let ticket = try await withRunning(queue) {
+            let ticket = try await queue.enqueue([.track("E", userID: "u0"), .track("E", userID: "u1")])
+            #expect(await queue.flush())
+            return ticket
+        }
+        return (transport, clock, log, queue, ticket)
     }
 
     @Test("429 with Retry-After waits as asked, is not counted, and sends X-Retry-Count")
     func rateLimited() async throws {
-        let (transport, clock, log, _) = try await run([
+        let (transport, clock, log, _, ticket) = try await run([
             .respond(status: 429, headers: ["Retry-After": "7"]),
             .respond(status: 429, headers: ["Retry-After": "900"]),
             ok(),
@@ -29,6 +32,7 @@ struct SegmentRetryTests {
         #expect(clock.sleeps == [.seconds(7), .seconds(300)])
         #expect(transport.requests.map { $0.request.headers["X-Retry-Count"] } == [nil, "1", "2"])
         #expect(log.delivered.count == 2)
+        #expect(ticket.currentOutcome == .delivered)
         // The same messages with the same ids on every attempt; sentAt is stamped per attempt.
         let batches = try transport.requests.map { try batchOf($0) }
         #expect(batches[0] == batches[1] && batches[1] == batches[2])
@@ -38,7 +42,7 @@ struct SegmentRetryTests {
 
     @Test("500 and 503 back off 0.5 s then 1 s, then deliver")
     func serverErrors() async throws {
-        let (transport, clock, log, queue) = try await run([
+        let (transport, clock, log, queue, _) = try await run([
             .respond(status: 500), .respond(status: 503), ok(),
         ])
         #expect(transport.requests.count == 3)
@@ -50,7 +54,7 @@ struct SegmentRetryTests {
 
     @Test("timeouts and connection failures are retried")
     func networkErrors() async throws {
-        let (transport, _, log, _) = try await run([
+        let (transport, _, log, _, _) = try await run([
             .fail(HTTPTransportError(code: .timedOut, request: "POST", detail: "slow")),
             .fail(HTTPTransportError(code: .connectionFailed, request: "POST", detail: "reset")),
             ok(),
@@ -61,7 +65,7 @@ struct SegmentRetryTests {
 
     @Test("non-retryable statuses are tried once, dropped and reported", arguments: [400, 401, 403, 404, 413, 422, 501])
     func dropped(status: Int) async throws {
-        let (transport, clock, log, queue) = try await run([
+        let (transport, clock, log, queue, ticket) = try await run([
             .respond(status: status, body: Data(#"{"code":"invalid","message":"nope"}"#.utf8)),
         ])
         #expect(transport.requests.count == 1)
@@ -74,11 +78,12 @@ struct SegmentRetryTests {
         #expect(error.responseBody?.contains("nope") == true)
         #expect(!error.description.contains(testKey.value))
         #expect(await queue.statistics.failed == 2)
+        #expect(ticket.currentOutcome?.error == error)
     }
 
     @Test("a redirect is a failure, not followed and not retried")
     func redirect() async throws {
-        let (transport, _, log, _) = try await run([
+        let (transport, _, log, _, _) = try await run([
             .fail(HTTPTransportError(code: .redirectRefused, request: "POST", status: 307, detail: "no")),
         ])
         #expect(transport.requests.count == 1)
@@ -87,7 +92,7 @@ struct SegmentRetryTests {
 
     @Test("gives up after 11 attempts and reports every message with the last status")
     func exhausted() async throws {
-        let (transport, clock, log, _) = try await run(Array(repeating: .respond(status: 503), count: 11))
+        let (transport, clock, log, _, ticket) = try await run(Array(repeating: .respond(status: 503), count: 11))
         #expect(transport.requests.count == 11)
         #expect(clock.sleeps.count == 10)
         #expect(clock.sleeps.prefix(4) == [.milliseconds(500), .seconds(1), .seconds(2), .seconds(4)])
@@ -98,45 +103,51 @@ struct SegmentRetryTests {
         #expect(failure.status == 503)
         #expect(failure.attempts == 11)
         #expect(log.failed.count == 2 && log.delivered.isEmpty)
+        #expect(ticket.currentOutcome?.error?.code == .retriesExhausted)
     }
 
     @Test("shutdown stops intake, cuts a retry wait at its deadline and returns the undelivered messages")
     func shutdownReportsUndelivered() async throws {
         let transport = ScriptedTransport(fallback: { _, _ in .respond(status: 503) })
-        let clock = ManualTimeSource(start: fixedDate)
+        let clock = ManualClock(start: fixedDate)
         let log = DeliveryLog()
-        let queue = makeQueue(transport: transport, time: clock, log: log)
-        try await queue.enqueue(.track("A", userID: "u"))
-        try await queue.enqueue(.track("B", userID: "u"))
-        async let report = queue.shutdown(timeout: .seconds(30))
-        // The batch went out, failed, and now both the retry backoff and the shutdown deadline sleep on the clock.
-        await clock.waitForSleeper(lasting: .seconds(30))
-        await clock.waitForSleeper(lasting: .milliseconds(500))
-        await #expect(throws: SegmentError.self) { try await queue.enqueue(.track("C", userID: "u")) }
-        clock.advance(by: .seconds(30))
-        let result = await report
+        let queue = makeQueue(transport: transport, clock: clock, log: log)
+        let (result, ticket) = try await withRunning(queue) {
+            let ticket = try await queue.enqueue(.track("A", userID: "u"))
+            try await queue.enqueue(.track("B", userID: "u"))
+            async let report = queue.shutdown(timeout: .seconds(30))
+            // The batch went out, failed, and now both the retry backoff and the shutdown deadline sleep on the clock.
+            await clock.waitForSleeper(lasting: .seconds(30))
+            await clock.waitForSleeper(lasting: .milliseconds(500))
+            await #expect(throws: SegmentError.self) { try await queue.enqueue(.track("C", userID: "u")) }
+            clock.advance(by: .seconds(30))
+            return (await report, ticket)
+        }
         #expect(result.drained == false)
         #expect(result.undelivered.map(\.event) == ["A", "B"])
         #expect(log.failed.map(\.1.code) == [.undelivered, .undelivered])
         #expect(log.rejected.map(\.1.code) == [.shutDown])
         #expect(result.statistics.failed == 2)
         #expect(result.statistics.delivered == 0)
+        #expect(try await ticket.outcome().error?.code == .undelivered)
     }
 
     @Test("shutdown with a healthy endpoint drains everything")
     func shutdownDrains() async throws {
         let transport = ScriptedTransport(fallback: { _, _ in ok() })
         // A clock that never moves: the shutdown deadline cannot pass while the queue drains.
-        let queue = makeQueue(transport: transport, time: ManualTimeSource(start: fixedDate))
-        for i in 0..<250 { try await queue.enqueue(.track("E", userID: "\(i)")) }
-        let report = await queue.shutdown()
+        let queue = makeQueue(transport: transport, clock: ManualClock(start: fixedDate))
+        let report = try await withRunning(queue) {
+            for i in 0..<250 { try await queue.enqueue(.track("E", userID: "\(i)")) }
+            return await queue.shutdown()
+        }
         #expect(report.drained)
         #expect(report.undelivered.isEmpty)
         #expect(report.statistics.delivered == 250)
     }
 }
 
-@Suite("Segment client over loopback TCP")
+@Suite("Segment client over loopback TCP", .timeLimit(.minutes(1)))
 struct SegmentTCPTests {
     @Test("URLSessionTransport delivers a batch with the right headers and body, retrying a 503")
     func overTCP() async throws {
@@ -147,14 +158,19 @@ struct SegmentTCPTests {
         defer { server.stop() }
         let endpoint = try SegmentEndpoint(origin: server.baseURL)
         let log = DeliveryLog()
-        let clock = ImmediateTimeSource(start: fixedDate)
+        let clock = ImmediateClock(start: fixedDate)
         let queue = SegmentQueue(client: SegmentClientConfiguration(writeKey: testKey, endpoint: endpoint),
-                                 transport: URLSessionTransport(), time: clock, onDelivery: log.handler)
-        try await queue.enqueueAll([
-            .identify(userID: "olivia@example.com", traits: ["name": "Ольга 😀"]),
-            .track("Deal Won", userID: "olivia@example.com", properties: ["amount": 4800]),
-        ])
-        #expect(await queue.flush())
+                                 transport: URLSessionTransport(), clock: clock, wallClock: clock.wallClock,
+                                 onDelivery: log.handler)
+        let ticket = try await withRunning(queue) {
+            let ticket = try await queue.enqueue([
+                .identify(userID: "olivia@example.com", traits: ["name": "Ольга 😀"]),
+                .track("Deal Won", userID: "olivia@example.com", properties: ["amount": 4800]),
+            ])
+            #expect(await queue.flush())
+            return ticket
+        }
+        #expect(ticket.currentOutcome == .delivered)
         #expect(log.delivered.count == 2)
         let requests = server.requests
         #expect(requests.count == 2)

@@ -3,7 +3,7 @@ import SegmentAPI
 import Testing
 import KommoSegmentTesting
 
-@Suite("Segment wire format")
+@Suite("Segment wire format", .timeLimit(.minutes(1)))
 struct WireFormatTests {
     let encoder = SegmentWireEncoder(library: SegmentLibraryInfo(name: "kommo-segment-swift", version: "0.1.0"))
     let library: JSONValue = ["name": "kommo-segment-swift", "version": "0.1.0"]
@@ -93,9 +93,8 @@ struct WireFormatTests {
     @Test("the batch envelope has batch, sentAt and writeKey, and the request carries Basic auth")
     func envelopeAndHeaders() async throws {
         let transport = ScriptedTransport([.respond(status: 200)])
-        let time = ImmediateTimeSource(start: fixedDate.addingTimeInterval(2.123))
         let client = HTTPSegmentClient(configuration: SegmentClientConfiguration(writeKey: testKey),
-                                       transport: transport, time: time)
+                                       transport: transport, wallClock: .fixed(fixedDate.addingTimeInterval(2.123)))
         let messages = try [
             EncodedSegmentMessage(.identify(userID: "u", messageID: "1", timestamp: fixedDate), encoder: encoder),
             EncodedSegmentMessage(.track("E", userID: "u", messageID: "2", timestamp: fixedDate), encoder: encoder),
@@ -148,7 +147,7 @@ struct WireFormatTests {
     }
 }
 
-@Suite("Segment message validation")
+@Suite("Segment message validation", .timeLimit(.minutes(1)))
 struct ValidationTests {
     @Test("rules are enforced with typed errors", arguments: [
         (SegmentMessage.identify(), SegmentError.Code.missingIdentity),
