@@ -24,16 +24,36 @@ extension Duration {
     var testSeconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
 
+/// What the test clocks share: instants measured from their start, and a wall clock that moves with them.
+public protocol TestClock: Clock, Sendable where Instant == TestInstant, Duration == Swift.Duration {
+    /// The wall-clock date at which the clock starts.
+    var start: Date { get }
+}
+
+extension TestClock {
+    /// The smallest step: one nanosecond.
+    public var minimumResolution: Swift.Duration { .nanoseconds(1) }
+
+    /// The wall clock: ``start`` plus the time elapsed on this clock.
+    public var wallClock: WallClock {
+        WallClock { [self] in start.addingTimeInterval(now.offset.testSeconds) }
+    }
+
+    /// The current wall-clock date.
+    public var date: Date { wallClock.now }
+}
+
 /// A monotonic clock whose `sleep` returns at once and moves time forward by the requested duration; it records
 /// every wait. Its ``wallClock`` moves with it.
-public final class ImmediateClock: Clock, Sendable {
+public final class ImmediateClock: TestClock {
     private struct State {
         var now = TestInstant(offset: .zero)
         var sleeps: [Duration] = []
     }
 
     private let state = Mutex(State())
-    private let start: Date
+    /// The wall-clock date at which the clock starts.
+    public let start: Date
 
     /// A clock whose wall clock reads `start` at the beginning.
     public init(start: Date = Date(timeIntervalSince1970: 1_795_000_000)) {
@@ -43,20 +63,10 @@ public final class ImmediateClock: Clock, Sendable {
     /// The current instant.
     public var now: TestInstant { state.withLock { $0.now } }
 
-    /// The smallest step: one nanosecond.
-    public var minimumResolution: Duration { .nanoseconds(1) }
 
     /// Every duration slept, in order.
     public var sleeps: [Duration] { state.withLock { $0.sleeps } }
 
-    /// The wall clock: `start` plus the time elapsed on this clock.
-    public var wallClock: WallClock {
-        let start = self.start
-        return WallClock { [self] in start.addingTimeInterval(self.now.offset.testSeconds) }
-    }
-
-    /// The current wall-clock date.
-    public var date: Date { wallClock.now }
 
     /// Records the wait, moves time to `deadline` (if later) and returns after a yield.
     public func sleep(until deadline: TestInstant, tolerance: Duration?) async throws {
@@ -78,7 +88,7 @@ public final class ImmediateClock: Clock, Sendable {
 ///
 /// ``waitForSleepers(_:)`` and ``waitForSleeper(lasting:)`` return when the expected sleeper has started to wait,
 /// signalled by the clock itself, so tests never poll. Its ``wallClock`` moves with it.
-public final class ManualClock: Clock, Sendable {
+public final class ManualClock: TestClock {
     private struct Sleeper {
         let id: UInt64
         let deadline: TestInstant
@@ -112,7 +122,8 @@ public final class ManualClock: Clock, Sendable {
     }
 
     private let state = Mutex(State())
-    private let start: Date
+    /// The wall-clock date at which the clock starts.
+    public let start: Date
 
     /// A clock whose wall clock reads `start` at the beginning.
     public init(start: Date = Date(timeIntervalSince1970: 1_795_000_000)) {
@@ -122,17 +133,7 @@ public final class ManualClock: Clock, Sendable {
     /// The current instant.
     public var now: TestInstant { state.withLock { $0.now } }
 
-    /// The smallest step: one nanosecond.
-    public var minimumResolution: Duration { .nanoseconds(1) }
 
-    /// The wall clock: `start` plus the time elapsed on this clock.
-    public var wallClock: WallClock {
-        let start = self.start
-        return WallClock { [self] in start.addingTimeInterval(self.now.offset.testSeconds) }
-    }
-
-    /// The current wall-clock date.
-    public var date: Date { wallClock.now }
 
     /// How many tasks sleep on this clock now.
     public var sleeperCount: Int { state.withLock { $0.sleepers.count } }
