@@ -14,6 +14,55 @@ struct WebhookHostileInputTests {
         #expect(error?.code == .unsupportedContentType)
     }
 
+    @Test("a JSON body sent as form data is refused without quoting any of its values")
+    func jsonBodyQuotesNothing() throws {
+        let email = "anna.petrova@example.com"
+        let phone = "+79161234567"
+        let body = Data(#"{"email":"\#(email)","phone":"\#(phone)","account":{"id":1}}"#.utf8)
+        #expect(throws: KommoWebhookError.self) {
+            try KommoWebhookParser().parse(body: body, contentType: "application/x-www-form-urlencoded")
+        }
+        do {
+            _ = try KommoWebhookParser().parse(body: body, contentType: "application/x-www-form-urlencoded")
+        } catch {
+            #expect(error.code == .missingAccountID)
+            #expect(error.path == "account[id]")
+            for text in [error.description, error.detail] {
+                #expect(!text.contains("anna"))
+                #expect(!text.contains("example.com"))
+                #expect(!text.contains("9161234567"))
+            }
+        }
+    }
+
+    @Test("a JSON body with '=' in it makes a malformed key that is not quoted, only located")
+    func jsonKeyIsNotQuoted() throws {
+        let body = Data(#"account[id]=1&account[subdomain]=acme&{"email":"anna.petrova@example.com","n":"a[b]c=d"}"#.utf8)
+        do {
+            _ = try KommoWebhookParser().parse(body: body, contentType: "application/x-www-form-urlencoded")
+            Issue.record("the body was accepted")
+        } catch {
+            #expect(error.code == .malformedKey)
+            #expect(error.path == nil)
+            #expect(error.byteOffset == 38)
+            #expect(!error.description.contains("anna"))
+            #expect(!error.description.contains("example.com"))
+        }
+    }
+
+    @Test("a malformed key is quoted only up to its first character that no Kommo key has")
+    func malformedKeyIsCut() throws {
+        let body = Data("account[id]=1&leads[status][0][id]x@mail.example=2".utf8)
+        do {
+            _ = try KommoWebhookParser().parse(body: body, contentType: "application/x-www-form-urlencoded")
+            Issue.record("the body was accepted")
+        } catch {
+            #expect(error.code == .malformedKey)
+            #expect(error.path == "leads[status][0][id]x…")
+            #expect(!error.description.contains("mail.example"))
+        }
+    }
+
     @Test("an empty body, or one with only separators, is refused", arguments: ["", "&", "&&&&"])
     func emptyBody(body: String) {
         #expect(webhookParseError(body)?.code == .emptyBody)

@@ -51,7 +51,8 @@ public struct KommoWebhookError: Error, Sendable, Hashable, CustomStringConverti
     /// What went wrong.
     public var code: Code
     /// The bracket path of the offending key (for example `leads[status][0][id]`), shortened to at most 200
-    /// characters, when the error concerns one key.
+    /// characters, when the error concerns one key. Only the leading letters, digits, `_` and brackets are kept
+    /// (then `…`), so no value from the body can be quoted through a malformed key.
     public var path: String?
     /// The offset in the body of the offending byte or pair, when known.
     public var byteOffset: Int?
@@ -61,7 +62,7 @@ public struct KommoWebhookError: Error, Sendable, Hashable, CustomStringConverti
     /// Creates a webhook error.
     public init(code: Code, path: String? = nil, byteOffset: Int? = nil, detail: String) {
         self.code = code
-        self.path = path.map(Self.shortened)
+        self.path = path.flatMap(Self.quotable).map(Self.shortened)
         self.byteOffset = byteOffset
         self.detail = detail
     }
@@ -97,5 +98,20 @@ public struct KommoWebhookError: Error, Sendable, Hashable, CustomStringConverti
     static func shortened(_ path: String) -> String {
         guard path.count > 200 else { return path }
         return String(path.prefix(199)) + "…"
+    }
+
+    /// The part of a key that can be quoted: Kommo's own keys are ASCII letters, digits, `_` and brackets, so the
+    /// path is cut at the first other character, and a key that starts with one (a JSON body, say, whose "key"
+    /// holds an email address) is not quoted at all. The byte offset still says where the problem is.
+    static func quotable(_ path: String) -> String? {
+        let kept = path.unicodeScalars.prefix { scalar in
+            switch scalar {
+            case "a"..."z", "A"..."Z", "0"..."9", "_", "[", "]": true
+            default: false
+            }
+        }
+        guard !kept.isEmpty else { return nil }
+        let prefix = String(String.UnicodeScalarView(kept))
+        return prefix.unicodeScalars.count == path.unicodeScalars.count ? prefix : prefix + "…"
     }
 }
