@@ -31,7 +31,8 @@ public struct KommoAPIFake: Sendable {
     /// - Parameters:
     ///   - usersForbidden: answer users requests with 403, as for a token without admin rights.
     ///   - configuration: the client's configuration.
-    ///   - clock: the monotonic clock of the client's rate limiter, retries and caches.
+    ///   - clock: the monotonic clock of the client's rate limiter, retries and caches; a ``TestClock`` also gives
+    ///     the client its wall clock, so `Retry-After` dates are read on the same fake time.
     /// - Throws: ``Fixtures/Missing`` when the bundle lacks the fixtures; `KommoAPIError` for an invalid host.
     public init(usersForbidden: Bool = false, configuration: HTTPKommoClient.Configuration = .init(),
                 clock: any Clock<Duration> = ImmediateClock()) throws {
@@ -40,6 +41,7 @@ public struct KommoAPIFake: Sendable {
         self.transport = transport
         client = HTTPKommoClient(host: try KommoAccountHost(subdomain: Self.subdomain),
                                  tokenProvider: LongLivedToken(Self.token), configuration: configuration,
-                                 transport: transport, clock: clock)
+                                 transport: transport, clock: clock,
+                                 wallClock: (clock as? any TestClock)?.wallClock ?? .system)
     }
 }

@@ -144,10 +144,12 @@ public final class ManualClock: TestClock {
             state.nextID += 1
             return state.nextID
         }
+        // Once the handler is gone no cancellation can mark the id any more: forget any mark it left.
+        defer { state.withLock { _ = $0.cancelled.remove(id) } }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let (resumeNow, watchers): (Bool, [CheckedContinuation<Void, Never>]) = state.withLock { state in
-                    if state.cancelled.contains(id) || deadline <= state.now { return (true, []) }
+                    if state.cancelled.remove(id) != nil || deadline <= state.now { return (true, []) }
                     state.sleepers.append(Sleeper(id: id, deadline: deadline, duration: state.now.duration(to: deadline),
                                                   continuation: continuation))
                     return (false, state.satisfiedWatchers())
@@ -157,8 +159,11 @@ public final class ManualClock: TestClock {
             }
         } onCancel: {
             let sleeper: Sleeper? = state.withLock { state in
-                state.cancelled.insert(id)
-                guard let index = state.sleepers.firstIndex(where: { $0.id == id }) else { return nil }
+                guard let index = state.sleepers.firstIndex(where: { $0.id == id }) else {
+                    // Cancelled before the sleeper was registered: the body sees the mark and returns at once.
+                    state.cancelled.insert(id)
+                    return nil
+                }
                 return state.sleepers.remove(at: index)
             }
             sleeper?.continuation.resume(throwing: CancellationError())

@@ -141,7 +141,7 @@ private func jsonLines(_ run: ToolRun) -> [JSONValue] {
     }
 }
 
-@Suite("kommo-segment executable", .serialized)
+@Suite("kommo-segment executable", .serialized, .timeLimit(.minutes(5)))
 struct CommandLineTests {
     @Test("the executable was built next to the test bundle")
     func executableExists() throws {

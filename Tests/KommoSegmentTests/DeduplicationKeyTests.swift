@@ -3,7 +3,7 @@ import Foundation
 import KommoSegment
 import Testing
 
-@Suite("Deduplication keys")
+@Suite("Deduplication keys", .timeLimit(.minutes(1)))
 struct DeduplicationKeyTests {
     @Test("a stage change's key has the documented form")
     func documentedForm() {
@@ -84,7 +84,7 @@ struct DeduplicationKeyTests {
     }
 }
 
-@Suite("Deduplication errors")
+@Suite("Deduplication errors", .timeLimit(.minutes(1)))
 struct DeduplicationErrorTests {
     @Test("the description names the operation, the key, the cause and what to do",
           arguments: [

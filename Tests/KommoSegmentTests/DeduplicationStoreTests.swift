@@ -20,7 +20,7 @@ private func key(_ id: Int64, at time: Int64 = 1_768_912_200) -> DeduplicationKe
                      eventTime: time)
 }
 
-@Suite("In-memory deduplication store: claims")
+@Suite("In-memory deduplication store: claims", .timeLimit(.minutes(1)))
 struct DeduplicationClaimTests {
     let clock = ImmediateClock()
 
@@ -175,7 +175,7 @@ struct DeduplicationClaimTests {
     }
 }
 
-@Suite("In-memory deduplication store: capacity")
+@Suite("In-memory deduplication store: capacity", .timeLimit(.minutes(1)))
 struct DeduplicationCapacityTests {
     let clock = ImmediateClock()
 
@@ -289,7 +289,7 @@ struct DeduplicationCapacityTests {
     }
 }
 
-@Suite("In-memory deduplication store: ordering")
+@Suite("In-memory deduplication store: ordering", .timeLimit(.minutes(1)))
 struct DeduplicationOrderingTests {
     let clock = ImmediateClock()
     let lead = DeduplicationEntityKey(accountID: 31_234_567, leadID: 24_000_017)
@@ -356,7 +356,7 @@ struct DeduplicationOrderingTests {
     }
 }
 
-@Suite("In-memory deduplication store: against a simple model")
+@Suite("In-memory deduplication store: against a simple model", .timeLimit(.minutes(1)))
 struct DeduplicationModelTests {
     /// A reference implementation with no bounds and no heaps: a dictionary checked on every call.
     struct Model {

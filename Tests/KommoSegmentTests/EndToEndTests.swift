@@ -132,15 +132,16 @@ struct TCPWorld {
     init(segmentWriteKey: String = TCPWorld.writeKey) throws {
         kommo = try KommoLoopback()
         segment = try SegmentLoopback(writeKey: TCPWorld.writeKey)
-        // A fast limiter: the default 6.5 requests per second would only make the tests wait.
+        // A fast limiter: the default 6.5 requests per second would only make the tests wait. Generous timeouts: on a
+        // loaded machine (the sanitizer run) a request that timed out would be retried and change the counts.
         let kommoConfiguration = HTTPKommoClient.Configuration(
-            requestTimeout: .seconds(10), rateLimit: .init(requestsPerSecond: 1_000, burst: 100))
+            requestTimeout: .seconds(60), rateLimit: .init(requestsPerSecond: 1_000, burst: 100))
         let account = KommoSegmentAccount.http(
             accountID: Self.accountID, host: try KommoAccountHost(url: kommo.server.baseURL),
             tokenProvider: LongLivedToken(Self.token),
             segment: SegmentClientConfiguration(writeKey: SegmentWriteKey(segmentWriteKey),
                                                 endpoint: try SegmentEndpoint(origin: segment.server.baseURL),
-                                                requestTimeout: .seconds(10)),
+                                                requestTimeout: .seconds(60)),
             secret: WebhookSecret(Self.webhookSecret), kommoConfiguration: kommoConfiguration,
             transport: URLSessionTransport())
         let pipeline = try KommoSegmentPipeline(accounts: [account])
@@ -169,7 +170,7 @@ private func sample(_ name: String, replacing old: String, with new: String) thr
     return Data(text.replacingOccurrences(of: old, with: new).utf8)
 }
 
-@Suite("End to end over TCP: the pipeline against loopback Kommo and Segment servers")
+@Suite("End to end over TCP: the pipeline against loopback Kommo and Segment servers", .timeLimit(.minutes(1)))
 struct EndToEndTests {
     @Test("every sample webhook: the messages of every delivered event reach Segment, with Basic auth")
     func everySample() async throws {
@@ -251,7 +252,7 @@ struct EndToEndTests {
     }
 }
 
-@Suite("End to end over TCP: bad input")
+@Suite("End to end over TCP: bad input", .timeLimit(.minutes(1)))
 struct EndToEndBadInputTests {
     struct BadWebhook: Sendable, CustomTestStringConvertible {
         var name: String

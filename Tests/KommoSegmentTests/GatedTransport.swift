@@ -2,23 +2,43 @@ import Foundation
 import KommoSegment
 import Synchronization
 
-/// Holds the first request until released.
+/// Holds the first request until released; signals when it holds one.
 final class HoldFirstRequest: Sendable {
-    private let state = Mutex<(held: Bool, released: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, false, []))
+    private struct State {
+        var held = false
+        var released = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+        var heldWatchers: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state = Mutex(State())
+
     func hold() async {
         await withCheckedContinuation { continuation in
-            let proceed = state.withLock { s -> Bool in
-                if s.held || s.released { return true }
+            let (proceed, watchers) = state.withLock { s -> (Bool, [CheckedContinuation<Void, Never>]) in
+                if s.held || s.released { return (true, []) }
                 s.held = true
                 s.waiters.append(continuation)
-                return false
+                defer { s.heldWatchers.removeAll() }
+                return (false, s.heldWatchers)
             }
+            for watcher in watchers { watcher.resume() }
             if proceed { continuation.resume() }
         }
     }
+
+    /// Returns once a request is held.
     func waitUntilHeld() async {
-        while !state.withLock({ $0.held }) { await Task.yield() }
+        await withCheckedContinuation { continuation in
+            let held = state.withLock { s -> Bool in
+                if s.held { return true }
+                s.heldWatchers.append(continuation)
+                return false
+            }
+            if held { continuation.resume() }
+        }
     }
+
     func release() {
         let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
             s.released = true

@@ -3,7 +3,7 @@ import KommoSegment
 import Testing
 import KommoSegmentTesting
 
-@Suite("Pipeline: verification and acknowledgement")
+@Suite("Pipeline: verification and acknowledgement", .timeLimit(.minutes(1)))
 struct AcknowledgementTests {
     @Test("accepted webhooks are acknowledged with 200 before any Kommo request")
     func accepted() async throws {
@@ -68,7 +68,7 @@ struct AcknowledgementTests {
     }
 }
 
-@Suite("Pipeline: processing")
+@Suite("Pipeline: processing", .timeLimit(.minutes(1)))
 struct ProcessingTests {
     @Test("a won deal is fetched, mapped and delivered as identify, track and group")
     func won() async throws {

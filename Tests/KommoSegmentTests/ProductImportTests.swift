@@ -3,7 +3,7 @@
 import KommoSegment
 import Testing
 
-@Suite("KommoSegment product imports")
+@Suite("KommoSegment product imports", .timeLimit(.minutes(1)))
 struct KommoSegmentProductImportTests {
     @Test("import KommoSegment alone names the pipeline and every building block")
     func namesTheTypesItsAPIUses() {
