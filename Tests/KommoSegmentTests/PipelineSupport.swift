@@ -50,15 +50,15 @@ struct World {
     private let runner: Task<Void, any Error>
 
     init(files: [String: Data]? = nil, kommoTransport: (any HTTPTransport)? = nil, writesNotes: Bool = false,
-         store: any DeduplicationStore = InMemoryDeduplicationStore(), clock: any Clock<Duration> = ContinuousClock())
-        throws {
+         store: any DeduplicationStore = InMemoryDeduplicationStore(), clock: any Clock<Duration> = ContinuousClock(),
+         segmentClient: (any SegmentClient)? = nil) throws {
         kommo = KommoFixtureTransport(files: try files ?? sampleAPIFiles())
         segment = RecordingSegment()
         log = InMemoryLogSink()
         client = HTTPKommoClient(host: try KommoAccountHost(subdomain: "acme"),
                                  tokenProvider: LongLivedToken("test-token"), transport: kommoTransport ?? kommo,
                                  clock: ImmediateClock())
-        let account = KommoSegmentAccount(accountID: 31_234_567, kommo: client, segment: segment,
+        let account = KommoSegmentAccount(accountID: 31_234_567, kommo: client, segment: segmentClient ?? segment,
                                           secret: WebhookSecret(secret), writesNotes: writesNotes,
                                           queueConfiguration: .init(flushInterval: .seconds(3600)))
         let pipeline = try KommoSegmentPipeline(accounts: [account], deduplication: store, clock: clock, log: log)
