@@ -187,3 +187,31 @@ struct LifecycleTests {
         try await world.stop()
     }
 }
+
+@Suite("Pipeline: nothing accepted vanishes", .timeLimit(.minutes(1)))
+struct UnprocessedTests {
+    @Test("a webhook accepted while run() never ran fails loudly at shutdown instead of vanishing")
+    func neverRan() async throws {
+        let log = InMemoryLogSink()
+        let account = KommoSegmentAccount(accountID: 31_234_567, kommo: try KommoAPIFake().client,
+                                          segment: RecordingSegment(), secret: WebhookSecret(secret))
+        let clock = ImmediateClock()
+        let pipeline = try KommoSegmentPipeline(accounts: [account], clock: clock, log: log)
+        let reports = pipeline.reports()
+        let acknowledgement = await pipeline.receive(body: try Fixtures.kommo("webhook-lead-status-won.txt"),
+                                                     contentType: form, requestTarget: target)
+        #expect(acknowledgement.httpStatus == 200)
+        _ = await pipeline.shutdown(timeout: .seconds(5))
+        #expect(clock.now.offset >= .seconds(5))   // it waited for run() until the deadline
+        var collected: [WebhookReport] = []
+        for await report in reports { collected.append(report) }
+        #expect(collected.count == 1)
+        guard case .failed(let error) = collected.first?.events.first?.outcome else {
+            Issue.record("not failed"); return
+        }
+        #expect(error.code == .shutdown)
+        #expect(log.records("webhook not processed").count == 1)
+        #expect(await pipeline.statistics.eventsFailed == 1)
+        try await pipeline.run()   // after shutdown it returns at once and reads nothing
+    }
+}

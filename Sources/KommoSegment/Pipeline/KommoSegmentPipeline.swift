@@ -252,6 +252,7 @@ public final class KommoSegmentPipeline: Sendable {
         defer { state.stopRunning() }
         let runtimes = Array(self.runtimes.values)
         let stop = self.stop
+        let readsIntake = state.takeIntake(for: .run)
         do {
             try await withThrowingDiscardingTaskGroup { group in
                 for runtime in runtimes {
@@ -260,8 +261,10 @@ public final class KommoSegmentPipeline: Sendable {
                 group.addTask {
                     if await stop.wait() == true { throw DeadlinePassed() }
                 }
-                for await job in intake {
-                    group.addTask { await self.handle(job) }
+                if readsIntake {
+                    for await job in intake {
+                        group.addTask { await self.handle(job) }
+                    }
                 }
             }
         } catch is DeadlinePassed {
@@ -280,7 +283,8 @@ public final class KommoSegmentPipeline: Sendable {
     /// Stops accepting webhooks, lets the webhooks in flight finish, drains the Segment queues, and reports what
     /// could not be delivered. Returns within `timeout` plus half a second, whatever Kommo and Segment do.
     ///
-    /// 1. New webhooks are answered 503 at once (Kommo retries them later).
+    /// 1. New webhooks are answered 503 at once (Kommo retries them later). If ``run()`` has never started, shutdown
+    ///    waits for it until the deadline; webhooks accepted while it never ran then fail, each logged at `error`.
     /// 2. Work in flight goes on until the deadline; its messages are sent as soon as they are queued.
     /// 3. Each account's queue shuts down with the time left (see `SegmentQueue.shutdown(timeout:)`): messages not
     ///    delivered by then fail, and their items release their claims so that a redelivery or a replay processes
@@ -293,6 +297,9 @@ public final class KommoSegmentPipeline: Sendable {
         let deadline = clock.now + max(timeout, .zero)
         _ = state.beginDraining()
         intakeContinuation.finish()
+        // A run() that has not started yet may still start before the deadline and process what was accepted.
+        _ = await state.runStarted.wait(until: deadline, on: clock)
+        if state.takeIntake(for: .shutdown) { await failUnprocessed() }
         let runtimes = Array(self.runtimes.values)
         await waitForWorkInFlight(until: deadline, runtimes: runtimes)
         var undelivered: [SegmentMessage] = []
@@ -311,6 +318,30 @@ public final class KommoSegmentPipeline: Sendable {
         }
         state.finishReports()
         return undelivered
+    }
+
+    /// Reports every webhook that `receive` accepted while `run()` never ran: each item fails, loudly, rather than
+    /// vanishing after its 200.
+    private func failUnprocessed() async {
+        for await job in intake {
+            let failure = PipelineError(code: .shutdown, detail: "the pipeline's run() never ran, so the webhook "
+                                            + "was not processed")
+            let events = job.webhook.events.enumerated().map { index, event in
+                EventReport(index: index, item: WebhookProcessor.describe(event), outcome: .failed(failure),
+                            messages: [], partialSkips: [])
+            }
+            counters.update {
+                $0.events += events.count
+                $0.eventsFailed += events.count
+            }
+            logger.log(.error, "webhook not processed", [
+                "account": String(job.runtime.account.accountID), "items": events.map(\.item).joined(separator: ","),
+                "cause": failure.detail,
+            ])
+            state.end()
+            state.publish(WebhookReport(acknowledgement: job.acknowledgement, events: events, notesWritten: 0,
+                                        noteError: nil))
+        }
     }
 
     /// Waits until no webhook is in flight or the deadline passes, flushing the queues meanwhile.

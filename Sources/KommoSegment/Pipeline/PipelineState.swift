@@ -14,10 +14,13 @@ final class PipelineCounterBox: Sendable {
 /// Where the pipeline stands: open or draining, whether `run()` runs, and how many webhooks are in flight.
 final class PipelineState: Sendable {
     enum Phase { case open, draining }
+    /// Who reads the accepted webhooks: `run()`, or shutdown when `run()` never ran.
+    enum IntakeReader { case run, shutdown }
 
     private struct State {
         var phase = Phase.open
         var isRunning = false
+        var intakeReader: IntakeReader?
         var inFlight = 0
         var idleWaiters: [AsyncLatch<Bool>] = []
         var subscribers: [UInt64: AsyncStream<WebhookReport>.Continuation] = [:]
@@ -25,6 +28,8 @@ final class PipelineState: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Resolved when `run()` first starts.
+    let runStarted = AsyncLatch<Bool>()
 
     var isOpen: Bool { state.withLock { $0.phase == .open } }
     var isDraining: Bool { state.withLock { $0.phase == .draining } }
@@ -72,10 +77,25 @@ final class PipelineState: Sendable {
 
     /// Marks `run()` as running; `false` if it already was.
     func startRunning() -> Bool {
-        state.withLock { state in
+        let started = state.withLock { state in
             guard !state.isRunning else { return false }
             state.isRunning = true
             return true
+        }
+        if started { runStarted.resolve(true) }
+        return started
+    }
+
+    /// Whether `reader` may read the intake: the first reader takes it, and only `run()` may read it again.
+    func takeIntake(for reader: IntakeReader) -> Bool {
+        state.withLock { state in
+            switch state.intakeReader {
+            case nil:
+                state.intakeReader = reader
+                return true
+            case .run?: return reader == .run
+            case .shutdown?: return false
+            }
         }
     }
 
