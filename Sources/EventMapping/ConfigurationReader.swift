@@ -3,95 +3,50 @@ import JSONCore
 
 /// Walks a decoded JSON document and builds a ``MappingConfiguration``, refusing anything the documentation does
 /// not allow with a ``MappingConfigurationError`` that names the key path.
+///
+/// The keys of each object, and the order they are read in, come from ``ConfigurationKeys``; the functions here read
+/// and check one value each.
 struct ConfigurationReader {
     let root: ConfigurationKeyPath
-
-    static let topLevelKeys = [
-        "wonStatusIds", "lostStatusIds", "currency", "customFields", "leadFields", "contactFields", "companyFields",
-        "eventNames", "disabledEvents", "wonTraits", "lostTraits", "identity", "sendGroup", "integrations",
-    ]
-    static let customFieldKeys = ["plan", "company", "lossReason", "source"]
-    static let identityKeys = ["userId", "fallback"]
 
     typealias Failure = MappingConfigurationError
 
     func read(_ document: JSONValue) throws(Failure) -> MappingConfiguration {
-        let members = try object(document, at: root, allowed: Self.topLevelKeys, expecting: "a JSON object")
-        var configuration = MappingConfiguration()
+        var draft = ConfigurationDraft()
+        try readObject(document, at: root, keys: ConfigurationKeys.topLevel, expecting: "a JSON object", into: &draft)
+        return draft.configuration
+    }
 
-        try readStatusIDs(members, into: &configuration)
-        if let value = members["currency"] {
-            configuration.currency = try currency(value, at: root.appending("currency"))
-        }
-        if let value = members["customFields"] {
-            configuration.customFields = try customFields(value, at: root.appending("customFields"))
-        }
-        if let value = members["leadFields"] {
-            configuration.leadFields.merge(try fieldMap(value, at: root.appending("leadFields"), noun: "property"),
-                                           uniquingKeysWith: { _, given in given })
-        }
-        if let value = members["contactFields"] {
-            configuration.contactFields.merge(try fieldMap(value, at: root.appending("contactFields"), noun: "trait"),
-                                              uniquingKeysWith: { _, given in given })
-        }
-        if let value = members["companyFields"] {
-            configuration.companyFields.merge(try fieldMap(value, at: root.appending("companyFields"), noun: "trait"),
-                                              uniquingKeysWith: { _, given in given })
-        }
-        if let value = members["eventNames"] {
-            configuration.eventNames.merge(try eventNames(value, at: root.appending("eventNames")),
-                                           uniquingKeysWith: { _, given in given })
-        }
-        if let value = members["disabledEvents"] {
-            configuration.disabledEvents = try disabledEvents(value, at: root.appending("disabledEvents"))
-        }
-        if let value = members["wonTraits"] {
-            configuration.wonTraits = try traits(value, at: root.appending("wonTraits"))
-        }
-        if let value = members["lostTraits"] {
-            configuration.lostTraits = try traits(value, at: root.appending("lostTraits"))
-        }
-        if let value = members["identity"] {
-            configuration.identity = try identity(value, at: root.appending("identity"))
-        }
-        if let value = members["sendGroup"] {
-            guard case .bool(let flag) = value else {
-                throw wrongType(at: root.appending("sendGroup"), expected: "true or false", found: value)
+    /// Refuses unknown keys of the object `value`, then reads its keys in the order of `keys`.
+    func readObject<Draft, Value>(_ value: JSONValue, at path: ConfigurationKeyPath,
+                                  keys: [ConfigurationKey<Draft, Value>], expecting: String,
+                                  into draft: inout Draft) throws(Failure) {
+        let members = try object(value, at: path, allowed: keys.map(\.name), expecting: expecting)
+        for key in keys {
+            if let member = members[key.name] {
+                try key.read(self, member, path.appending(key.name), &draft)
             }
-            configuration.sendGroup = flag
+            try key.check?(self, draft)
         }
-        if let value = members["integrations"] {
-            configuration.integrations = try integrations(value, at: root.appending("integrations"))
-        }
-        return configuration
     }
 
     // MARK: Sections
 
-    /// Reads `wonStatusIds` and `lostStatusIds` and refuses a status id that would be both, counting the defaults
-    /// of a list that the document leaves out.
-    private func readStatusIDs(_ members: [String: JSONValue],
-                               into configuration: inout MappingConfiguration) throws(Failure) {
-        let wonPath = root.appending("wonStatusIds")
-        let lostPath = root.appending("lostStatusIds")
-        let won = try members["wonStatusIds"].map { value throws(Failure) in try statusIDs(value, at: wonPath) }
-        let lost = try members["lostStatusIds"].map { value throws(Failure) in try statusIDs(value, at: lostPath) }
-        if let won { configuration.wonStatusIDs = won.set }
-        if let lost { configuration.lostStatusIDs = lost.set }
-
+    /// Refuses a status id that is both won and lost, counting the defaults of a list that the document leaves out.
+    /// `won` and `lost` are the names of the two lists.
+    func checkStatusIDs(_ draft: ConfigurationDraft, won: String, lost: String) throws(Failure) {
         // Report the conflict on the list the document gave (the lost list when it gave both).
-        let checked: (list: [Int64], path: ConfigurationKeyPath, other: String, otherDefault: String?)?
-        if let lost {
-            checked = (lost.list, lostPath, "wonStatusIds", won == nil ? "[142]" : nil)
-        } else if let won {
-            checked = (won.list, wonPath, "lostStatusIds", "[143]")
+        let checked: (list: [Int64], key: String, others: Set<Int64>, other: String, otherDefault: String?)
+        if let lostList = draft.lostStatusIDs {
+            checked = (lostList, lost, draft.configuration.wonStatusIDs, won,
+                       draft.wonStatusIDs == nil ? "[142]" : nil)
+        } else if let wonList = draft.wonStatusIDs {
+            checked = (wonList, won, draft.configuration.lostStatusIDs, lost, "[143]")
         } else {
-            checked = nil
+            return
         }
-        guard let checked else { return }
-        let others = checked.path == lostPath ? configuration.wonStatusIDs : configuration.lostStatusIDs
-        for (index, id) in checked.list.enumerated() where others.contains(id) {
-            let path = checked.path.appending(index: index).rendered
+        for (index, id) in checked.list.enumerated() where checked.others.contains(id) {
+            let path = root.appending(checked.key).appending(index: index).rendered
             var message = "\(path): status id \(id) is also in \(checked.other)"
             if let otherDefault = checked.otherDefault {
                 message += " (which defaults to \(otherDefault))"
@@ -101,7 +56,7 @@ struct ConfigurationReader {
         }
     }
 
-    private func statusIDs(_ value: JSONValue, at path: ConfigurationKeyPath) throws(Failure)
+    func statusIDs(_ value: JSONValue, at path: ConfigurationKeyPath) throws(Failure)
         -> (list: [Int64], set: Set<Int64>) {
         guard case .array(let elements) = value else {
             throw wrongType(at: path, expected: "an array of Kommo status ids", found: value)
@@ -120,7 +75,7 @@ struct ConfigurationReader {
         return (list, seen)
     }
 
-    private func currency(_ value: JSONValue, at path: ConfigurationKeyPath) throws(Failure) -> String? {
+    func currency(_ value: JSONValue, at path: ConfigurationKeyPath) throws(Failure) -> String? {
         switch value {
         case .null:
             return nil
@@ -138,18 +93,20 @@ struct ConfigurationReader {
         }
     }
 
-    private func customFields(_ value: JSONValue, at path: ConfigurationKeyPath) throws(Failure)
+    func customFields(_ value: JSONValue, at path: ConfigurationKeyPath) throws(Failure)
         -> MappingConfiguration.CustomFieldIDs {
-        let members = try object(value, at: path, allowed: Self.customFieldKeys, expecting: "an object")
-        func id(_ key: String) throws(Failure) -> Int64? {
-            guard let value = members[key], value != .null else { return nil }
-            return try positiveID(value, at: path.appending(key), noun: "custom field id")
-        }
-        return MappingConfiguration.CustomFieldIDs(plan: try id("plan"), company: try id("company"),
-                                                   lossReason: try id("lossReason"), source: try id("source"))
+        var ids = MappingConfiguration.CustomFieldIDs()
+        try readObject(value, at: path, keys: ConfigurationKeys.customFields, expecting: "an object", into: &ids)
+        return ids
     }
 
-    private func fieldMap(_ value: JSONValue, at path: ConfigurationKeyPath, noun: String) throws(Failure)
+    /// A custom field id, or `nil` for `null`.
+    func customFieldID(_ value: JSONValue, at path: ConfigurationKeyPath) throws(Failure) -> Int64? {
+        guard value != .null else { return nil }
+        return try positiveID(value, at: path, noun: "custom field id")
+    }
+
+    func fieldMap(_ value: JSONValue, at path: ConfigurationKeyPath, noun: String) throws(Failure)
         -> [Int64: String] {
         guard case .object(let members) = value else {
             throw wrongType(at: path, expected: "an object from custom field ids to \(noun) names", found: value)
@@ -168,7 +125,8 @@ struct ConfigurationReader {
         return map
     }
 
-    private func eventNames(_ value: JSONValue, at path: ConfigurationKeyPath) throws(Failure)
+    /// The event names of `value`; `disabled` is the key that lists the events to send nothing for.
+    func eventNames(_ value: JSONValue, at path: ConfigurationKeyPath, disabled: String) throws(Failure)
         -> [MappingConfiguration.EventKey: String] {
         guard case .object(let members) = value else {
             throw wrongType(at: path, expected: "an object from event keys to event names", found: value)
@@ -182,12 +140,12 @@ struct ConfigurationReader {
             }
             names[event] = try name(members[key] ?? .null, at: memberPath, expected: "an event name (a string)",
                                     ifEmpty: "the event name is empty; give the event a name, or list "
-                                        + "\(Self.quoted(key)) in disabledEvents to send nothing for it")
+                                        + "\(Self.quoted(key)) in \(disabled) to send nothing for it")
         }
         return names
     }
 
-    private func disabledEvents(_ value: JSONValue, at path: ConfigurationKeyPath) throws(Failure)
+    func disabledEvents(_ value: JSONValue, at path: ConfigurationKeyPath) throws(Failure)
         -> Set<MappingConfiguration.EventKey> {
         guard case .array(let elements) = value else {
             throw wrongType(at: path, expected: "an array of event keys", found: value)
@@ -211,7 +169,7 @@ struct ConfigurationReader {
         return events
     }
 
-    private func traits(_ value: JSONValue, at path: ConfigurationKeyPath) throws(Failure) -> [String: JSONValue] {
+    func traits(_ value: JSONValue, at path: ConfigurationKeyPath) throws(Failure) -> [String: JSONValue] {
         guard case .object(let members) = value else {
             throw wrongType(at: path, expected: "an object of trait names and values", found: value)
         }
@@ -223,24 +181,21 @@ struct ConfigurationReader {
         return members
     }
 
-    private func identity(_ value: JSONValue, at path: ConfigurationKeyPath) throws(Failure)
+    func identity(_ value: JSONValue, at path: ConfigurationKeyPath) throws(Failure)
         -> MappingConfiguration.Identity {
-        let members = try object(value, at: path, allowed: Self.identityKeys, expecting: "an object")
         var identity = MappingConfiguration.Identity()
-        if let member = members["userId"] {
-            let raw = try choice(member, at: path.appending("userId"),
-                                 allowed: MappingConfiguration.Identity.UserID.known.map(\.rawValue))
-            identity.userID = MappingConfiguration.Identity.UserID(rawValue: raw)
-        }
-        if let member = members["fallback"] {
-            let raw = try choice(member, at: path.appending("fallback"),
-                                 allowed: MappingConfiguration.Identity.Fallback.known.map(\.rawValue))
-            identity.fallback = MappingConfiguration.Identity.Fallback(rawValue: raw)
-        }
+        try readObject(value, at: path, keys: ConfigurationKeys.identity, expecting: "an object", into: &identity)
         return identity
     }
 
-    private func integrations(_ value: JSONValue, at path: ConfigurationKeyPath) throws(Failure)
+    func flag(_ value: JSONValue, at path: ConfigurationKeyPath) throws(Failure) -> Bool {
+        guard case .bool(let flag) = value else {
+            throw wrongType(at: path, expected: "true or false", found: value)
+        }
+        return flag
+    }
+
+    func integrations(_ value: JSONValue, at path: ConfigurationKeyPath) throws(Failure)
         -> [String: JSONValue]? {
         switch value {
         case .null:
@@ -306,7 +261,7 @@ struct ConfigurationReader {
         return number
     }
 
-    private func choice(_ value: JSONValue, at path: ConfigurationKeyPath, allowed: [String]) throws(Failure)
+    func choice(_ value: JSONValue, at path: ConfigurationKeyPath, allowed: [String]) throws(Failure)
         -> String {
         let expected = allowed.map(Self.quoted).joined(separator: " or ")
         guard case .string(let raw) = value else {
