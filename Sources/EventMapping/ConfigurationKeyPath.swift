@@ -38,7 +38,7 @@ struct ConfigurationKeyPath: Sendable, Hashable {
                 if !out.isEmpty { out += "." }
                 out += key
             case .key(let key):
-                out += "[" + ConfigurationReader.quoted(key) + "]"
+                out += "[" + ConfigurationText.quoted(key) + "]"
             case .index(let index):
                 out += "[\(index)]"
             }

@@ -10,6 +10,7 @@ struct ConfigurationReader {
     let root: ConfigurationKeyPath
 
     typealias Failure = MappingConfigurationError
+    private typealias Text = ConfigurationText
 
     func read(_ document: JSONValue) throws(Failure) -> MappingConfiguration {
         var draft = ConfigurationDraft()
@@ -83,7 +84,7 @@ struct ConfigurationReader {
             let isCode = code.utf8.count == 3 && code.utf8.allSatisfy { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }
             guard isCode else {
                 throw Failure(code: .invalidCurrency, keyPath: path.rendered,
-                              message: "\(path.rendered): \(Self.quoted(code)) is not an ISO 4217 currency code; "
+                              message: "\(path.rendered): \(Text.quoted(code)) is not an ISO 4217 currency code; "
                                   + "use three uppercase letters such as \"USD\", or null for the Kommo account's "
                                   + "currency")
             }
@@ -116,7 +117,7 @@ struct ConfigurationReader {
             let memberPath = path.appending(key)
             guard let id = Self.fieldID(key) else {
                 throw Failure(code: .invalidFieldID, keyPath: memberPath.rendered,
-                              message: "\(memberPath.rendered): the key \(Self.quoted(key)) is not a Kommo custom "
+                              message: "\(memberPath.rendered): the key \(Text.quoted(key)) is not a Kommo custom "
                                   + "field id; use the field's id, a positive integer such as \"1100001\", as the key")
             }
             map[id] = try name(members[key] ?? .null, at: memberPath, expected: "a \(noun) name (a string)",
@@ -140,7 +141,7 @@ struct ConfigurationReader {
             }
             names[event] = try name(members[key] ?? .null, at: memberPath, expected: "an event name (a string)",
                                     ifEmpty: "the event name is empty; give the event a name, or list "
-                                        + "\(Self.quoted(key)) in \(disabled) to send nothing for it")
+                                        + "\(Text.quoted(key)) in \(disabled) to send nothing for it")
         }
         return names
     }
@@ -163,7 +164,7 @@ struct ConfigurationReader {
             }
             guard events.insert(event).inserted else {
                 throw Failure(code: .duplicateValue, keyPath: elementPath.rendered,
-                              message: "\(elementPath.rendered): \(Self.quoted(key)) is listed twice; list it once")
+                              message: "\(elementPath.rendered): \(Text.quoted(key)) is listed twice; list it once")
             }
         }
         return events
@@ -232,11 +233,11 @@ struct ConfigurationReader {
         for key in members.keys.sorted() where !allowed.contains(key) {
             let keyPath = path.appending(key).rendered
             let place = path.components.isEmpty ? "at the top level" : "at \(keyPath)"
-            var message = "unknown key \(Self.quoted(key)) \(place)"
-            if let suggestion = Self.suggestion(for: key, among: allowed) {
-                message += "; did you mean \(Self.quoted(suggestion))?"
+            var message = "unknown key \(Text.quoted(key)) \(place)"
+            if let suggestion = Text.suggestion(for: key, among: allowed) {
+                message += "; did you mean \(Text.quoted(suggestion))?"
             } else {
-                message += "; allowed keys are " + allowed.map(Self.quoted).joined(separator: ", ")
+                message += "; allowed keys are " + allowed.map(Text.quoted).joined(separator: ", ")
             }
             throw Failure(code: .unknownKey, keyPath: keyPath, message: message)
         }
@@ -249,7 +250,7 @@ struct ConfigurationReader {
             if case .string(let text) = value, Int64(text) != nil {
                 throw Failure(code: .wrongType, keyPath: path.rendered,
                               message: "\(path.rendered): expected a \(noun) (an integer), found the string "
-                                  + "\(Self.quoted(text)); write the number without quotes")
+                                  + "\(Text.quoted(text)); write the number without quotes")
             }
             throw wrongType(at: path, expected: "a \(noun) (a positive integer)", found: value)
         }
@@ -263,14 +264,14 @@ struct ConfigurationReader {
 
     func choice(_ value: JSONValue, at path: ConfigurationKeyPath, allowed: [String]) throws(Failure)
         -> String {
-        let expected = allowed.map(Self.quoted).joined(separator: " or ")
+        let expected = allowed.map(Text.quoted).joined(separator: " or ")
         guard case .string(let raw) = value else {
             throw wrongType(at: path, expected: expected, found: value)
         }
         guard allowed.contains(raw) else {
-            var message = "\(path.rendered): \(Self.quoted(raw)) is not allowed; use \(expected)"
-            if let suggestion = Self.suggestion(for: raw, among: allowed) {
-                message += " (did you mean \(Self.quoted(suggestion))?)"
+            var message = "\(path.rendered): \(Text.quoted(raw)) is not allowed; use \(expected)"
+            if let suggestion = Text.suggestion(for: raw, among: allowed) {
+                message += " (did you mean \(Text.quoted(suggestion))?)"
             }
             throw Failure(code: .invalidValue, keyPath: path.rendered, message: message)
         }
@@ -292,22 +293,22 @@ struct ConfigurationReader {
     private func wrongType(at path: ConfigurationKeyPath, expected: String, found: JSONValue) -> Failure {
         let prefix = path.components.isEmpty ? "the document" : path.rendered
         return Failure(code: .wrongType, keyPath: path.rendered,
-                       message: "\(prefix): expected \(expected), found \(Self.describe(found))")
+                       message: "\(prefix): expected \(expected), found \(Text.describe(found))")
     }
 
     private func unknownEvent(_ key: String, at path: ConfigurationKeyPath, in container: ConfigurationKeyPath)
         -> Failure {
         let known = MappingConfiguration.EventKey.known.map(\.rawValue)
-        var message = "\(path.rendered): unknown event \(Self.quoted(key)) in \(container.rendered)"
-        if let suggestion = Self.suggestion(for: key, among: known) {
-            message += "; did you mean \(Self.quoted(suggestion))?"
+        var message = "\(path.rendered): unknown event \(Text.quoted(key)) in \(container.rendered)"
+        if let suggestion = Text.suggestion(for: key, among: known) {
+            message += "; did you mean \(Text.quoted(suggestion))?"
         } else {
-            message += "; known events are " + known.map(Self.quoted).joined(separator: ", ")
+            message += "; known events are " + known.map(Text.quoted).joined(separator: ", ")
         }
         return Failure(code: .unknownEventKey, keyPath: path.rendered, message: message)
     }
 
-    // MARK: Helpers
+    // MARK: Rules
 
     /// A custom field id written as a JSON key: digits only, no leading zero, within `Int64`.
     static func fieldID(_ key: String) -> Int64? {
@@ -318,56 +319,5 @@ struct ConfigurationReader {
 
     static func isBlank(_ text: String) -> Bool {
         text.unicodeScalars.allSatisfy { $0.properties.isWhitespace }
-    }
-
-    /// `text` in double quotes with JSON escaping, shortened to 60 characters.
-    static func quoted(_ text: String) -> String {
-        let short = text.count > 60 ? String(text.prefix(57)) + "..." : text
-        var writer = JSONWriter(capacity: short.utf8.count + 2)
-        writer.write(short)
-        return writer.string
-    }
-
-    /// The kind of a JSON value, with a short preview of scalars: `a string ("142")`, `an array`, `null`.
-    static func describe(_ value: JSONValue) -> String {
-        switch value {
-        case .null: "null"
-        case .bool(let flag): "a boolean (\(flag))"
-        case .int(let int): "an integer (\(int))"
-        case .double: "a number (\(value.description))"
-        case .string(let text): "a string (\(quoted(text)))"
-        case .array: "an array"
-        case .object: "an object"
-        }
-    }
-
-    /// The allowed name closest to `key` (ignoring case), if it is close enough to be a likely typo.
-    static func suggestion(for key: String, among candidates: [String]) -> String? {
-        let lowered = Array(key.lowercased())
-        var best: (name: String, distance: Int)?
-        for candidate in candidates {
-            let distance = editDistance(lowered, Array(candidate.lowercased()))
-            if distance < (best?.distance ?? Int.max) { best = (candidate, distance) }
-        }
-        guard let best else { return nil }
-        let limit = max(2, best.name.count / 3)
-        return best.distance <= limit ? best.name : nil
-    }
-
-    /// Levenshtein distance between two character arrays.
-    static func editDistance(_ a: [Character], _ b: [Character]) -> Int {
-        if a.isEmpty { return b.count }
-        if b.isEmpty { return a.count }
-        var previous = Array(0...b.count)
-        var current = [Int](repeating: 0, count: b.count + 1)
-        for i in 1...a.count {
-            current[0] = i
-            for j in 1...b.count {
-                let substitution = previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)
-                current[j] = min(previous[j] + 1, current[j - 1] + 1, substitution)
-            }
-            swap(&previous, &current)
-        }
-        return previous[b.count]
     }
 }
