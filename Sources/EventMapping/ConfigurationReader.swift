@@ -1,157 +1,53 @@
 import Foundation
 import JSONCore
 
-/// A location inside a configuration document, rendered as `eventNames.dealWon`, `wonStatusIds[1]` or
-/// `leadFields["abc"]`.
-struct ConfigurationKeyPath: Sendable, Hashable {
-    enum Component: Sendable, Hashable {
-        case key(String)
-        case index(Int)
-    }
-
-    var components: [Component] = []
-
-    init() {}
-
-    /// The path of a nested decoder (when the configuration is part of a larger `Codable` document).
-    init(codingPath: [any CodingKey]) {
-        components = codingPath.map { key in
-            if let index = key.intValue { .index(index) } else { .key(key.stringValue) }
-        }
-    }
-
-    func appending(_ key: String) -> ConfigurationKeyPath {
-        var copy = self
-        copy.components.append(.key(key))
-        return copy
-    }
-
-    func appending(index: Int) -> ConfigurationKeyPath {
-        var copy = self
-        copy.components.append(.index(index))
-        return copy
-    }
-
-    /// The path as text; empty for the document itself.
-    var rendered: String {
-        var out = ""
-        for component in components {
-            switch component {
-            case .key(let key) where Self.isIdentifier(key):
-                if !out.isEmpty { out += "." }
-                out += key
-            case .key(let key):
-                out += "[" + ConfigurationReader.quoted(key) + "]"
-            case .index(let index):
-                out += "[\(index)]"
-            }
-        }
-        return out
-    }
-
-    /// How a message refers to the path: the path itself, or "the top level" for the document.
-    var location: String { components.isEmpty ? "the top level" : rendered }
-
-    private static func isIdentifier(_ key: String) -> Bool {
-        guard let first = key.unicodeScalars.first, first == "_" || ("a"..."z").contains(first)
-            || ("A"..."Z").contains(first) else { return false }
-        return key.unicodeScalars.allSatisfy {
-            $0 == "_" || ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)
-        }
-    }
-}
-
 /// Walks a decoded JSON document and builds a ``MappingConfiguration``, refusing anything the documentation does
 /// not allow with a ``MappingConfigurationError`` that names the key path.
+///
+/// The keys of each object, and the order they are read in, come from ``ConfigurationKeys``; the functions here read
+/// and check one value each.
 struct ConfigurationReader {
     let root: ConfigurationKeyPath
 
-    static let topLevelKeys = [
-        "wonStatusIds", "lostStatusIds", "currency", "customFields", "leadFields", "contactFields", "companyFields",
-        "eventNames", "disabledEvents", "wonTraits", "lostTraits", "identity", "sendGroup", "integrations",
-    ]
-    static let customFieldKeys = ["plan", "company", "lossReason", "source"]
-    static let identityKeys = ["userId", "fallback"]
-
     typealias Failure = MappingConfigurationError
+    private typealias Text = ConfigurationText
 
     func read(_ document: JSONValue) throws(Failure) -> MappingConfiguration {
-        let members = try object(document, at: root, allowed: Self.topLevelKeys, expecting: "a JSON object")
-        var configuration = MappingConfiguration()
+        var draft = ConfigurationDraft()
+        try readObject(document, at: root, keys: ConfigurationKeys.topLevel, expecting: "a JSON object", into: &draft)
+        return draft.configuration
+    }
 
-        try readStatusIDs(members, into: &configuration)
-        if let value = members["currency"] {
-            configuration.currency = try currency(value, at: root.appending("currency"))
-        }
-        if let value = members["customFields"] {
-            configuration.customFields = try customFields(value, at: root.appending("customFields"))
-        }
-        if let value = members["leadFields"] {
-            configuration.leadFields.merge(try fieldMap(value, at: root.appending("leadFields"), noun: "property"),
-                                           uniquingKeysWith: { _, given in given })
-        }
-        if let value = members["contactFields"] {
-            configuration.contactFields.merge(try fieldMap(value, at: root.appending("contactFields"), noun: "trait"),
-                                              uniquingKeysWith: { _, given in given })
-        }
-        if let value = members["companyFields"] {
-            configuration.companyFields.merge(try fieldMap(value, at: root.appending("companyFields"), noun: "trait"),
-                                              uniquingKeysWith: { _, given in given })
-        }
-        if let value = members["eventNames"] {
-            configuration.eventNames.merge(try eventNames(value, at: root.appending("eventNames")),
-                                           uniquingKeysWith: { _, given in given })
-        }
-        if let value = members["disabledEvents"] {
-            configuration.disabledEvents = try disabledEvents(value, at: root.appending("disabledEvents"))
-        }
-        if let value = members["wonTraits"] {
-            configuration.wonTraits = try traits(value, at: root.appending("wonTraits"))
-        }
-        if let value = members["lostTraits"] {
-            configuration.lostTraits = try traits(value, at: root.appending("lostTraits"))
-        }
-        if let value = members["identity"] {
-            configuration.identity = try identity(value, at: root.appending("identity"))
-        }
-        if let value = members["sendGroup"] {
-            guard case .bool(let flag) = value else {
-                throw wrongType(at: root.appending("sendGroup"), expected: "true or false", found: value)
+    /// Refuses unknown keys of the object `value`, then reads its keys in the order of `keys`.
+    func readObject<Draft, Value>(_ value: JSONValue, at path: ConfigurationKeyPath,
+                                  keys: [ConfigurationKey<Draft, Value>], expecting: String,
+                                  into draft: inout Draft) throws(Failure) {
+        let members = try object(value, at: path, allowed: keys.map(\.name), expecting: expecting)
+        for key in keys {
+            if let member = members[key.name] {
+                try key.read(self, member, path.appending(key.name), &draft)
             }
-            configuration.sendGroup = flag
+            try key.check?(self, draft)
         }
-        if let value = members["integrations"] {
-            configuration.integrations = try integrations(value, at: root.appending("integrations"))
-        }
-        return configuration
     }
 
     // MARK: Sections
 
-    /// Reads `wonStatusIds` and `lostStatusIds` and refuses a status id that would be both, counting the defaults
-    /// of a list that the document leaves out.
-    private func readStatusIDs(_ members: [String: JSONValue],
-                               into configuration: inout MappingConfiguration) throws(Failure) {
-        let wonPath = root.appending("wonStatusIds")
-        let lostPath = root.appending("lostStatusIds")
-        let won = try members["wonStatusIds"].map { value throws(Failure) in try statusIDs(value, at: wonPath) }
-        let lost = try members["lostStatusIds"].map { value throws(Failure) in try statusIDs(value, at: lostPath) }
-        if let won { configuration.wonStatusIDs = won.set }
-        if let lost { configuration.lostStatusIDs = lost.set }
-
+    /// Refuses a status id that is both won and lost, counting the defaults of a list that the document leaves out.
+    /// `won` and `lost` are the names of the two lists.
+    func checkStatusIDs(_ draft: ConfigurationDraft, won: String, lost: String) throws(Failure) {
         // Report the conflict on the list the document gave (the lost list when it gave both).
-        let checked: (list: [Int64], path: ConfigurationKeyPath, other: String, otherDefault: String?)?
-        if let lost {
-            checked = (lost.list, lostPath, "wonStatusIds", won == nil ? "[142]" : nil)
-        } else if let won {
-            checked = (won.list, wonPath, "lostStatusIds", "[143]")
+        let checked: (list: [Int64], key: String, others: Set<Int64>, other: String, otherDefault: String?)
+        if let lostList = draft.lostStatusIDs {
+            checked = (lostList, lost, draft.configuration.wonStatusIDs, won,
+                       draft.wonStatusIDs == nil ? "[142]" : nil)
+        } else if let wonList = draft.wonStatusIDs {
+            checked = (wonList, won, draft.configuration.lostStatusIDs, lost, "[143]")
         } else {
-            checked = nil
+            return
         }
-        guard let checked else { return }
-        let others = checked.path == lostPath ? configuration.wonStatusIDs : configuration.lostStatusIDs
-        for (index, id) in checked.list.enumerated() where others.contains(id) {
-            let path = checked.path.appending(index: index).rendered
+        for (index, id) in checked.list.enumerated() where checked.others.contains(id) {
+            let path = root.appending(checked.key).appending(index: index).rendered
             var message = "\(path): status id \(id) is also in \(checked.other)"
             if let otherDefault = checked.otherDefault {
                 message += " (which defaults to \(otherDefault))"
@@ -161,7 +57,7 @@ struct ConfigurationReader {
         }
     }
 
-    private func statusIDs(_ value: JSONValue, at path: ConfigurationKeyPath) throws(Failure)
+    func statusIDs(_ value: JSONValue, at path: ConfigurationKeyPath) throws(Failure)
         -> (list: [Int64], set: Set<Int64>) {
         guard case .array(let elements) = value else {
             throw wrongType(at: path, expected: "an array of Kommo status ids", found: value)
@@ -180,7 +76,7 @@ struct ConfigurationReader {
         return (list, seen)
     }
 
-    private func currency(_ value: JSONValue, at path: ConfigurationKeyPath) throws(Failure) -> String? {
+    func currency(_ value: JSONValue, at path: ConfigurationKeyPath) throws(Failure) -> String? {
         switch value {
         case .null:
             return nil
@@ -188,7 +84,7 @@ struct ConfigurationReader {
             let isCode = code.utf8.count == 3 && code.utf8.allSatisfy { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }
             guard isCode else {
                 throw Failure(code: .invalidCurrency, keyPath: path.rendered,
-                              message: "\(path.rendered): \(Self.quoted(code)) is not an ISO 4217 currency code; "
+                              message: "\(path.rendered): \(Text.quoted(code)) is not an ISO 4217 currency code; "
                                   + "use three uppercase letters such as \"USD\", or null for the Kommo account's "
                                   + "currency")
             }
@@ -198,18 +94,20 @@ struct ConfigurationReader {
         }
     }
 
-    private func customFields(_ value: JSONValue, at path: ConfigurationKeyPath) throws(Failure)
+    func customFields(_ value: JSONValue, at path: ConfigurationKeyPath) throws(Failure)
         -> MappingConfiguration.CustomFieldIDs {
-        let members = try object(value, at: path, allowed: Self.customFieldKeys, expecting: "an object")
-        func id(_ key: String) throws(Failure) -> Int64? {
-            guard let value = members[key], value != .null else { return nil }
-            return try positiveID(value, at: path.appending(key), noun: "custom field id")
-        }
-        return MappingConfiguration.CustomFieldIDs(plan: try id("plan"), company: try id("company"),
-                                                   lossReason: try id("lossReason"), source: try id("source"))
+        var ids = MappingConfiguration.CustomFieldIDs()
+        try readObject(value, at: path, keys: ConfigurationKeys.customFields, expecting: "an object", into: &ids)
+        return ids
     }
 
-    private func fieldMap(_ value: JSONValue, at path: ConfigurationKeyPath, noun: String) throws(Failure)
+    /// A custom field id, or `nil` for `null`.
+    func customFieldID(_ value: JSONValue, at path: ConfigurationKeyPath) throws(Failure) -> Int64? {
+        guard value != .null else { return nil }
+        return try positiveID(value, at: path, noun: "custom field id")
+    }
+
+    func fieldMap(_ value: JSONValue, at path: ConfigurationKeyPath, noun: String) throws(Failure)
         -> [Int64: String] {
         guard case .object(let members) = value else {
             throw wrongType(at: path, expected: "an object from custom field ids to \(noun) names", found: value)
@@ -219,7 +117,7 @@ struct ConfigurationReader {
             let memberPath = path.appending(key)
             guard let id = Self.fieldID(key) else {
                 throw Failure(code: .invalidFieldID, keyPath: memberPath.rendered,
-                              message: "\(memberPath.rendered): the key \(Self.quoted(key)) is not a Kommo custom "
+                              message: "\(memberPath.rendered): the key \(Text.quoted(key)) is not a Kommo custom "
                                   + "field id; use the field's id, a positive integer such as \"1100001\", as the key")
             }
             map[id] = try name(members[key] ?? .null, at: memberPath, expected: "a \(noun) name (a string)",
@@ -228,7 +126,8 @@ struct ConfigurationReader {
         return map
     }
 
-    private func eventNames(_ value: JSONValue, at path: ConfigurationKeyPath) throws(Failure)
+    /// The event names of `value`; `disabled` is the key that lists the events to send nothing for.
+    func eventNames(_ value: JSONValue, at path: ConfigurationKeyPath, disabled: String) throws(Failure)
         -> [MappingConfiguration.EventKey: String] {
         guard case .object(let members) = value else {
             throw wrongType(at: path, expected: "an object from event keys to event names", found: value)
@@ -242,12 +141,12 @@ struct ConfigurationReader {
             }
             names[event] = try name(members[key] ?? .null, at: memberPath, expected: "an event name (a string)",
                                     ifEmpty: "the event name is empty; give the event a name, or list "
-                                        + "\(Self.quoted(key)) in disabledEvents to send nothing for it")
+                                        + "\(Text.quoted(key)) in \(disabled) to send nothing for it")
         }
         return names
     }
 
-    private func disabledEvents(_ value: JSONValue, at path: ConfigurationKeyPath) throws(Failure)
+    func disabledEvents(_ value: JSONValue, at path: ConfigurationKeyPath) throws(Failure)
         -> Set<MappingConfiguration.EventKey> {
         guard case .array(let elements) = value else {
             throw wrongType(at: path, expected: "an array of event keys", found: value)
@@ -265,13 +164,13 @@ struct ConfigurationReader {
             }
             guard events.insert(event).inserted else {
                 throw Failure(code: .duplicateValue, keyPath: elementPath.rendered,
-                              message: "\(elementPath.rendered): \(Self.quoted(key)) is listed twice; list it once")
+                              message: "\(elementPath.rendered): \(Text.quoted(key)) is listed twice; list it once")
             }
         }
         return events
     }
 
-    private func traits(_ value: JSONValue, at path: ConfigurationKeyPath) throws(Failure) -> [String: JSONValue] {
+    func traits(_ value: JSONValue, at path: ConfigurationKeyPath) throws(Failure) -> [String: JSONValue] {
         guard case .object(let members) = value else {
             throw wrongType(at: path, expected: "an object of trait names and values", found: value)
         }
@@ -283,24 +182,21 @@ struct ConfigurationReader {
         return members
     }
 
-    private func identity(_ value: JSONValue, at path: ConfigurationKeyPath) throws(Failure)
+    func identity(_ value: JSONValue, at path: ConfigurationKeyPath) throws(Failure)
         -> MappingConfiguration.Identity {
-        let members = try object(value, at: path, allowed: Self.identityKeys, expecting: "an object")
         var identity = MappingConfiguration.Identity()
-        if let member = members["userId"] {
-            let raw = try choice(member, at: path.appending("userId"),
-                                 allowed: MappingConfiguration.Identity.UserID.known.map(\.rawValue))
-            identity.userID = MappingConfiguration.Identity.UserID(rawValue: raw)
-        }
-        if let member = members["fallback"] {
-            let raw = try choice(member, at: path.appending("fallback"),
-                                 allowed: MappingConfiguration.Identity.Fallback.known.map(\.rawValue))
-            identity.fallback = MappingConfiguration.Identity.Fallback(rawValue: raw)
-        }
+        try readObject(value, at: path, keys: ConfigurationKeys.identity, expecting: "an object", into: &identity)
         return identity
     }
 
-    private func integrations(_ value: JSONValue, at path: ConfigurationKeyPath) throws(Failure)
+    func flag(_ value: JSONValue, at path: ConfigurationKeyPath) throws(Failure) -> Bool {
+        guard case .bool(let flag) = value else {
+            throw wrongType(at: path, expected: "true or false", found: value)
+        }
+        return flag
+    }
+
+    func integrations(_ value: JSONValue, at path: ConfigurationKeyPath) throws(Failure)
         -> [String: JSONValue]? {
         switch value {
         case .null:
@@ -337,11 +233,11 @@ struct ConfigurationReader {
         for key in members.keys.sorted() where !allowed.contains(key) {
             let keyPath = path.appending(key).rendered
             let place = path.components.isEmpty ? "at the top level" : "at \(keyPath)"
-            var message = "unknown key \(Self.quoted(key)) \(place)"
-            if let suggestion = Self.suggestion(for: key, among: allowed) {
-                message += "; did you mean \(Self.quoted(suggestion))?"
+            var message = "unknown key \(Text.quoted(key)) \(place)"
+            if let suggestion = Text.suggestion(for: key, among: allowed) {
+                message += "; did you mean \(Text.quoted(suggestion))?"
             } else {
-                message += "; allowed keys are " + allowed.map(Self.quoted).joined(separator: ", ")
+                message += "; allowed keys are " + allowed.map(Text.quoted).joined(separator: ", ")
             }
             throw Failure(code: .unknownKey, keyPath: keyPath, message: message)
         }
@@ -354,7 +250,7 @@ struct ConfigurationReader {
             if case .string(let text) = value, Int64(text) != nil {
                 throw Failure(code: .wrongType, keyPath: path.rendered,
                               message: "\(path.rendered): expected a \(noun) (an integer), found the string "
-                                  + "\(Self.quoted(text)); write the number without quotes")
+                                  + "\(Text.quoted(text)); write the number without quotes")
             }
             throw wrongType(at: path, expected: "a \(noun) (a positive integer)", found: value)
         }
@@ -366,16 +262,16 @@ struct ConfigurationReader {
         return number
     }
 
-    private func choice(_ value: JSONValue, at path: ConfigurationKeyPath, allowed: [String]) throws(Failure)
+    func choice(_ value: JSONValue, at path: ConfigurationKeyPath, allowed: [String]) throws(Failure)
         -> String {
-        let expected = allowed.map(Self.quoted).joined(separator: " or ")
+        let expected = allowed.map(Text.quoted).joined(separator: " or ")
         guard case .string(let raw) = value else {
             throw wrongType(at: path, expected: expected, found: value)
         }
         guard allowed.contains(raw) else {
-            var message = "\(path.rendered): \(Self.quoted(raw)) is not allowed; use \(expected)"
-            if let suggestion = Self.suggestion(for: raw, among: allowed) {
-                message += " (did you mean \(Self.quoted(suggestion))?)"
+            var message = "\(path.rendered): \(Text.quoted(raw)) is not allowed; use \(expected)"
+            if let suggestion = Text.suggestion(for: raw, among: allowed) {
+                message += " (did you mean \(Text.quoted(suggestion))?)"
             }
             throw Failure(code: .invalidValue, keyPath: path.rendered, message: message)
         }
@@ -397,22 +293,22 @@ struct ConfigurationReader {
     private func wrongType(at path: ConfigurationKeyPath, expected: String, found: JSONValue) -> Failure {
         let prefix = path.components.isEmpty ? "the document" : path.rendered
         return Failure(code: .wrongType, keyPath: path.rendered,
-                       message: "\(prefix): expected \(expected), found \(Self.describe(found))")
+                       message: "\(prefix): expected \(expected), found \(Text.describe(found))")
     }
 
     private func unknownEvent(_ key: String, at path: ConfigurationKeyPath, in container: ConfigurationKeyPath)
         -> Failure {
         let known = MappingConfiguration.EventKey.known.map(\.rawValue)
-        var message = "\(path.rendered): unknown event \(Self.quoted(key)) in \(container.rendered)"
-        if let suggestion = Self.suggestion(for: key, among: known) {
-            message += "; did you mean \(Self.quoted(suggestion))?"
+        var message = "\(path.rendered): unknown event \(Text.quoted(key)) in \(container.rendered)"
+        if let suggestion = Text.suggestion(for: key, among: known) {
+            message += "; did you mean \(Text.quoted(suggestion))?"
         } else {
-            message += "; known events are " + known.map(Self.quoted).joined(separator: ", ")
+            message += "; known events are " + known.map(Text.quoted).joined(separator: ", ")
         }
         return Failure(code: .unknownEventKey, keyPath: path.rendered, message: message)
     }
 
-    // MARK: Helpers
+    // MARK: Rules
 
     /// A custom field id written as a JSON key: digits only, no leading zero, within `Int64`.
     static func fieldID(_ key: String) -> Int64? {
@@ -423,56 +319,5 @@ struct ConfigurationReader {
 
     static func isBlank(_ text: String) -> Bool {
         text.unicodeScalars.allSatisfy { $0.properties.isWhitespace }
-    }
-
-    /// `text` in double quotes with JSON escaping, shortened to 60 characters.
-    static func quoted(_ text: String) -> String {
-        let short = text.count > 60 ? String(text.prefix(57)) + "..." : text
-        var writer = JSONWriter(capacity: short.utf8.count + 2)
-        writer.write(short)
-        return writer.string
-    }
-
-    /// The kind of a JSON value, with a short preview of scalars: `a string ("142")`, `an array`, `null`.
-    static func describe(_ value: JSONValue) -> String {
-        switch value {
-        case .null: "null"
-        case .bool(let flag): "a boolean (\(flag))"
-        case .int(let int): "an integer (\(int))"
-        case .double: "a number (\(value.description))"
-        case .string(let text): "a string (\(quoted(text)))"
-        case .array: "an array"
-        case .object: "an object"
-        }
-    }
-
-    /// The allowed name closest to `key` (ignoring case), if it is close enough to be a likely typo.
-    static func suggestion(for key: String, among candidates: [String]) -> String? {
-        let lowered = Array(key.lowercased())
-        var best: (name: String, distance: Int)?
-        for candidate in candidates {
-            let distance = editDistance(lowered, Array(candidate.lowercased()))
-            if distance < (best?.distance ?? Int.max) { best = (candidate, distance) }
-        }
-        guard let best else { return nil }
-        let limit = max(2, best.name.count / 3)
-        return best.distance <= limit ? best.name : nil
-    }
-
-    /// Levenshtein distance between two character arrays.
-    static func editDistance(_ a: [Character], _ b: [Character]) -> Int {
-        if a.isEmpty { return b.count }
-        if b.isEmpty { return a.count }
-        var previous = Array(0...b.count)
-        var current = [Int](repeating: 0, count: b.count + 1)
-        for i in 1...a.count {
-            current[0] = i
-            for j in 1...b.count {
-                let substitution = previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)
-                current[j] = min(previous[j] + 1, current[j - 1] + 1, substitution)
-            }
-            swap(&previous, &current)
-        }
-        return previous[b.count]
     }
 }

@@ -111,8 +111,17 @@ public struct KommoEventMapper: Sendable {
 
     func mapLead(_ event: LeadEvent, context: DealContext) -> MappingResult {
         var result = MappingResult()
-        // What changed comes from the one derivation the deduplication key uses too; here the stage change also
-        // gets its pipelines filled in for the message ids.
+        let changes = leadChanges(of: event, context: context, result: &result)
+        guard !changes.isEmpty else { return unchangedLead(event, context: context, result: result) }
+        for change in changes {
+            mapLeadChange(change, of: event, context: context, into: &result)
+        }
+        return result
+    }
+
+    /// What changed in a lead item. It comes from the one derivation the deduplication key uses too; here the stage
+    /// change also gets its pipelines filled in for the message ids (or a skip reason when it has none).
+    func leadChanges(of event: LeadEvent, context: DealContext, result: inout MappingResult) -> [LeadChange] {
         var changes: [LeadChange] = []
         for change in KommoChange.changes(of: .lead(event), accountID: context.accountID) {
             switch change.kind {
@@ -125,55 +134,60 @@ public struct KommoEventMapper: Sendable {
             case .updated, .untracked: break
             }
         }
-        if changes.isEmpty {
-            switch event.action {
-            case .status:
-                if result.skipped.isEmpty { _ = stageChange(event, context: context, result: &result) }
-                return result
-            case .update:
-                return .skipped(.noTrackedChange,
-                                "lead \(event.id) update: neither the stage nor the owner changed")
-            case .responsible:
-                return .skipped(.noTrackedChange, "lead \(event.id) responsible: the owner did not change")
-            default:
-                return .skipped(.unsupportedEvent, "lead \(event.id) action \(event.action) is not mapped")
-            }
-        }
+        return changes
+    }
 
-        for change in changes {
-            let key = eventKey(for: change)
-            guard let eventName = configuration.eventName(for: key) else {
-                result.skipped.append(SkipReason(
-                    code: .eventDisabled,
-                    detail: "lead \(event.id): \(key) is listed in disabledEvents"))
-                continue
-            }
-            guard let lead = context.lead, lead.id == event.id else {
-                if case .deleted = change {
-                    result.skipped.append(SkipReason(
-                        code: .leadDeleted,
-                        detail: "lead \(event.id) was deleted: the delete item has no time and the lead can no "
-                            + "longer be read"))
-                } else {
-                    result.skipped.append(SkipReason(
-                        code: .leadNotFound,
-                        detail: "lead \(event.id) was not found in Kommo (204 No Content, or not fetched)"))
-                }
-                continue
-            }
-            let person: Person
-            switch resolvePerson(context: context, lead: lead) {
-            case .success(let found): person = found
-            case .failure(let reason):
-                result.skipped.append(reason)
-                continue
-            }
-            let seconds = Self.unixSeconds(event.eventTime ?? lead.updatedAt)
-            let draft = Draft(mapper: self, event: event, lead: lead, person: person, context: context,
-                              change: change, eventSeconds: seconds)
-            draft.build(key: key, eventName: eventName, into: &result)
+    /// The result for a lead item with no change to map: why it produces nothing.
+    func unchangedLead(_ event: LeadEvent, context: DealContext, result: MappingResult) -> MappingResult {
+        switch event.action {
+        case .status:
+            var result = result
+            if result.skipped.isEmpty { _ = stageChange(event, context: context, result: &result) }
+            return result
+        case .update:
+            return .skipped(.noTrackedChange,
+                            "lead \(event.id) update: neither the stage nor the owner changed")
+        case .responsible:
+            return .skipped(.noTrackedChange, "lead \(event.id) responsible: the owner did not change")
+        default:
+            return .skipped(.unsupportedEvent, "lead \(event.id) action \(event.action) is not mapped")
         }
-        return result
+    }
+
+    /// Adds the messages of one change of a lead to `result`, or the reason it sends none.
+    func mapLeadChange(_ change: LeadChange, of event: LeadEvent, context: DealContext,
+                       into result: inout MappingResult) {
+        let key = eventKey(for: change)
+        guard let eventName = configuration.eventName(for: key) else {
+            result.skipped.append(SkipReason(
+                code: .eventDisabled,
+                detail: "lead \(event.id): \(key) is listed in disabledEvents"))
+            return
+        }
+        guard let lead = context.lead, lead.id == event.id else {
+            if case .deleted = change {
+                result.skipped.append(SkipReason(
+                    code: .leadDeleted,
+                    detail: "lead \(event.id) was deleted: the delete item has no time and the lead can no "
+                        + "longer be read"))
+            } else {
+                result.skipped.append(SkipReason(
+                    code: .leadNotFound,
+                    detail: "lead \(event.id) was not found in Kommo (204 No Content, or not fetched)"))
+            }
+            return
+        }
+        let person: Person
+        switch resolvePerson(context: context, lead: lead) {
+        case .success(let found): person = found
+        case .failure(let reason):
+            result.skipped.append(reason)
+            return
+        }
+        let seconds = Self.unixSeconds(event.eventTime ?? lead.updatedAt)
+        let draft = Draft(mapper: self, event: event, lead: lead, person: person, context: context,
+                          change: change, eventSeconds: seconds)
+        draft.build(key: key, eventName: eventName, into: &result)
     }
 
     /// The stage change an item describes, with the old pipeline filled in (Documentation/MessageIDs.md, "Filling

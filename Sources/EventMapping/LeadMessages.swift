@@ -17,34 +17,52 @@ extension KommoEventMapper {
 
         var configuration: MappingConfiguration { mapper.configuration }
 
+        /// The deal's company as a Segment group: its id and its name.
+        typealias GroupIdentity = (id: String, name: JSONValue)
+
         func build(key: MappingConfiguration.EventKey, eventName: String, into result: inout MappingResult) {
             let group = groupIdentity()
             let amount = self.amount
             let plan = mapper.fieldValue(configuration.customFields.plan, of: lead)
 
             if key == .dealWon {
-                var traits = mapper.mappedFields(configuration.contactFields, of: person.contact, omitMissing: true)
-                traits.merge(mapper.personTraits(person)) { _, builtIn in builtIn }
-                traits["kommo_deal_id"] = .int(lead.id)
-                if let plan { traits["plan"] = plan }
-                if let source = mapper.fieldValue(configuration.customFields.source, of: lead) {
-                    traits["source"] = source
-                }
-                if let group {
-                    var company: [String: JSONValue] = ["name": group.name]
-                    if let companyID = context.company?.id { company["id"] = .int(companyID) }
-                    if let plan { company["plan"] = plan }
-                    traits["company"] = .object(company)
-                }
-                if let amount { traits["mrr"] = amount }
-                traits.merge(configuration.wonTraits) { _, fixed in fixed }
-                result.messages.append(identify(traits))
+                result.messages.append(identify(wonTraits(group: group, plan: plan, amount: amount)))
             } else if key == .dealLost {
                 var traits = configuration.lostTraits
                 traits["kommo_deal_id"] = .int(lead.id)
                 result.messages.append(identify(traits))
             }
+            result.messages.append(track(eventName, key: key, group: group, plan: plan, amount: amount))
+            if key == .dealWon {
+                addGroup(group, plan: plan, amount: amount, to: &result)
+            }
+        }
 
+        /// The person's traits when the deal is won: mapped contact fields, the built-in traits, the deal, its
+        /// plan, source, company and amount, then the configured `wonTraits`.
+        func wonTraits(group: GroupIdentity?, plan: JSONValue?, amount: JSONValue?) -> [String: JSONValue] {
+            var traits = mapper.mappedFields(configuration.contactFields, of: person.contact, omitMissing: true)
+            traits.merge(mapper.personTraits(person)) { _, builtIn in builtIn }
+            traits["kommo_deal_id"] = .int(lead.id)
+            if let plan { traits["plan"] = plan }
+            if let source = mapper.fieldValue(configuration.customFields.source, of: lead) {
+                traits["source"] = source
+            }
+            if let group {
+                var company: [String: JSONValue] = ["name": group.name]
+                if let companyID = context.company?.id { company["id"] = .int(companyID) }
+                if let plan { company["plan"] = plan }
+                traits["company"] = .object(company)
+            }
+            if let amount { traits["mrr"] = amount }
+            traits.merge(configuration.wonTraits) { _, fixed in fixed }
+            return traits
+        }
+
+        /// The change's track call: mapped lead fields under the built-in properties, the person's email and name
+        /// as context traits, and the company as the context's group.
+        func track(_ eventName: String, key: MappingConfiguration.EventKey, group: GroupIdentity?,
+                   plan: JSONValue?, amount: JSONValue?) -> SegmentMessage {
             var properties = mapper.mappedFields(configuration.leadFields, of: lead, omitMissing: false)
             properties.merge(trackProperties(key: key, plan: plan, amount: amount)) { _, builtIn in builtIn }
             var trackContext = mapper.baseContext()
@@ -53,11 +71,14 @@ extension KommoEventMapper {
             if let name = KommoEventMapper.trimmed(person.contact.name) { personTraits["name"] = .string(name) }
             if !personTraits.isEmpty { trackContext["traits"] = .object(personTraits) }
             if let group { trackContext["groupId"] = .string(group.id) }
-            result.messages.append(.track(
+            return .track(
                 eventName, userID: person.userID, properties: properties, messageID: messageID(.track),
-                timestamp: timestamp, context: trackContext, integrations: configuration.integrations))
+                timestamp: timestamp, context: trackContext, integrations: configuration.integrations)
+        }
 
-            guard key == .dealWon else { return }
+        /// Adds a won deal's group call to `result`, or the reason it sends none.
+        func addGroup(_ group: GroupIdentity?, plan: JSONValue?, amount: JSONValue?,
+                      to result: inout MappingResult) {
             guard configuration.sendGroup else {
                 result.skipped.append(SkipReason(code: .groupDisabled, call: .group,
                                                  detail: "lead \(lead.id): sendGroup is false"))
@@ -98,7 +119,7 @@ extension KommoEventMapper {
         }
 
         /// The company's group id and name: the linked company, else the configured company field's value.
-        func groupIdentity() -> (id: String, name: JSONValue)? {
+        func groupIdentity() -> GroupIdentity? {
             if let company = context.company {
                 return (String(company.id), KommoEventMapper.nonEmpty(company.name))
             }

@@ -242,32 +242,7 @@ extension MappingConfiguration: Codable {
     /// The whole configuration as a JSON object that ``load(from:)`` reads back to an equal value (every key
     /// written out, sets sorted, `currency` and `integrations` left out when `nil`).
     public var jsonValue: JSONValue {
-        var object: [String: JSONValue] = [
-            "wonStatusIds": .array(wonStatusIDs.sorted().map(JSONValue.int)),
-            "lostStatusIds": .array(lostStatusIDs.sorted().map(JSONValue.int)),
-            "leadFields": Self.fieldMapJSON(leadFields),
-            "contactFields": Self.fieldMapJSON(contactFields),
-            "companyFields": Self.fieldMapJSON(companyFields),
-            "eventNames": .object(Dictionary(uniqueKeysWithValues: eventNames.map { ($0.key.rawValue, .string($0.value)) })),
-            "disabledEvents": .array(disabledEvents.sorted().map { .string($0.rawValue) }),
-            "wonTraits": .object(wonTraits),
-            "lostTraits": .object(lostTraits),
-            "identity": ["userId": .string(identity.userID.rawValue), "fallback": .string(identity.fallback.rawValue)],
-            "sendGroup": .bool(sendGroup),
-        ]
-        var fields: [String: JSONValue] = [:]
-        if let plan = customFields.plan { fields["plan"] = .int(plan) }
-        if let company = customFields.company { fields["company"] = .int(company) }
-        if let lossReason = customFields.lossReason { fields["lossReason"] = .int(lossReason) }
-        if let source = customFields.source { fields["source"] = .int(source) }
-        object["customFields"] = .object(fields)
-        if let currency { object["currency"] = .string(currency) }
-        if let integrations { object["integrations"] = .object(integrations) }
-        return .object(object)
-    }
-
-    private static func fieldMapJSON(_ map: [Int64: String]) -> JSONValue {
-        .object(Dictionary(uniqueKeysWithValues: map.map { (String($0.key), .string($0.value)) }))
+        ConfigurationKeys.json(of: self, keys: ConfigurationKeys.topLevel)
     }
 
     /// A short, single-line account of a decoding failure, without echoing the document.

@@ -175,6 +175,119 @@ struct MappingConfigurationTests {
         }
     }
 
+    @Test("unknown keys are refused before any value is read, the first in sorted order", arguments: [
+        (#"{"currency": "usd", "webhooks": true}"#, "webhooks"),
+        (#"{"zeta": 1, "alpha": 1, "currency": 5}"#, "alpha"),
+        (#"{"identity": {"userId": "mail", "mode": 1}}"#, "identity.mode"),
+        (#"{"customFields": {"plan": 0, "stage": 1}}"#, "customFields.stage"),
+    ])
+    func unknownKeysFirst(document: String, keyPath: String) throws {
+        let error = try #require(throws: MappingConfigurationError.self) { try Self.load(document) }
+        #expect(error.code == .unknownKey)
+        #expect(error.keyPath == keyPath)
+    }
+
+    @Test("the allowed keys of a nested object are listed in documentation order")
+    func nestedAllowedKeys() throws {
+        let identity = try #require(throws: MappingConfigurationError.self) {
+            try Self.load(#"{"identity": {"mode": 1}}"#)
+        }
+        #expect(identity.message == #"unknown key "mode" at identity.mode; allowed keys are "userId", "fallback""#)
+        let fields = try #require(throws: MappingConfigurationError.self) {
+            try Self.load(#"{"customFields": {"stage": 1}}"#)
+        }
+        #expect(fields.message == #"unknown key "stage" at customFields.stage; allowed keys are "plan", "#
+            + #""company", "lossReason", "source""#)
+    }
+
+    @Test("keys are read in documentation order, so the first bad one in that order is reported", arguments: [
+        (#"{"currency": 1, "wonStatusIds": 1}"#, "wonStatusIds"),
+        (#"{"wonTraits": [1], "lostTraits": [1]}"#, "wonTraits"),
+        (#"{"eventNames": 1, "disabledEvents": 1}"#, "eventNames"),
+        (#"{"integrations": 1, "sendGroup": 1}"#, "sendGroup"),
+        (#"{"companyFields": 1, "contactFields": 1, "leadFields": 1}"#, "leadFields"),
+        (#"{"identity": 1, "lostTraits": 1}"#, "lostTraits"),
+        (#"{"customFields": {"plan": 0, "company": 0}}"#, "customFields.plan"),
+        (#"{"identity": {"userId": 1, "fallback": 1}}"#, "identity.userId"),
+    ])
+    func readingOrder(document: String, keyPath: String) throws {
+        let error = try #require(throws: MappingConfigurationError.self) { try Self.load(document) }
+        #expect(error.keyPath == keyPath)
+    }
+
+    @Test("both status lists are read before the won/lost check, which comes before the other keys", arguments: [
+        (#"{"lostStatusIds": [142], "currency": "usd"}"#, MappingConfigurationError.Code.conflictingStatusIDs,
+         "lostStatusIds[0]"),
+        (#"{"wonStatusIds": [143], "lostStatusIds": [0]}"#, .nonPositiveID, "lostStatusIds[0]"),
+        (#"{"wonStatusIds": [143], "lostStatusIds": "143"}"#, .wrongType, "lostStatusIds"),
+        (#"{"wonStatusIds": [143, 7], "lostStatusIds": [144, 7]}"#, .conflictingStatusIDs, "lostStatusIds[1]"),
+        (#"{"wonStatusIds": [143], "lostStatusIds": [144]}"#, nil, ""),
+    ] as [(String, MappingConfigurationError.Code?, String)])
+    func statusIDCheckOrder(document: String, code: MappingConfigurationError.Code?, keyPath: String) throws {
+        guard let code else {
+            let configuration = try Self.load(document)
+            #expect(configuration.wonStatusIDs == [143] && configuration.lostStatusIDs == [144])
+            return
+        }
+        let error = try #require(throws: MappingConfigurationError.self) { try Self.load(document) }
+        #expect(error.code == code)
+        #expect(error.keyPath == keyPath)
+    }
+
+    @Test("null is refused where it does not mean the default")
+    func nullRefused() throws {
+        let fields = try #require(throws: MappingConfigurationError.self) {
+            try Self.load(#"{"customFields": null}"#)
+        }
+        #expect(fields.message == "customFields: expected an object, found null")
+        let identity = try #require(throws: MappingConfigurationError.self) {
+            try Self.load(#"{"identity": {"userId": null}}"#)
+        }
+        #expect(identity.code == .wrongType)
+        #expect(identity.message == #"identity.userId: expected "email" or "contactId", found null"#)
+        let sendGroup = try #require(throws: MappingConfigurationError.self) {
+            try Self.load(#"{"sendGroup": null}"#)
+        }
+        #expect(sendGroup.message == "sendGroup: expected true or false, found null")
+    }
+
+    @Test("an empty integrations object is kept, not turned into none")
+    func emptyIntegrations() throws {
+        let configuration = try Self.load(#"{"integrations": {}, "sendGroup": true}"#)
+        #expect(configuration.integrations == [:])
+        #expect(configuration.sendGroup)
+        #expect(configuration.jsonValue.description.contains(#""integrations":{}"#))
+    }
+
+    @Test("a nested configuration that is not an object names its own key path")
+    func nestedWrongType() throws {
+        struct Settings: Decodable {
+            var mapping: MappingConfiguration
+        }
+        let error = try #require(throws: MappingConfigurationError.self) {
+            try JSONDecoder().decode(Settings.self, from: Data(#"{"mapping": []}"#.utf8))
+        }
+        #expect(error.code == .wrongType)
+        #expect(error.keyPath == "mapping")
+        #expect(error.message == "mapping: expected a JSON object, found an array")
+    }
+
+    @Test("every key is written back under its own name")
+    func everyKeyJSON() throws {
+        let configuration = try Self.load(Documents.everyKey)
+        #expect(configuration.jsonValue.description == #"{"companyFields":{"1300001":"industry","#
+            + #""1300002":"employees"},"contactFields":{"1200001":"jobTitle"},"currency":"EUR","#
+            + #""customFields":{"company":1100011,"lossReason":1100012,"plan":1100010,"source":1100013},"#
+            + #""disabledEvents":["ownerChanged","contactUpdated"],"eventNames":{"contactUpdated":"Contact Updated","#
+            + #""dealCreated":"Deal Created","dealDeleted":"Deal Deleted","dealLost":"Deal Lost","#
+            + #""dealRestored":"Deal Restored","dealWon":"Order Completed","ownerChanged":"Owner Changed","#
+            + #""stageChanged":"Deal Stage Changed"},"identity":{"fallback":"contactId","userId":"contactId"},"#
+            + #""integrations":{"All":true,"Amplitude":{"session_id":1},"Mixpanel":false},"#
+            + #""leadFields":{"1100001":"budgetRange","1100002":"utmSource"},"lostStatusIds":[143,61000010],"#
+            + #""lostTraits":{"lifecycle":"lost"},"sendGroup":false,"wonStatusIds":[142,61000009],"#
+            + #""wonTraits":{"customer":true,"lifecycle":"customer"}}"#)
+    }
+
     @Test("long values are shortened in messages")
     func shortened() throws {
         let long = String(repeating: "x", count: 500)
