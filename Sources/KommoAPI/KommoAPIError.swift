@@ -125,7 +125,7 @@ public struct KommoAPIError: Error, Sendable, Hashable, CustomStringConvertible 
     }
 
     /// The most body bytes an error keeps.
-    public static let maxBodyBytes = 512
+    public static let maxBodyBytes = Redaction.maxBodyBytes
 
     /// Whether a transport failure was transient (a timeout or a broken connection).
     public var isTransientTransportFailure: Bool {
@@ -220,39 +220,6 @@ extension KommoAPIError {
                                 detail: Redaction.scrub($0.detail, secrets: secrets))
             },
             retryAfter: retryAfter, body: Redaction.excerpt(body, secrets: secrets))
-    }
-}
-
-/// Removing secrets from text that leaves the client, and cutting bodies to size.
-enum Redaction {
-    /// The marker put where a secret was.
-    static let marker = "<redacted>"
-
-    /// `text` with every occurrence of a non-trivial secret replaced by the marker.
-    static func scrub(_ text: String, secrets: [String]) -> String {
-        var result = text
-        for secret in secrets where secret.count >= 4 {
-            result = result.replacingOccurrences(of: secret, with: marker)
-        }
-        return result
-    }
-
-    /// The body as text, scrubbed, cut to at most ``KommoAPIError/maxBodyBytes`` bytes on a character boundary.
-    static func excerpt(_ body: Data, secrets: [String]) -> String? {
-        guard !body.isEmpty else { return nil }
-        let text = scrub(String(decoding: body, as: UTF8.self), secrets: secrets)
-        guard text.utf8.count > KommoAPIError.maxBodyBytes else { return text }
-        let suffix = "…"
-        let budget = KommoAPIError.maxBodyBytes - suffix.utf8.count
-        var result = ""
-        var used = 0
-        for character in text {
-            let size = character.utf8.count
-            if used + size > budget { break }
-            result.append(character)
-            used += size
-        }
-        return result + suffix
     }
 }
 
