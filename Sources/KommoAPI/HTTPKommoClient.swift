@@ -235,7 +235,8 @@ public struct HTTPKommoClient: KommoClient, CustomStringConvertible, CustomRefle
             do {
                 body = try encoder.encode(batch)
             } catch {
-                throw KommoAPIError(code: .invalidArgument, detail: "a note could not be encoded as JSON")
+                throw KommoAPIError(code: .invalidArgument, detail: "a note could not be encoded as JSON",
+                                    underlyingError: error)
             }
             created += try await engine.post(Note.self, path: "/api/v4/leads/notes", body: body,
                                              extraHeaders: headers)

@@ -301,7 +301,8 @@ struct EndToEndBadInputTests {
             return
         }
         #expect(error.code == .kommo)
-        #expect(error.description.contains("401"))
+        #expect(error.kommoError?.code == .unauthorized)
+        #expect(error.kommoError?.status == 401)
         #expect(!error.description.contains(TCPWorld.token))
         #expect(!String(reflecting: error).contains(TCPWorld.token))
         // The token was sent (and refused): the request reached the server with it.

@@ -78,7 +78,7 @@ extension WebhookProcessor {
                 metadata["messageIDs"] = item.messages.compactMap(\.messageID).joined(separator: ",")
             }
             if let segment = error.segmentError { metadata["segmentCode"] = segment.code.rawValue }
-            if let kommo = error.kommoError { metadata["kommoCode"] = kommo.code.rawValue }
+            if let kommo = error.kommoError { metadata["kommoCode"] = kommo.code.description }
             return metadata
         }())
     }
