@@ -79,10 +79,8 @@ public final class InMemorySegmentClient: SegmentClient, Sendable {
         case .success:
             return SegmentDeliveryReceipt(status: failure.status, requestBytes: batch.estimatedBodyBytes)
         case .rateLimited:
-            var error = SegmentError(code: .rateLimited, detail: "rate limited (simulated)", status: failure.status,
-                                     isTransient: true)
-            error.retryAfter = failure.retryAfter
-            throw error
+            throw SegmentError(code: .rateLimited, detail: "rate limited (simulated)", status: failure.status,
+                               isTransient: true, retryAfter: failure.retryAfter)
         case .retry:
             throw SegmentError(code: .transientFailure, detail: "server error (simulated)", status: failure.status,
                                isTransient: true)

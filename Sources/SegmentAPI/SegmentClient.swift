@@ -28,13 +28,6 @@ public protocol SegmentClient: Sendable {
     func send(_ batch: SegmentBatch, retryCount: Int) async throws -> SegmentDeliveryReceipt
 }
 
-extension SegmentError.Code {
-    /// One attempt failed in a way that may pass (a retryable status such as 5xx, 408, 460, or a network error).
-    public static let transientFailure = SegmentError.Code(rawValue: "transientFailure")
-    /// Segment answered 429; ``SegmentError/retryAfter`` says how long it asked to wait, when it did.
-    public static let rateLimited = SegmentError.Code(rawValue: "rateLimited")
-}
-
 /// How the SDK treats a Segment response status (the table in the reference, §12).
 public enum SegmentResponseDisposition: Sendable, Hashable {
     /// 2xx: delivered.
@@ -98,7 +91,7 @@ public struct HTTPSegmentClient: SegmentClient {
                 body = try compressor.compress(body)
             } catch {
                 throw SegmentError(code: .invalidConfiguration,
-                                   detail: "the body compressor failed: \(type(of: error))")
+                                   detail: "the body compressor failed: \(type(of: error))", underlyingError: error)
             }
             headers["Content-Encoding"] = compressor.contentEncoding
         }
@@ -106,33 +99,38 @@ public struct HTTPSegmentClient: SegmentClient {
                                   timeout: configuration.requestTimeout)
         let response: HTTPResponse
         let responseBody: Data
+        // What an error may never show: the key, and the Authorization value that encodes it.
+        let secrets = [writeKey.value, String(writeKey.basicAuthorization.dropFirst("Basic ".count))]
         do {
             (response, responseBody) = try await transport.send(request, body: body)
         } catch let error as HTTPTransportError {
+            let scrubbed = error.scrubbed { Redaction.scrub($0, secrets: secrets) }
             switch error.code {
             case .cancelled: throw CancellationError()
             case .redirectRefused:
-                throw SegmentError(code: .rejected, detail: error.description, status: error.status)
+                throw SegmentError(code: .rejected, detail: scrubbed.description, status: error.status,
+                                   underlyingError: scrubbed)
             case .invalidRequest:
-                throw SegmentError(code: .invalidConfiguration, detail: error.description)
+                throw SegmentError(code: .invalidConfiguration, detail: scrubbed.description,
+                                   underlyingError: scrubbed)
             default:
-                throw SegmentError(code: .transientFailure, detail: error.description, isTransient: true)
+                throw SegmentError(code: .transientFailure, detail: scrubbed.description, isTransient: true,
+                                   underlyingError: scrubbed)
             }
         } catch is CancellationError {
             throw CancellationError()
         } catch {
             throw SegmentError(code: .transientFailure, detail: "transport failed: \(type(of: error))",
-                               isTransient: true)
+                               isTransient: true, underlyingError: error)
         }
         let snippet = Self.snippet(responseBody)
         switch SegmentResponseDisposition(status: response.status) {
         case .success:
             return SegmentDeliveryReceipt(status: response.status, requestBytes: requestBytes)
         case .rateLimited:
-            var error = SegmentError(code: .rateLimited, detail: "rate limited", status: response.status,
-                                     responseBody: snippet, isTransient: true)
-            error.retryAfter = RetryAfter.from(response.headers, now: wallClock.now)
-            throw error
+            throw SegmentError(code: .rateLimited, detail: "rate limited", status: response.status,
+                               responseBody: snippet, isTransient: true,
+                               retryAfter: RetryAfter.from(response.headers, now: wallClock.now))
         case .retry:
             throw SegmentError(code: .transientFailure, detail: "server error", status: response.status,
                                responseBody: snippet, isTransient: true)

@@ -352,7 +352,7 @@ public actor SegmentQueue {
             onDelivery?(.delivered(messages, receipt))
         case .failure(let error):
             delivery.logger.log(.warning, "batch not delivered", [
-                "messages": String(messages.count), "code": error.code.rawValue,
+                "messages": String(messages.count), "code": error.code.description,
                 "status": error.status.map(String.init) ?? "-", "attempts": error.attempts.map(String.init) ?? "-",
             ])
             stats.failed += messages.count
@@ -456,11 +456,6 @@ extension SegmentQueue {
     }
 }
 
-extension SegmentError.Code {
-    /// ``SegmentQueue/run()`` was called while another `run()` of the same queue was in progress.
-    public static let alreadyRunning = SegmentError.Code(rawValue: "alreadyRunning")
-}
-
 typealias DeliveryResult = Result<SegmentDeliveryReceipt, SegmentError>
 
 /// The callers waiting on a queue: for room (backpressure) and for messages to finish (flush, shutdown).
@@ -532,16 +527,17 @@ struct BatchDelivery: Sendable {
         } catch is CancellationError {
             return .failure(SegmentError(code: .undelivered, detail: "delivery was stopped by the shutdown deadline",
                                          attempts: attempts, isTransient: true))
-        } catch var error as SegmentError {
-            error.attempts = attempts
-            if error.code == .transientFailure || error.code == .rateLimited {
-                error.code = .retriesExhausted
-                error.detail = "gave up retrying: \(error.detail)"
+        } catch let error as SegmentError {
+            guard error.code == .transientFailure || error.code == .rateLimited else {
+                return .failure(error.with(attempts: attempts))
             }
-            return .failure(error)
+            return .failure(SegmentError(
+                code: .retriesExhausted, detail: "gave up retrying: \(error.detail)", status: error.status,
+                responseBody: error.responseBody, attempts: attempts, isTransient: error.isTransient,
+                retryAfter: error.retryAfter, underlyingError: error))
         } catch {
             return .failure(SegmentError(code: .retriesExhausted, detail: "unexpected failure \(type(of: error))",
-                                         attempts: attempts))
+                                         attempts: attempts, underlyingError: error))
         }
     }
 
