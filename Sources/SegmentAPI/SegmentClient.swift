@@ -52,6 +52,30 @@ public enum SegmentResponseDisposition: Sendable, Hashable {
     }
 }
 
+extension SegmentError {
+    /// The error of one Segment response, by ``SegmentResponseDisposition``; `nil` for a success (2xx).
+    ///
+    /// The one status-to-error mapping: ``HTTPSegmentClient`` and test doubles (`InMemorySegmentClient`) both use
+    /// it, and so can a custom ``SegmentClient``. 429 is ``Code/rateLimited``, a retryable status
+    /// ``Code/transientFailure`` (both transient), anything else ``Code/rejected``.
+    /// - Parameters:
+    ///   - status: the HTTP status.
+    ///   - responseBody: the start of the response body, already cut to at most 512 bytes and without secrets.
+    ///   - retryAfter: the wait the response asked for (`Retry-After`), if any.
+    public init?(status: Int, responseBody: String? = nil, retryAfter: Duration? = nil) {
+        let code: Code
+        let detail: String
+        switch SegmentResponseDisposition(status: status) {
+        case .success: return nil
+        case .rateLimited: (code, detail) = (.rateLimited, "rate limited")
+        case .retry: (code, detail) = (.transientFailure, "server error")
+        case .drop: (code, detail) = (.rejected, "batch refused")
+        }
+        self.init(code: code, detail: detail, status: status, responseBody: responseBody,
+                  isTransient: code != .rejected, retryAfter: retryAfter)
+    }
+}
+
 /// The ``SegmentClient`` that posts to `/v1/batch` over an ``HTTPTransport``.
 ///
 /// Each attempt stamps a fresh `sentAt` (so Segment can correct clock skew), sends
@@ -123,25 +147,11 @@ public struct HTTPSegmentClient: SegmentClient {
             throw SegmentError(code: .transientFailure, detail: "transport failed: \(type(of: error))",
                                isTransient: true, underlyingError: error)
         }
-        let snippet = Self.snippet(responseBody)
-        switch SegmentResponseDisposition(status: response.status) {
-        case .success:
-            return SegmentDeliveryReceipt(status: response.status, requestBytes: requestBytes)
-        case .rateLimited:
-            throw SegmentError(code: .rateLimited, detail: "rate limited", status: response.status,
-                               responseBody: snippet, isTransient: true,
-                               retryAfter: RetryAfter.from(response.headers, now: wallClock.now))
-        case .retry:
-            throw SegmentError(code: .transientFailure, detail: "server error", status: response.status,
-                               responseBody: snippet, isTransient: true)
-        case .drop:
-            throw SegmentError(code: .rejected, detail: "batch refused", status: response.status,
-                               responseBody: snippet)
+        if let error = SegmentError(status: response.status,
+                                    responseBody: Redaction.excerpt(responseBody, secrets: secrets),
+                                    retryAfter: RetryAfter.from(response.headers, now: wallClock.now)) {
+            throw error
         }
-    }
-
-    /// The first 512 bytes of a response body as text.
-    static func snippet(_ body: Data) -> String {
-        String(decoding: body.prefix(512), as: UTF8.self)
+        return SegmentDeliveryReceipt(status: response.status, requestBytes: requestBytes)
     }
 }
