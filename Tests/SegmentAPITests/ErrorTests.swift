@@ -162,6 +162,30 @@ struct SegmentErrorTests {
         #expect(body.hasPrefix(String(excerpt.dropLast())))
     }
 
+    @Test("cancelling run() during a retry wait fails the batch saying so, with the last attempt's error")
+    func runCancelledDuringRetry() async throws {
+        let transport = ScriptedTransport(fallback: { _, _ in .respond(status: 503) })
+        let clock = ManualClock(start: fixedDate)
+        let log = DeliveryLog()
+        let queue = makeQueue(transport: transport, clock: clock, configuration: .init(flushAt: 1), log: log)
+        let runner = Task { try await queue.run() }
+        let ticket = try await queue.enqueue(.track("A", userID: "u"))
+        await clock.waitForSleeper(lasting: .milliseconds(500))  // the first retry's backoff
+        runner.cancel()
+        try await runner.value
+        let error = try #require(try await ticket.outcome().error)
+        #expect(error.code == .undelivered)
+        #expect(error.detail == "the queue's run() was cancelled while the batch was being delivered")
+        #expect(error.attempts == 1)
+        #expect(error.status == 503)
+        #expect(error.isTransient)
+        let last = try #require(error.underlyingError as? SegmentError)
+        #expect(last.code == .transientFailure)
+        #expect(last.status == 503)
+        #expect(log.failed.map(\.1) == [error])
+        #expect(transport.requests.count == 1)
+    }
+
     @Test("codes keep their stable names, the codes of the client and the queue included")
     func codeNames() {
         let codes: [SegmentError.Code] = [.missingIdentity, .queueFull, .undelivered, .alreadyRunning,

@@ -131,6 +131,7 @@ struct SegmentRetryTests {
         #expect(result.drained == false)
         #expect(result.undelivered.map(\.event) == ["A", "B"])
         #expect(log.failed.map(\.1.code) == [.undelivered, .undelivered])
+        #expect(log.failed.map(\.1.detail) == ["the shutdown deadline passed", "the shutdown deadline passed"])
         #expect(log.rejected.map(\.1.code) == [.shutDown])
         #expect(result.statistics.failed == 2)
         #expect(result.statistics.delivered == 0)
