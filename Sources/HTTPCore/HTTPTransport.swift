@@ -14,47 +14,55 @@ public protocol HTTPTransport: Sendable {
 
 /// A failure to complete an HTTP exchange: no response, or a response the SDK refuses to use.
 ///
-/// Never carries request headers or bodies, so credentials cannot leak through it.
+/// The shape of async-http-client's errors: a struct over a private code, so new codes never break callers; an
+/// immutable ``code``; context (the request, a refused status) and the cause in ``underlyingError``. Never carries
+/// request headers or bodies, so credentials cannot leak through it.
 public struct HTTPTransportError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// What went wrong, as an open set of codes.
-    public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
-        /// The code's stable name.
-        public let rawValue: String
-        /// Creates a code from its name.
-        public init(rawValue: String) { self.rawValue = rawValue }
+    /// What went wrong: an open set of codes compared with `==` (a `switch` over them needs a `default`).
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        private enum Base: String, Sendable, Hashable {
+            case timedOut, connectionFailed, redirectRefused, invalidResponse, invalidRequest, cancelled
+        }
+
+        private let base: Base
+        private init(_ base: Base) { self.base = base }
 
         /// The request's total deadline passed before the response was complete.
-        public static let timedOut = Code(rawValue: "timedOut")
+        public static let timedOut = Code(.timedOut)
         /// The connection could not be made or broke (DNS, refused, reset, TLS).
-        public static let connectionFailed = Code(rawValue: "connectionFailed")
+        public static let connectionFailed = Code(.connectionFailed)
         /// The server answered with a redirect, which the SDK never follows so that credentials stay on one host.
-        public static let redirectRefused = Code(rawValue: "redirectRefused")
+        public static let redirectRefused = Code(.redirectRefused)
         /// The answer was not a usable HTTP response.
-        public static let invalidResponse = Code(rawValue: "invalidResponse")
+        public static let invalidResponse = Code(.invalidResponse)
         /// The request could not be built (for example a URL the platform rejects).
-        public static let invalidRequest = Code(rawValue: "invalidRequest")
+        public static let invalidRequest = Code(.invalidRequest)
         /// The calling task was cancelled.
-        public static let cancelled = Code(rawValue: "cancelled")
+        public static let cancelled = Code(.cancelled)
 
-        /// The code's name.
-        public var description: String { rawValue }
+        /// The code's stable name, for example `timedOut`.
+        public var description: String { base.rawValue }
     }
 
     /// What went wrong.
-    public var code: Code
+    public let code: Code
     /// The request's method and URL without query, for context.
-    public var request: String
+    public let request: String
     /// The status of a refused response (a redirect), when there was one.
-    public var status: Int?
+    public let status: Int?
     /// A short explanation from the underlying system, without secrets.
-    public var detail: String
+    public let detail: String
+    /// The platform error behind this one, when there is one: ``URLSessionTransport`` gives the `URLError` (its code
+    /// only, without the failing URL or other user info).
+    public let underlyingError: (any Error)?
 
     /// Creates a transport error.
-    public init(code: Code, request: String, status: Int? = nil, detail: String) {
+    public init(code: Code, request: String, status: Int? = nil, detail: String, underlyingError: (any Error)? = nil) {
         self.code = code
         self.request = request
         self.status = status
         self.detail = detail
+        self.underlyingError = underlyingError
     }
 
     /// Whether the exchange may succeed if tried again (timeouts and connection failures).
@@ -79,5 +87,25 @@ public struct HTTPTransportError: Error, Sendable, Hashable, CustomStringConvert
         default:
             "\(request) failed (\(code)): \(detail)."
         }
+    }
+
+    /// Equal when code, request, status, detail and the cause's description are equal.
+    public static func == (lhs: HTTPTransportError, rhs: HTTPTransportError) -> Bool {
+        lhs.code == rhs.code && lhs.request == rhs.request && lhs.status == rhs.status && lhs.detail == rhs.detail
+            && lhs.underlyingError.map { String(describing: $0) } == rhs.underlyingError.map { String(describing: $0) }
+    }
+
+    /// Hashes code, request, status and detail.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(code)
+        hasher.combine(request)
+        hasher.combine(status)
+        hasher.combine(detail)
+    }
+
+    /// The same error with `scrub` applied to its request and detail (the cause is kept as it is).
+    package func scrubbed(_ scrub: (String) -> String) -> HTTPTransportError {
+        HTTPTransportError(code: code, request: scrub(request), status: status, detail: scrub(detail),
+                           underlyingError: underlyingError)
     }
 }

@@ -109,18 +109,18 @@ public final class URLSessionTransport: HTTPTransport {
             return HTTPTransportError(code: .connectionFailed, request: label, detail: "\(type(of: error))")
         }
         let detail = "URLError \(urlError.code.rawValue)"
+        // The cause keeps the URLError's code only: its user info holds the failing URL, query included.
+        let cause = URLError(urlError.code)
+        let code: HTTPTransportError.Code
         switch urlError.code {
-        case .timedOut:
-            return HTTPTransportError(code: .timedOut, request: label, detail: detail)
-        case .cancelled:
-            return HTTPTransportError(code: .cancelled, request: label, detail: detail)
-        case .badURL, .unsupportedURL:
-            return HTTPTransportError(code: .invalidRequest, request: label, detail: detail)
+        case .timedOut: code = .timedOut
+        case .cancelled: code = .cancelled
+        case .badURL, .unsupportedURL: code = .invalidRequest
         case .badServerResponse, .cannotParseResponse, .cannotDecodeRawData, .cannotDecodeContentData:
-            return HTTPTransportError(code: .invalidResponse, request: label, detail: detail)
-        default:
-            return HTTPTransportError(code: .connectionFailed, request: label, detail: detail)
+            code = .invalidResponse
+        default: code = .connectionFailed
         }
+        return HTTPTransportError(code: code, request: label, detail: detail, underlyingError: cause)
     }
 
     private static func perform(_ urlRequest: URLRequest, on session: URLSession,

@@ -235,7 +235,8 @@ public struct HTTPKommoClient: KommoClient, CustomStringConvertible, CustomRefle
             do {
                 body = try encoder.encode(batch)
             } catch {
-                throw KommoAPIError(code: .invalidArgument, detail: "a note could not be encoded as JSON")
+                throw KommoAPIError(code: .invalidArgument, detail: "a note could not be encoded as JSON",
+                                    underlyingError: error)
             }
             created += try await engine.post(Note.self, path: "/api/v4/leads/notes", body: body,
                                              extraHeaders: headers)
@@ -270,6 +271,9 @@ final class Caches: Sendable {
 
 /// One cached value with a time to live; concurrent callers of an empty or expired cache share one fetch, and a
 /// failed fetch is not cached.
+///
+/// Counting: the caller that starts a fetch is a miss; a caller answered from the stored value, or by a shared fetch
+/// that succeeded, is a hit; a caller that joined a shared fetch that failed is neither.
 actor CachedValue<Value: Sendable> {
     private let clock: MonotonicClock
     private let ttl: Duration
@@ -290,8 +294,10 @@ actor CachedValue<Value: Sendable> {
             return stored.value
         }
         if let inFlight {
+            // A joiner is a hit only when the shared fetch succeeds: a failed one answered nothing from the cache.
+            let value = try await inFlight.value
             statistics.update { $0.cacheHits += 1 }
-            return try await inFlight.value
+            return value
         }
         statistics.update { $0.cacheMisses += 1 }
         let task = Task { try await fetch() }

@@ -4,67 +4,76 @@ import JSONCore
 
 /// Every failure of the Kommo client: a bad host, a rejected token, an HTTP error status, a broken response.
 ///
-/// Carries the context needed to act on it (status, Kommo's `X-Request-Id`, validation errors, a body excerpt of
-/// at most 512 bytes) and never a token, refresh token or client secret: bodies and details are scrubbed of the
-/// secrets the client knows, and request headers are never included.
+/// The shape of async-http-client's errors: a struct over a private code, so new codes never break callers; an
+/// immutable ``code``; the cause in ``underlyingError`` (the ``HTTPTransportError`` of a ``Code/transport`` failure);
+/// and the context needed to act on it (status, Kommo's `X-Request-Id`, validation errors, a body excerpt of at most
+/// 512 bytes). It never carries a token, refresh token or client secret: bodies, details and the transport errors it
+/// wraps are scrubbed of the secrets the client knows, and request headers are never included.
 public struct KommoAPIError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// What went wrong, as an open set of codes.
-    public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
-        /// The code's stable name.
-        public let rawValue: String
-        /// Creates a code from its name.
-        public init(rawValue: String) { self.rawValue = rawValue }
+    /// What went wrong: an open set of codes compared with `==` (a `switch` over them needs a `default`).
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        private enum Base: String, Sendable, Hashable {
+            case invalidURL, hostNotAllowed, insecureURL, invalidArgument
+            case badRequest, validationFailed, unauthorized, paymentRequired, forbidden, blockedAfterRateLimit
+            case notFound, unprocessable, rateLimited, serverError, unexpectedStatus
+            case transport, decodingFailed, invalidPaging
+            case notAuthorized, grantRevoked, tokenRefreshFailed, tokenStoreFailed
+        }
+
+        private let base: Base
+        private init(_ base: Base) { self.base = base }
 
         /// A URL or subdomain could not be turned into an account host.
-        public static let invalidURL = Code(rawValue: "invalidURL")
+        public static let invalidURL = Code(.invalidURL)
         /// A host is not under an allowed parent domain (kommo.com, amocrm.ru, amocrm.com): no token is sent to it.
-        public static let hostNotAllowed = Code(rawValue: "hostNotAllowed")
+        public static let hostNotAllowed = Code(.hostNotAllowed)
         /// A URL uses plain `http` for a host that is not loopback.
-        public static let insecureURL = Code(rawValue: "insecureURL")
+        public static let insecureURL = Code(.insecureURL)
         /// An argument was out of range.
-        public static let invalidArgument = Code(rawValue: "invalidArgument")
+        public static let invalidArgument = Code(.invalidArgument)
 
         /// HTTP 400 without validation details: the request was malformed.
-        public static let badRequest = Code(rawValue: "badRequest")
+        public static let badRequest = Code(.badRequest)
         /// HTTP 400 with `validation-errors`: see ``KommoAPIError/validationErrors``.
-        public static let validationFailed = Code(rawValue: "validationFailed")
+        public static let validationFailed = Code(.validationFailed)
         /// HTTP 401: the token is missing, expired or revoked (after one refresh attempt where possible).
-        public static let unauthorized = Code(rawValue: "unauthorized")
+        public static let unauthorized = Code(.unauthorized)
         /// HTTP 402: the account's subscription or trial has expired.
-        public static let paymentRequired = Code(rawValue: "paymentRequired")
+        public static let paymentRequired = Code(.paymentRequired)
         /// HTTP 403: not enough rights, or the IP is not on the account's allow-list.
-        public static let forbidden = Code(rawValue: "forbidden")
+        public static let forbidden = Code(.forbidden)
         /// HTTP 403 after rate limiting: Kommo has probably blocked this IP or account. Never retried.
-        public static let blockedAfterRateLimit = Code(rawValue: "blockedAfterRateLimit")
+        public static let blockedAfterRateLimit = Code(.blockedAfterRateLimit)
         /// HTTP 404: unknown path or object.
-        public static let notFound = Code(rawValue: "notFound")
+        public static let notFound = Code(.notFound)
         /// HTTP 422: the request was understood but cannot be processed (for example too many items).
-        public static let unprocessable = Code(rawValue: "unprocessable")
+        public static let unprocessable = Code(.unprocessable)
         /// HTTP 429: the rate limit was exceeded and retries were used up.
-        public static let rateLimited = Code(rawValue: "rateLimited")
+        public static let rateLimited = Code(.rateLimited)
         /// HTTP 5xx: Kommo failed.
-        public static let serverError = Code(rawValue: "serverError")
+        public static let serverError = Code(.serverError)
         /// Another unexpected HTTP status.
-        public static let unexpectedStatus = Code(rawValue: "unexpectedStatus")
+        public static let unexpectedStatus = Code(.unexpectedStatus)
 
-        /// No usable response arrived (timeout, connection failure, refused redirect); see ``transportCode``.
-        public static let transport = Code(rawValue: "transport")
+        /// No usable response arrived (timeout, connection failure, refused redirect); the
+        /// ``KommoAPIError/underlyingError`` is the ``HTTPTransportError`` (see ``KommoAPIError/transportCode``).
+        public static let transport = Code(.transport)
         /// A successful response could not be decoded.
-        public static let decodingFailed = Code(rawValue: "decodingFailed")
+        public static let decodingFailed = Code(.decodingFailed)
         /// A `_links.next` URL pointed to another host, or paging did not end.
-        public static let invalidPaging = Code(rawValue: "invalidPaging")
+        public static let invalidPaging = Code(.invalidPaging)
 
         /// The token store holds no tokens: the integration must be authorized first.
-        public static let notAuthorized = Code(rawValue: "notAuthorized")
+        public static let notAuthorized = Code(.notAuthorized)
         /// The token endpoint answered 401: the grant is revoked or expired, a person must authorize again.
-        public static let grantRevoked = Code(rawValue: "grantRevoked")
+        public static let grantRevoked = Code(.grantRevoked)
         /// Refreshing the access token failed for another reason (see status and body).
-        public static let tokenRefreshFailed = Code(rawValue: "tokenRefreshFailed")
+        public static let tokenRefreshFailed = Code(.tokenRefreshFailed)
         /// The rotated token pair could not be saved, so it was not used.
-        public static let tokenStoreFailed = Code(rawValue: "tokenStoreFailed")
+        public static let tokenStoreFailed = Code(.tokenStoreFailed)
 
-        /// The code's name.
-        public var description: String { rawValue }
+        /// The code's stable name, for example `unauthorized`.
+        public var description: String { base.rawValue }
     }
 
     /// One rejected input reported in a 400 response's `validation-errors`.
@@ -91,28 +100,31 @@ public struct KommoAPIError: Error, Sendable, Hashable, CustomStringConvertible 
     }
 
     /// What went wrong.
-    public var code: Code
+    public let code: Code
     /// The request's method and URL without query (`GET https://acme.kommo.com/api/v4/leads`), when there was one.
-    public var request: String?
+    public let request: String?
     /// The HTTP status, when a response arrived.
-    public var status: Int?
+    public let status: Int?
     /// Kommo's `X-Request-Id`, to quote when asking Kommo support.
-    public var requestID: String?
+    public let requestID: String?
     /// A short explanation: the problem body's `detail` or `title`, or what the client found wrong.
-    public var detail: String
+    public let detail: String
     /// The validation errors of a 400 response.
-    public var validationErrors: [ValidationIssue]
+    public let validationErrors: [ValidationIssue]
     /// The wait Kommo asked for on a 429 (`Retry-After` header or `retry_after` in the body).
-    public var retryAfter: Duration?
+    public let retryAfter: Duration?
     /// The first bytes (at most 512) of the response body, with known secrets removed.
-    public var body: String?
-    /// The transport failure's code, for ``Code/transport``.
-    public var transportCode: HTTPTransportError.Code?
+    public let body: String?
+    /// The error that caused this one, when there is one: the ``HTTPTransportError`` (scrubbed of the token) of a
+    /// ``Code/transport`` or ``Code/tokenRefreshFailed`` failure without a response; the repeated call's own
+    /// ``Code/unauthorized`` error when it was rejected again after a token refresh; the `DecodingError` of
+    /// ``Code/decodingFailed``; the `EncodingError` of a note that could not be encoded. Not part of ``description``.
+    public let underlyingError: (any Error)?
 
     /// Creates an error.
     public init(code: Code, request: String? = nil, status: Int? = nil, requestID: String? = nil,
                 detail: String, validationErrors: [ValidationIssue] = [], retryAfter: Duration? = nil,
-                body: String? = nil, transportCode: HTTPTransportError.Code? = nil) {
+                body: String? = nil, underlyingError: (any Error)? = nil) {
         self.code = code
         self.request = request
         self.status = status
@@ -121,11 +133,14 @@ public struct KommoAPIError: Error, Sendable, Hashable, CustomStringConvertible 
         self.validationErrors = validationErrors
         self.retryAfter = retryAfter
         self.body = body
-        self.transportCode = transportCode
+        self.underlyingError = underlyingError
     }
 
+    /// The code of the ``HTTPTransportError`` behind this error, when there is one (``Code/transport``).
+    public var transportCode: HTTPTransportError.Code? { (underlyingError as? HTTPTransportError)?.code }
+
     /// The most body bytes an error keeps.
-    public static let maxBodyBytes = 512
+    public static let maxBodyBytes = Redaction.maxBodyBytes
 
     /// Whether a transport failure was transient (a timeout or a broken connection).
     public var isTransientTransportFailure: Bool {
@@ -143,6 +158,23 @@ public struct KommoAPIError: Error, Sendable, Hashable, CustomStringConvertible 
         }
         if let body, !body.isEmpty { text += " Body: \(body)" }
         return text
+    }
+
+    /// Equal when every field and the cause's description are equal.
+    public static func == (lhs: KommoAPIError, rhs: KommoAPIError) -> Bool {
+        lhs.code == rhs.code && lhs.request == rhs.request && lhs.status == rhs.status
+            && lhs.requestID == rhs.requestID && lhs.detail == rhs.detail
+            && lhs.validationErrors == rhs.validationErrors && lhs.retryAfter == rhs.retryAfter && lhs.body == rhs.body
+            && lhs.underlyingError.map { String(describing: $0) } == rhs.underlyingError.map { String(describing: $0) }
+    }
+
+    /// Hashes code, request, status, request id and detail.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(code)
+        hasher.combine(request)
+        hasher.combine(status)
+        hasher.combine(requestID)
+        hasher.combine(detail)
     }
 
     private var summary: String {
@@ -193,8 +225,10 @@ public struct KommoAPIError: Error, Sendable, Hashable, CustomStringConvertible 
 extension KommoAPIError {
     /// The error for an unsuccessful HTTP response: status mapped to a code, problem body parsed, body truncated,
     /// secrets removed.
+    ///
+    /// `code` replaces the status's own code (the token endpoint's errors).
     static func from(response: HTTPResponse, body: Data, request: HTTPRequest, secrets: [String], now: Date,
-                     afterRateLimit: Bool) -> KommoAPIError {
+                     afterRateLimit: Bool, code override: Code? = nil) -> KommoAPIError {
         let problem = ProblemDetails(body)
         let status = response.status
         let retryAfter = RetryAfter.from(response.headers, now: now) ?? problem.retryAfter
@@ -212,7 +246,7 @@ extension KommoAPIError {
         }
         let detail = problem.detail ?? problem.title ?? "HTTP \(status)"
         return KommoAPIError(
-            code: code, request: request.description, status: status,
+            code: override ?? code, request: request.description, status: status,
             requestID: response.headers["X-Request-Id"], detail: Redaction.scrub(detail, secrets: secrets),
             validationErrors: problem.validationErrors.map {
                 ValidationIssue(requestID: $0.requestID, code: Redaction.scrub($0.code, secrets: secrets),
@@ -220,39 +254,6 @@ extension KommoAPIError {
                                 detail: Redaction.scrub($0.detail, secrets: secrets))
             },
             retryAfter: retryAfter, body: Redaction.excerpt(body, secrets: secrets))
-    }
-}
-
-/// Removing secrets from text that leaves the client, and cutting bodies to size.
-enum Redaction {
-    /// The marker put where a secret was.
-    static let marker = "<redacted>"
-
-    /// `text` with every occurrence of a non-trivial secret replaced by the marker.
-    static func scrub(_ text: String, secrets: [String]) -> String {
-        var result = text
-        for secret in secrets where secret.count >= 4 {
-            result = result.replacingOccurrences(of: secret, with: marker)
-        }
-        return result
-    }
-
-    /// The body as text, scrubbed, cut to at most ``KommoAPIError/maxBodyBytes`` bytes on a character boundary.
-    static func excerpt(_ body: Data, secrets: [String]) -> String? {
-        guard !body.isEmpty else { return nil }
-        let text = scrub(String(decoding: body, as: UTF8.self), secrets: secrets)
-        guard text.utf8.count > KommoAPIError.maxBodyBytes else { return text }
-        let suffix = "…"
-        let budget = KommoAPIError.maxBodyBytes - suffix.utf8.count
-        var result = ""
-        var used = 0
-        for character in text {
-            let size = character.utf8.count
-            if used + size > budget { break }
-            result.append(character)
-            used += size
-        }
-        return result + suffix
     }
 }
 

@@ -8,7 +8,8 @@ public struct KommoClientStatistics: Sendable, Hashable {
     public var retries = 0
     /// Responses with status 429.
     public var rateLimited = 0
-    /// Reads of reference data (pipelines, users, loss reasons, account) answered from the cache.
+    /// Reads of reference data (pipelines, users, loss reasons, account) answered from the cache, or by another
+    /// caller's fetch of the same data that was in flight and succeeded.
     public var cacheHits = 0
     /// Reads of reference data that went to Kommo.
     public var cacheMisses = 0

@@ -79,7 +79,8 @@ struct RequestEngine: Sendable {
         } catch {
             throw KommoAPIError(code: .decodingFailed, request: reply.request.description,
                                 status: reply.response.status, requestID: reply.response.headers["X-Request-Id"],
-                                detail: Self.describe(error), body: Redaction.excerpt(reply.body, secrets: []))
+                                detail: Self.describe(error), body: Redaction.excerpt(reply.body, secrets: []),
+                                underlyingError: error)
         }
     }
 
@@ -110,9 +111,12 @@ struct RequestEngine: Sendable {
             do {
                 return try await performWithRetries(method: method, url: url, body: body, token: fresh,
                                                     extraHeaders: extraHeaders)
-            } catch var again as KommoAPIError where again.code == .unauthorized {
-                again.detail += " (rejected again after a token refresh)"
-                throw again
+            } catch let again as KommoAPIError where again.code == .unauthorized {
+                throw KommoAPIError(code: again.code, request: again.request, status: again.status,
+                                    requestID: again.requestID,
+                                    detail: again.detail + " (rejected again after a token refresh)",
+                                    validationErrors: again.validationErrors, retryAfter: again.retryAfter,
+                                    body: again.body, underlyingError: again)
             }
         }
     }
@@ -166,9 +170,9 @@ struct RequestEngine: Sendable {
             do {
                 (response, data) = try await transport.send(request, body: body)
             } catch let error as HTTPTransportError {
+                let scrubbed = error.scrubbed { Redaction.scrub($0, secrets: [token]) }
                 throw KommoAPIError(code: .transport, request: request.description, status: error.status,
-                                    detail: Redaction.scrub(error.description, secrets: [token]),
-                                    transportCode: error.code)
+                                    detail: scrubbed.description, underlyingError: scrubbed)
             }
             if response.isSuccess {
                 return Reply(response: response, body: data, request: request)

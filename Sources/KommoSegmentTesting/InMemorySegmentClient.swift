@@ -14,14 +14,15 @@ import Synchronization
 /// // sink.messages holds the message; sink.retryCounts == [0, 1, 2]
 /// ```
 public final class InMemorySegmentClient: SegmentClient, Sendable {
-    /// A scripted failure: the next `attempts` calls of ``send(_:retryCount:)`` throw as Segment would for
-    /// `status` (5xx, 408, 429 are retryable; other statuses are final refusals).
+    /// A scripted failure: the next `attempts` calls of ``send(_:retryCount:)`` throw the error
+    /// ``HTTPSegmentClient`` throws for `status` (`SegmentError(status:responseBody:retryAfter:)`: 429 and the
+    /// retryable 408, 410, 460 and 5xx are transient; other statuses are final refusals; a 2xx is accepted).
     public struct Failure: Sendable, Hashable {
         /// How many consecutive attempts fail.
         public var attempts: Int
         /// The HTTP status to simulate.
         public var status: Int
-        /// The `Retry-After` to report with a 429, if any.
+        /// The `Retry-After` to report, if any (the queue honours it on a 429).
         public var retryAfter: Duration?
 
         /// Creates a scripted failure.
@@ -75,20 +76,9 @@ public final class InMemorySegmentClient: SegmentClient, Sendable {
         guard let failure else {
             return SegmentDeliveryReceipt(status: 200, requestBytes: batch.estimatedBodyBytes)
         }
-        switch SegmentResponseDisposition(status: failure.status) {
-        case .success:
-            return SegmentDeliveryReceipt(status: failure.status, requestBytes: batch.estimatedBodyBytes)
-        case .rateLimited:
-            var error = SegmentError(code: .rateLimited, detail: "rate limited (simulated)", status: failure.status,
-                                     isTransient: true)
-            error.retryAfter = failure.retryAfter
-            throw error
-        case .retry:
-            throw SegmentError(code: .transientFailure, detail: "server error (simulated)", status: failure.status,
-                               isTransient: true)
-        case .drop:
-            throw SegmentError(code: .rejected, detail: "batch refused (simulated)", status: failure.status)
-        }
+        // The same status-to-error mapping as HTTPSegmentClient.
+        if let error = SegmentError(status: failure.status, retryAfter: failure.retryAfter) { throw error }
+        return SegmentDeliveryReceipt(status: failure.status, requestBytes: batch.estimatedBodyBytes)
     }
 
     /// Every attempt, in order, failed ones included.

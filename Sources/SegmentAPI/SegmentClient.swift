@@ -28,13 +28,6 @@ public protocol SegmentClient: Sendable {
     func send(_ batch: SegmentBatch, retryCount: Int) async throws -> SegmentDeliveryReceipt
 }
 
-extension SegmentError.Code {
-    /// One attempt failed in a way that may pass (a retryable status such as 5xx, 408, 460, or a network error).
-    public static let transientFailure = SegmentError.Code(rawValue: "transientFailure")
-    /// Segment answered 429; ``SegmentError/retryAfter`` says how long it asked to wait, when it did.
-    public static let rateLimited = SegmentError.Code(rawValue: "rateLimited")
-}
-
 /// How the SDK treats a Segment response status (the table in the reference, §12).
 public enum SegmentResponseDisposition: Sendable, Hashable {
     /// 2xx: delivered.
@@ -56,6 +49,30 @@ public enum SegmentResponseDisposition: Sendable, Hashable {
         case 500..<600: self = .retry
         default: self = .drop
         }
+    }
+}
+
+extension SegmentError {
+    /// The error of one Segment response, by ``SegmentResponseDisposition``; `nil` for a success (2xx).
+    ///
+    /// The one status-to-error mapping: ``HTTPSegmentClient`` and test doubles (`InMemorySegmentClient`) both use
+    /// it, and so can a custom ``SegmentClient``. 429 is ``Code/rateLimited``, a retryable status
+    /// ``Code/transientFailure`` (both transient), anything else ``Code/rejected``.
+    /// - Parameters:
+    ///   - status: the HTTP status.
+    ///   - responseBody: the start of the response body, already cut to at most 512 bytes and without secrets.
+    ///   - retryAfter: the wait the response asked for (`Retry-After`), if any.
+    public init?(status: Int, responseBody: String? = nil, retryAfter: Duration? = nil) {
+        let code: Code
+        let detail: String
+        switch SegmentResponseDisposition(status: status) {
+        case .success: return nil
+        case .rateLimited: (code, detail) = (.rateLimited, "rate limited")
+        case .retry: (code, detail) = (.transientFailure, "server error")
+        case .drop: (code, detail) = (.rejected, "batch refused")
+        }
+        self.init(code: code, detail: detail, status: status, responseBody: responseBody,
+                  isTransient: code != .rejected, retryAfter: retryAfter)
     }
 }
 
@@ -98,7 +115,7 @@ public struct HTTPSegmentClient: SegmentClient {
                 body = try compressor.compress(body)
             } catch {
                 throw SegmentError(code: .invalidConfiguration,
-                                   detail: "the body compressor failed: \(type(of: error))")
+                                   detail: "the body compressor failed: \(type(of: error))", underlyingError: error)
             }
             headers["Content-Encoding"] = compressor.contentEncoding
         }
@@ -106,44 +123,35 @@ public struct HTTPSegmentClient: SegmentClient {
                                   timeout: configuration.requestTimeout)
         let response: HTTPResponse
         let responseBody: Data
+        // What an error may never show: the key, and the Authorization value that encodes it.
+        let secrets = [writeKey.value, String(writeKey.basicAuthorization.dropFirst("Basic ".count))]
         do {
             (response, responseBody) = try await transport.send(request, body: body)
         } catch let error as HTTPTransportError {
+            let scrubbed = error.scrubbed { Redaction.scrub($0, secrets: secrets) }
             switch error.code {
             case .cancelled: throw CancellationError()
             case .redirectRefused:
-                throw SegmentError(code: .rejected, detail: error.description, status: error.status)
+                throw SegmentError(code: .rejected, detail: scrubbed.description, status: error.status,
+                                   underlyingError: scrubbed)
             case .invalidRequest:
-                throw SegmentError(code: .invalidConfiguration, detail: error.description)
+                throw SegmentError(code: .invalidConfiguration, detail: scrubbed.description,
+                                   underlyingError: scrubbed)
             default:
-                throw SegmentError(code: .transientFailure, detail: error.description, isTransient: true)
+                throw SegmentError(code: .transientFailure, detail: scrubbed.description, isTransient: true,
+                                   underlyingError: scrubbed)
             }
         } catch is CancellationError {
             throw CancellationError()
         } catch {
             throw SegmentError(code: .transientFailure, detail: "transport failed: \(type(of: error))",
-                               isTransient: true)
+                               isTransient: true, underlyingError: error)
         }
-        let snippet = Self.snippet(responseBody)
-        switch SegmentResponseDisposition(status: response.status) {
-        case .success:
-            return SegmentDeliveryReceipt(status: response.status, requestBytes: requestBytes)
-        case .rateLimited:
-            var error = SegmentError(code: .rateLimited, detail: "rate limited", status: response.status,
-                                     responseBody: snippet, isTransient: true)
-            error.retryAfter = RetryAfter.from(response.headers, now: wallClock.now)
+        if let error = SegmentError(status: response.status,
+                                    responseBody: Redaction.excerpt(responseBody, secrets: secrets),
+                                    retryAfter: RetryAfter.from(response.headers, now: wallClock.now)) {
             throw error
-        case .retry:
-            throw SegmentError(code: .transientFailure, detail: "server error", status: response.status,
-                               responseBody: snippet, isTransient: true)
-        case .drop:
-            throw SegmentError(code: .rejected, detail: "batch refused", status: response.status,
-                               responseBody: snippet)
         }
-    }
-
-    /// The first 512 bytes of a response body as text.
-    static func snippet(_ body: Data) -> String {
-        String(decoding: body.prefix(512), as: UTF8.self)
+        return SegmentDeliveryReceipt(status: response.status, requestBytes: requestBytes)
     }
 }

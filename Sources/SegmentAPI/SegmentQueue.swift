@@ -137,6 +137,8 @@ public actor SegmentQueue {
     private let wake = WakeSignal()
     /// Set once when shutdown's deadline passes: the batch in flight is abandoned.
     private let abort = AsyncLatch<Bool>()
+    /// Whether shutdown's deadline has passed (what stopped a delivery, when one stops).
+    private var deadlinePassed = false
 
     /// Creates a queue that delivers through `client`.
     /// - Parameters:
@@ -317,7 +319,7 @@ public actor SegmentQueue {
         let delivery = self.delivery
         let abort = self.abort
         let encoded = SegmentBatch(batch.map(\.encoded))
-        let outcome: DeliveryResult? = await withTaskGroup(of: DeliveryResult?.self) { group in
+        let outcome: BatchDelivery.Outcome? = await withTaskGroup(of: BatchDelivery.Outcome?.self) { group in
             group.addTask { await delivery.deliver(encoded, counting: self) }
             group.addTask {
                 _ = await abort.wait()
@@ -325,13 +327,36 @@ public actor SegmentQueue {
             }
             let first = await group.next() ?? nil
             group.cancelAll()
-            return first
+            // When the abort side ends first (the deadline, or run() cancelled), the delivery's own outcome follows
+            // at once: a stop with its attempts, or a result that came in just before.
+            if let first { return first }
+            return await group.next() ?? nil
         }
-        // Shutdown's deadline or run()'s cancellation may have abandoned the batch in the meantime.
+        // Shutdown's deadline abandons the batch in flight itself (see abandonAll).
         guard inFlight != nil else { return }
         inFlight = nil
-        finish(batch, with: outcome ?? .failure(SegmentError(
-            code: .undelivered, detail: "delivery was stopped by the shutdown deadline", isTransient: true)))
+        switch outcome {
+        case .finished(let result)?:
+            finish(batch, with: result)
+        case .stopped(let attempts, let lastError)?:
+            finish(batch, with: .failure(stoppedError(attempts: attempts, lastError: lastError)))
+        case nil:
+            finish(batch, with: .failure(stoppedError(attempts: nil, lastError: nil)))
+        }
+    }
+
+    /// The error of a batch whose delivery stopped before it finished, saying what stopped it.
+    private func stoppedError(attempts: Int?, lastError: SegmentError?) -> SegmentError {
+        let detail = if Task.isCancelled {
+            "the queue's run() was cancelled while the batch was being delivered"
+        } else if deadlinePassed {
+            "delivery was stopped by the shutdown deadline"
+        } else {
+            "the Segment client threw CancellationError while its task was not cancelled"
+        }
+        return SegmentError(code: .undelivered, detail: detail, status: lastError?.status,
+                            responseBody: lastError?.responseBody, attempts: attempts, isTransient: true,
+                            underlyingError: lastError)
     }
 
     /// Counts one HTTP attempt (called by the delivery).
@@ -352,7 +377,7 @@ public actor SegmentQueue {
             onDelivery?(.delivered(messages, receipt))
         case .failure(let error):
             delivery.logger.log(.warning, "batch not delivered", [
-                "messages": String(messages.count), "code": error.code.rawValue,
+                "messages": String(messages.count), "code": error.code.description,
                 "status": error.status.map(String.init) ?? "-", "attempts": error.attempts.map(String.init) ?? "-",
             ])
             stats.failed += messages.count
@@ -405,6 +430,7 @@ public actor SegmentQueue {
         wake.signal()
         let drained = await waitForFinished(through: counts.enqueued, timeout: timeout)
         if !drained {
+            deadlinePassed = true
             abandonAll(SegmentError(code: .undelivered, detail: "the shutdown deadline passed", isTransient: true))
             abort.resolve(true)
         }
@@ -454,11 +480,6 @@ extension SegmentQueue {
     public func enqueueWaiting(_ message: SegmentMessage) async throws -> SegmentDeliveryTicket {
         try await enqueueWaiting([message])
     }
-}
-
-extension SegmentError.Code {
-    /// ``SegmentQueue/run()`` was called while another `run()` of the same queue was in progress.
-    public static let alreadyRunning = SegmentError.Code(rawValue: "alreadyRunning")
 }
 
 typealias DeliveryResult = Result<SegmentDeliveryReceipt, SegmentError>
@@ -514,8 +535,18 @@ struct BatchDelivery: Sendable {
     let retrier: Retrier
     let logger: SDKLogger
 
-    func deliver(_ batch: SegmentBatch, counting queue: SegmentQueue) async -> DeliveryResult {
+    /// How one delivery ended.
+    enum Outcome: Sendable {
+        /// Delivered, or failed for good.
+        case finished(DeliveryResult)
+        /// Stopped by cancellation before it finished, after `attempts` attempts; `lastError` is the last attempt's
+        /// error, if one failed.
+        case stopped(attempts: Int, lastError: SegmentError?)
+    }
+
+    func deliver(_ batch: SegmentBatch, counting queue: SegmentQueue) async -> Outcome {
         var attempts = 0
+        var lastError: SegmentError?
         do {
             let logger = self.logger
             let receipt = try await retrier.run(classify: Self.classify, onWait: { wait in
@@ -526,22 +557,28 @@ struct BatchDelivery: Sendable {
             }) { attempt in
                 attempts += 1
                 await queue.countAttempt(isRetry: attempt.previousAttempts > 0)
-                return try await client.send(batch, retryCount: attempt.previousAttempts)
+                do {
+                    return try await client.send(batch, retryCount: attempt.previousAttempts)
+                } catch let error as SegmentError {
+                    lastError = error
+                    throw error
+                }
             }
-            return .success(receipt)
+            return .finished(.success(receipt))
         } catch is CancellationError {
-            return .failure(SegmentError(code: .undelivered, detail: "delivery was stopped by the shutdown deadline",
-                                         attempts: attempts, isTransient: true))
-        } catch var error as SegmentError {
-            error.attempts = attempts
-            if error.code == .transientFailure || error.code == .rateLimited {
-                error.code = .retriesExhausted
-                error.detail = "gave up retrying: \(error.detail)"
+            return .stopped(attempts: attempts, lastError: lastError)
+        } catch let error as SegmentError {
+            guard error.code == .transientFailure || error.code == .rateLimited else {
+                return .finished(.failure(error.with(attempts: attempts)))
             }
-            return .failure(error)
+            return .finished(.failure(SegmentError(
+                code: .retriesExhausted, detail: "gave up retrying: \(error.detail)", status: error.status,
+                responseBody: error.responseBody, attempts: attempts, isTransient: error.isTransient,
+                retryAfter: error.retryAfter, underlyingError: error)))
         } catch {
-            return .failure(SegmentError(code: .retriesExhausted, detail: "unexpected failure \(type(of: error))",
-                                         attempts: attempts))
+            return .finished(.failure(SegmentError(code: .retriesExhausted,
+                                                   detail: "unexpected failure \(type(of: error))",
+                                                   attempts: attempts, underlyingError: error)))
         }
     }
 

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import HTTPCore
 import Testing
 import KommoSegmentTesting
@@ -77,6 +80,9 @@ struct URLSessionTransportTests {
         }
         #expect(error?.code == .connectionFailed)
         #expect(error?.isTransient == true)
+        // The cause is the platform's URLError, stripped of its user info (the failing URL).
+        let cause = try #require(error?.underlyingError as? URLError)
+        #expect(cause.failingURL == nil)
         withExtendedLifetime(refusing) {}
     }
 }

@@ -166,7 +166,15 @@ struct AuthTests {
         let client = try K.client(transport, clock: time, tokens: try K.oauth(transport, store: store, wallClock: time.wallClock))
         let error = await #expect(throws: KommoAPIError.self) { _ = try await client.pipelines() }
         #expect(error?.code == .unauthorized)
-        #expect(error?.detail.contains("after a token refresh") == true)
+        #expect(error?.status == 401)
+        #expect(error?.detail
+            == "The access token is missing, expired or revoked. (rejected again after a token refresh)")
+        // The cause is the repeated call's own 401, as Kommo answered it.
+        let cause = try #require(error?.underlyingError as? KommoAPIError)
+        #expect(cause.code == .unauthorized)
+        #expect(cause.status == 401)
+        #expect(cause.detail == "The access token is missing, expired or revoked.")
+        #expect(cause.underlyingError == nil)
         #expect(transport.requests.map(\.isTokenRequest) == [false, true, false])
     }
 
@@ -190,7 +198,9 @@ struct AuthTests {
         let client = try K.client(transport, clock: time, tokens: try K.oauth(transport, store: store, wallClock: time.wallClock))
         let error = await #expect(throws: KommoAPIError.self) { _ = try await client.account() }
         #expect(error?.code == .grantRevoked)
-        #expect(error?.description.contains("re-authorize") == true)
+        #expect(error?.status == 401)
+        #expect(error?.detail == "Token has been revoked")
+        #expect(error?.request == "POST https://acme.kommo.com/oauth2/access_token")
         let again = await #expect(throws: KommoAPIError.self) { _ = try await client.account() }
         #expect(again?.code == .grantRevoked)
         #expect(transport.requests.count == 1)
@@ -253,15 +263,23 @@ struct AuthTests {
         dump(client, to: &dumped)
         #expect(dumped.contains("acme.kommo.com"))
         texts.append(dumped)
+        var errors: [KommoAPIError] = []
         for _ in 0..<3 {
             do {
                 _ = try await provider.refresh()
                 Issue.record("refresh should fail")
             } catch let error as KommoAPIError {
                 #expect(error.code == .tokenRefreshFailed)
-                texts += [error.description, String(reflecting: error), error.body ?? "", error.detail]
+                errors.append(error)
+                texts += [error.description, String(reflecting: error), error.body ?? "", error.detail,
+                          error.underlyingError.map { String(reflecting: $0) } ?? ""]
             }
         }
+        // The attempt without a response keeps the transport error as its cause.
+        try #require(errors.count == 3)
+        #expect(errors.map(\.transportCode) == [nil, .timedOut, nil])
+        #expect((errors[1].underlyingError as? HTTPTransportError)?.detail == "slow")
+        #expect(errors[0].status == 400 && errors[2].status == 200)
         #expect(texts.count > 10)
         for text in texts {
             for secret in K.allSecrets {

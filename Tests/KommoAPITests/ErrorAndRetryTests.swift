@@ -34,8 +34,9 @@ struct ErrorTests {
         #expect(error?.detail == "detail \(status)")
         #expect(error?.body == body)
         #expect(error?.request == "GET https://acme.kommo.com/api/v4/leads/pipelines")
-        #expect(error?.description.contains("HTTP \(status)") == true)
-        #expect(error?.description.contains("X-Request-Id: req-\(status)") == true)
+        #expect(error?.validationErrors == [])
+        #expect(error?.underlyingError == nil)
+        #expect(error?.transportCode == nil)
         #expect(transport.requests.count == requests)
     }
 
@@ -52,7 +53,7 @@ struct ErrorTests {
                   detail: "The note type is not one of the accepted values."),
             .init(requestID: "0", code: "InvalidType", path: "entity_id", detail: "An integer is expected here."),
         ])
-        #expect(error?.description.contains("note_type: NotSupportedChoice") == true)
+        #expect(error?.status == 400)
         #expect(transport.requests.count == 1)
     }
 
@@ -96,6 +97,34 @@ struct ErrorTests {
         #expect(first?.detail == "bad token <redacted>")
         #expect(second?.code == .transport)
         #expect(second?.transportCode == .connectionFailed)
+        // The cause is the transport error, scrubbed the same way.
+        let cause = try #require(second?.underlyingError as? HTTPTransportError)
+        #expect(cause.detail == "reset while sending Bearer <redacted>")
+        for text in [cause.description, String(reflecting: cause)] { #expect(!text.contains(K.accessToken)) }
+    }
+
+    @Test("a .transport error carries the HTTPTransportError it wraps")
+    func transportCause() async throws {
+        let failure = HTTPTransportError(code: .timedOut, request: "GET https://acme.kommo.com/api/v4/account",
+                                         detail: "no complete response within 15.0 s")
+        let transport = ScriptedTransport([.fail(failure)])
+        let client = try K.client(transport, configuration: .init(retryPolicy: .never))
+        let error = await #expect(throws: KommoAPIError.self) { _ = try await client.account() }
+        #expect(error?.code == .transport)
+        #expect(error?.status == nil)
+        #expect(error?.request == "GET https://acme.kommo.com/api/v4/account")
+        #expect(error?.underlyingError as? HTTPTransportError == failure)
+        #expect(error?.transportCode == .timedOut)
+        #expect(error?.isTransientTransportFailure == true)
+        #expect(error?.detail == failure.description)
+    }
+
+    @Test("codes keep their stable names")
+    func codeNames() {
+        let codes: [KommoAPIError.Code] = [.unauthorized, .blockedAfterRateLimit, .transport, .grantRevoked]
+        #expect(codes.map(\.description) == ["unauthorized", "blockedAfterRateLimit", "transport", "grantRevoked"])
+        let transportCodes: [HTTPTransportError.Code] = [.timedOut, .connectionFailed, .redirectRefused, .cancelled]
+        #expect(transportCodes.map(\.description) == ["timedOut", "connectionFailed", "redirectRefused", "cancelled"])
     }
 }
 
@@ -143,7 +172,8 @@ struct RetryTests {
         let client = try K.client(transport)
         let error = await #expect(throws: KommoAPIError.self) { _ = try await client.pipelines() }
         #expect(error?.code == .blockedAfterRateLimit)
-        #expect(error?.description.contains("blocked") == true)
+        #expect(error?.status == 403)
+        #expect(error?.body == "<html>blocked</html>")
         #expect(transport.requests.count == 2)
 
         // The next call on the same limiter, soon after, still reads a 403 as a block.
@@ -172,6 +202,8 @@ struct RetryTests {
         ])
         let error = await #expect(throws: KommoAPIError.self) { _ = try await K.client(transport).account() }
         #expect(error?.transportCode == .redirectRefused)
+        #expect(error?.status == 301)
+        #expect((error?.underlyingError as? HTTPTransportError)?.status == 301)
         #expect(transport.requests.count == 1)
     }
 

@@ -3,6 +3,7 @@ import HTTPCore
 import JSONCore
 import KommoAPI
 import KommoSegmentTesting
+import Synchronization
 import Testing
 
 /// The most timestamps falling in any closed one-second window.
@@ -241,6 +242,79 @@ struct ClientStatisticsTests {
         #expect(statistics.requests == 1)
         #expect(statistics.retries == 0 && statistics.rateLimited == 0)
         #expect(transport.requests.count == 1)
+    }
+
+    @Test("readers that join a shared fetch that fails are not counted as hits")
+    func failedSharedFetchCounts() async throws {
+        let gate = HeldTransport(ScriptedTransport(fallback: { _, _ in K.json("", status: 404) }))
+        let client = HTTPKommoClient(host: try K.host(), tokenProvider: LongLivedToken(K.accessToken),
+                                     transport: gate, clock: ImmediateClock(), random: { 0 })
+        let read: @Sendable () async -> KommoAPIError.Code? = {
+            do {
+                _ = try await client.account()
+                return nil
+            } catch {
+                return (error as? KommoAPIError)?.code
+            }
+        }
+        let codes = await withTaskGroup(of: KommoAPIError.Code?.self) { group in
+            group.addTask { await read() }
+            await gate.waitUntilHeld()
+            // The others start while the first fetch is held: each joins it, or (if it already failed) fetches again;
+            // either way no read is answered from the cache.
+            for _ in 0..<9 { group.addTask { await read() } }
+            try? await Task.sleep(for: .milliseconds(100))
+            gate.release()
+            var codes: [KommoAPIError.Code?] = []
+            for await code in group { codes.append(code) }
+            return codes
+        }
+        #expect(codes == Array(repeating: .notFound, count: 10))
+        let statistics = await client.statistics
+        #expect(statistics.cacheHits == 0)
+        #expect(statistics.cacheMisses == statistics.requests)
+        #expect(statistics.requests == gate.requests)
+        #expect(statistics.requests >= 1)
+    }
+}
+
+/// Holds the first request until released, then answers every request from `wrapped`.
+final class HeldTransport: HTTPTransport {
+    private let wrapped: ScriptedTransport
+    private let state = Mutex<(held: Bool, released: Bool, waiter: CheckedContinuation<Void, Never>?)>(
+        (false, false, nil))
+
+    init(_ wrapped: ScriptedTransport) { self.wrapped = wrapped }
+
+    /// Requests received so far.
+    var requests: Int { wrapped.requests.count }
+
+    func send(_ request: HTTPRequest, body: Data?) async throws -> (HTTPResponse, Data) {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let proceed = state.withLock { s -> Bool in
+                if s.held || s.released { return true }
+                s.held = true
+                s.waiter = continuation
+                return false
+            }
+            if proceed { continuation.resume() }
+        }
+        return try await wrapped.send(request, body: body)
+    }
+
+    /// Returns once the first request is held.
+    func waitUntilHeld() async {
+        while !state.withLock({ $0.held }) { await Task.yield() }
+    }
+
+    /// Lets the held request (and every later one) through.
+    func release() {
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            s.released = true
+            defer { s.waiter = nil }
+            return s.waiter
+        }
+        waiter?.resume()
     }
 }
 

@@ -209,7 +209,9 @@ struct FixtureTransportTests {
         let client = try Self.client(transport)
         let error = await #expect(throws: KommoAPIError.self) { try await client.lead(id: 1) }
         #expect(error?.code == .transport)
-        #expect(error?.description.contains("leads/1.json") == true)
+        #expect(error?.transportCode == .invalidResponse)
+        let cause = try #require(error?.underlyingError as? HTTPTransportError)
+        #expect(cause.detail == "the fixture file 'leads/1.json' is not valid JSON")
         #expect(transport.requestCount == 1)
     }
 

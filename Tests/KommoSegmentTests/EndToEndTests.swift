@@ -302,7 +302,8 @@ struct EndToEndBadInputTests {
             return
         }
         #expect(error.code == .kommo)
-        #expect(error.description.contains("401"))
+        #expect(error.kommoError?.code == .unauthorized)
+        #expect(error.kommoError?.status == 401)
         #expect(!error.description.contains(TCPWorld.token))
         #expect(!String(reflecting: error).contains(TCPWorld.token))
         // The token was sent (and refused): the request reached the server with it.
@@ -322,8 +323,14 @@ struct EndToEndBadInputTests {
             return
         }
         #expect(error.code == .segment)
-        #expect(error.description.contains("401"), "\(error)")
-        #expect(!error.description.contains(wrongKey))
+        #expect(error.segmentError?.code == .rejected, "\(error)")
+        #expect(error.segmentError?.status == 401)
+        #expect(error.segmentError?.attempts == 1)
+        let basic = Data((wrongKey + ":").utf8).base64EncodedString()
+        for text in [error.description, String(reflecting: error)] {
+            #expect(!text.contains(wrongKey))
+            #expect(!text.contains(basic))
+        }
         let refused = try #require(world.segment.batchRequests.first)
         #expect(refused.headers["Authorization"] == "Basic " + Data((wrongKey + ":").utf8).base64EncodedString())
         _ = await world.pipeline.shutdown()

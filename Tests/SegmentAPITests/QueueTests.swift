@@ -322,6 +322,7 @@ struct LifecycleTests {
             let outcome = try await ticket.outcome()
             #expect(outcome.error?.code == .undelivered)
             #expect(log.failed.map(\.1.code) == [.undelivered, .undelivered])
+            #expect(log.failed.map(\.1.detail) == ["the shutdown deadline passed", "the shutdown deadline passed"])
             // run() returns once shutdown has finished, and the send that never answered was cancelled.
             try await group.waitForAll()
             await client.cancelled.wait(for: 1)
@@ -340,8 +341,15 @@ struct LifecycleTests {
         let second = try await queue.enqueue(.track("B", userID: "u"))
         runner.cancel()
         try await runner.value
-        #expect(try await first.outcome().error?.code == .undelivered)
-        #expect(try await second.outcome().error?.code == .undelivered)
+        // The batch in flight and the one still queued each say that run() was cancelled, not a deadline.
+        let inFlight = try #require(try await first.outcome().error)
+        #expect(inFlight.code == .undelivered)
+        #expect(inFlight.detail == "the queue's run() was cancelled while the batch was being delivered")
+        #expect(inFlight.attempts == 1)
+        #expect(inFlight.underlyingError == nil)
+        let queued = try #require(try await second.outcome().error)
+        #expect(queued.code == .undelivered)
+        #expect(queued.detail == "the queue's run() was cancelled")
         await #expect(throws: SegmentError.self) { try await queue.enqueue(.track("C", userID: "u")) }
     }
 }

@@ -75,7 +75,7 @@ struct SegmentRetryTests {
         #expect(error.code == .rejected)
         #expect(error.status == status)
         #expect(error.attempts == 1)
-        #expect(error.responseBody?.contains("nope") == true)
+        #expect(error.responseBody == #"{"code":"invalid","message":"nope"}"#)
         #expect(!error.description.contains(testKey.value))
         #expect(await queue.statistics.failed == 2)
         #expect(ticket.currentOutcome?.error == error)
@@ -102,6 +102,11 @@ struct SegmentRetryTests {
         #expect(failure.code == .retriesExhausted)
         #expect(failure.status == 503)
         #expect(failure.attempts == 11)
+        // The cause is the last attempt's own error.
+        let last = try #require(failure.underlyingError as? SegmentError)
+        #expect(last.code == .transientFailure)
+        #expect(last.status == 503)
+        #expect(last.attempts == nil)
         #expect(log.failed.count == 2 && log.delivered.isEmpty)
         #expect(ticket.currentOutcome?.error?.code == .retriesExhausted)
     }
@@ -126,6 +131,7 @@ struct SegmentRetryTests {
         #expect(result.drained == false)
         #expect(result.undelivered.map(\.event) == ["A", "B"])
         #expect(log.failed.map(\.1.code) == [.undelivered, .undelivered])
+        #expect(log.failed.map(\.1.detail) == ["the shutdown deadline passed", "the shutdown deadline passed"])
         #expect(log.rejected.map(\.1.code) == [.shutDown])
         #expect(result.statistics.failed == 2)
         #expect(result.statistics.delivered == 0)

@@ -214,15 +214,13 @@ public actor OAuthTokenProvider: KommoTokenProvider, CustomStringConvertible, Cu
             throw KommoAPIError(code: .tokenRefreshFailed, request: request.description,
                                 detail: "no response from the token endpoint (\(error.code)); not retried because "
                                     + "the refresh token may already have been rotated",
-                                transportCode: error.code)
+                                underlyingError: error.scrubbed { Redaction.scrub($0, secrets: secrets) })
         }
         let requestID = response.headers["X-Request-Id"]
         guard response.isSuccess else {
-            let base = KommoAPIError.from(response: response, body: data, request: request, secrets: secrets,
-                                          now: wallClock.now, afterRateLimit: false)
-            var error = base
-            error.code = response.status == 401 ? .grantRevoked : .tokenRefreshFailed
-            throw error
+            throw KommoAPIError.from(response: response, body: data, request: request, secrets: secrets,
+                                     now: wallClock.now, afterRateLimit: false,
+                                     code: response.status == 401 ? .grantRevoked : .tokenRefreshFailed)
         }
         guard let token = try? JSONDecoder().decode(TokenResponse.self, from: data),
               !token.accessToken.isEmpty, !token.refreshToken.isEmpty else {

@@ -77,8 +77,8 @@ extension WebhookProcessor {
             if !item.messages.isEmpty {
                 metadata["messageIDs"] = item.messages.compactMap(\.messageID).joined(separator: ",")
             }
-            if let segment = error.segmentError { metadata["segmentCode"] = segment.code.rawValue }
-            if let kommo = error.kommoError { metadata["kommoCode"] = kommo.code.rawValue }
+            if let segment = error.segmentError { metadata["segmentCode"] = segment.code.description }
+            if let kommo = error.kommoError { metadata["kommoCode"] = kommo.code.description }
             return metadata
         }())
     }
