@@ -79,5 +79,10 @@ let package = Package(
                     swiftSettings: strictSwift6),
         .testTarget(name: "KommoSegmentTestingTests", dependencies: ["KommoSegmentTesting"],
                     swiftSettings: strictSwift6),
+        // Every ```swift block of README.md, Documentation/*.md and the DocC pages, compiled (one file per guide),
+        // and a check that the guides still match these copies.
+        .testTarget(name: "DocumentationTests",
+                    dependencies: ["KommoSegment", "KommoSegmentTesting", "KommoAPI", "SegmentAPI", "EventMapping"],
+                    swiftSettings: strictSwift6),
     ]
 )

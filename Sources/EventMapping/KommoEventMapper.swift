@@ -15,7 +15,7 @@ import SegmentModels
 /// ```swift
 /// let mapper = KommoEventMapper(configuration: try MappingConfiguration.load(from: json))
 /// let results = mapper.map(webhook) { event in contextFetchedFor(event) }
-/// for message in results.flatMap(\.messages) { try await queue.enqueue(message) }
+/// for result in results { try await queue.enqueue(result.messages) }   // one group per item; queue.run() delivers
 /// ```
 public struct KommoEventMapper: Sendable {
     /// The configuration: event names, won and lost stages, field maps, identity, integrations.

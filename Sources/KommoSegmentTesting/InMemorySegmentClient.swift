@@ -9,8 +9,13 @@ import Synchronization
 /// ```swift
 /// let sink = InMemorySegmentClient(failures: [.init(attempts: 2, status: 503)])
 /// let queue = SegmentQueue(client: sink, clock: ImmediateClock())
-/// try await queue.enqueue(.track("Deal Won", userID: "u1"))
-/// _ = await queue.flush()
+/// try await withThrowingTaskGroup(of: Void.self) { group in
+///     group.addTask { try await queue.run() }          // the queue delivers only while run() runs
+///     let ticket = try await queue.enqueue(.track("Deal Won", userID: "u1"))
+///     _ = try await ticket.outcome()                   // .delivered, after two scripted 503s
+///     _ = await queue.shutdown()                       // run() returns
+///     try await group.waitForAll()
+/// }
 /// // sink.messages holds the message; sink.retryCounts == [0, 1, 2]
 /// ```
 public final class InMemorySegmentClient: SegmentClient, Sendable {

@@ -55,7 +55,7 @@ public struct LogRecord: Sendable, Hashable {
 /// Where the SDK's log records go; the SDK is silent unless it is given one.
 ///
 /// Records below ``minimumLevel`` are never built: their metadata is computed only for records that are written.
-/// `Documentation/Deploying.md` shows a ten-line bridge to swift-log.
+/// `Documentation/Deploying.md` shows a bridge to swift-log that maps the levels one to one.
 public protocol LogSink: Sendable {
     /// The least severe level that is written.
     var minimumLevel: LogLevel { get }
