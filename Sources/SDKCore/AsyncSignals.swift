@@ -3,22 +3,28 @@ import Synchronization
 /// A value that is set once and awaited by any number of tasks: the outcome of a delivery, the end of a drain.
 ///
 /// Waiting honours cancellation: a cancelled waiter gets `nil` at once and the latch stays as it is.
+///
+/// Creating, reading and resolving are inlinable, so that a queue that opens one latch per message gets them
+/// specialized rather than through generic metadata.
 package final class AsyncLatch<Value: Sendable>: Sendable {
-    private struct State {
-        var value: Value?
-        var waiters: [UInt64: CheckedContinuation<Value?, Never>] = [:]
-        var nextID: UInt64 = 0
+    @usableFromInline
+    struct State {
+        @usableFromInline var value: Value?
+        @usableFromInline var waiters: [UInt64: CheckedContinuation<Value?, Never>] = [:]
+        @usableFromInline var nextID: UInt64 = 0
+
+        @inlinable init() {}
     }
 
-    private let state = Mutex(State())
+    @usableFromInline let state = Mutex(State())
 
-    package init() {}
+    @inlinable package init() {}
 
     /// The value, if it has been set.
-    package var value: Value? { state.withLock { $0.value } }
+    @inlinable package var value: Value? { state.withLock { $0.value } }
 
     /// Sets the value and wakes every waiter; `false` (and nothing changes) if it was already set.
-    @discardableResult
+    @inlinable @discardableResult
     package func resolve(_ value: Value) -> Bool {
         let waiters: [CheckedContinuation<Value?, Never>]? = state.withLock { state in
             guard state.value == nil else { return nil }
@@ -98,9 +104,12 @@ package final class WakeSignal: Sendable {
     }
 
     /// Returns after the next ``signal()`` (at once if one is pending), or when the calling task is cancelled.
-    package func wait() async {
+    ///
+    /// The waiter stays on its caller's actor, so a signal resumes it there directly, as one job of that actor,
+    /// rather than through the global executor first.
+    package func wait(isolation: isolated (any Actor)? = #isolation) async {
         await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            await withCheckedContinuation(isolation: isolation) { (continuation: CheckedContinuation<Void, Never>) in
                 let resumeNow: Bool = state.withLock { state in
                     if state.pending || Task.isCancelled {
                         state.pending = false

@@ -7,7 +7,8 @@ struct PendingMessage: Sendable {
 
 /// The messages waiting to be sent, in order, with their byte count: the queue's buffer.
 struct PendingBuffer {
-    private var items: [PendingMessage] = []
+    /// Taken messages are moved out (leaving `nil`), so a batch holds the only copy and nothing is retained twice.
+    private var items: [PendingMessage?] = []
     private var head = 0
     /// The JSON bytes of the waiting messages, one separator each included.
     private(set) var bytes = 0
@@ -26,13 +27,18 @@ struct PendingBuffer {
         var size = SegmentBatch.envelopeOverhead
         var end = head
         while end < items.count && end - head < maxMessages {
-            let next = items[end].bytes
+            let next = items[end]?.bytes ?? 0
             if end > head && size + next > budget { break }
             size += next
             end += 1
         }
-        let batch = Array(items[head..<end])
-        for message in batch { bytes -= message.bytes }
+        var batch: [PendingMessage] = []
+        batch.reserveCapacity(end - head)
+        for index in head..<end {
+            guard let message = items[index].take() else { continue }
+            bytes -= message.bytes
+            batch.append(message)
+        }
         head = end
         compact()
         return batch
@@ -40,7 +46,7 @@ struct PendingBuffer {
 
     /// Takes everything.
     mutating func takeAll() -> [PendingMessage] {
-        let all = Array(items[head...])
+        let all = items[head...].compactMap { $0 }
         items.removeAll(keepingCapacity: true)
         head = 0
         bytes = 0

@@ -41,6 +41,9 @@ public struct SegmentDeliveryTicket: Sendable {
 }
 
 /// The open tickets of a queue: how many messages each still waits for, and its first failure.
+///
+/// Tickets are numbered in order and almost always finish in order (batches are delivered one at a time), so they
+/// sit in an array indexed from the oldest open one: no hashing on the hot path.
 struct TicketBook {
     private struct Entry {
         var remaining: Int
@@ -48,31 +51,55 @@ struct TicketBook {
         let latch: AsyncLatch<SegmentDeliveryOutcome>
     }
 
-    private var entries: [UInt64: Entry] = [:]
-    private var nextID: UInt64 = 0
+    private var entries: [Entry?] = []
+    /// Where the oldest entry still held sits in ``entries``.
+    private var head = 0
+    /// The ticket number of `entries[0]`.
+    private var base: UInt64 = 1
+    private var nextID: UInt64 = 1
 
     /// Opens a ticket for `count` messages; returns its number and its latch.
     mutating func open(count: Int) -> (id: UInt64, latch: AsyncLatch<SegmentDeliveryOutcome>) {
-        nextID += 1
         let latch = AsyncLatch<SegmentDeliveryOutcome>()
+        let id = nextID
+        nextID += 1
         if count == 0 {
             latch.resolve(.delivered)
+            entries.append(nil)
         } else {
-            entries[nextID] = Entry(remaining: count, failure: nil, latch: latch)
+            entries.append(Entry(remaining: count, failure: nil, latch: latch))
         }
-        return (nextID, latch)
+        compact()
+        return (id, latch)
     }
 
     /// Records the outcome of one message of ticket `id`; resolves the ticket after its last message.
     mutating func record(_ id: UInt64, failure: SegmentError?) {
-        guard var entry = entries[id] else { return }
+        guard id >= base else { return }
+        let index = Int(id - base)
+        guard index < entries.count, var entry = entries[index] else { return }
         entry.remaining -= 1
         if entry.failure == nil { entry.failure = failure }
         if entry.remaining > 0 {
-            entries[id] = entry
+            entries[index] = entry
             return
         }
-        entries[id] = nil
+        entries[index] = nil
         entry.latch.resolve(entry.failure.map(SegmentDeliveryOutcome.failed) ?? .delivered)
+        compact()
+    }
+
+    /// Drops finished tickets from the front, and the space they held once it is half the array.
+    private mutating func compact() {
+        while head < entries.count && entries[head] == nil { head += 1 }
+        if head == entries.count {
+            base += UInt64(head)
+            entries.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head > 1_024 && head * 2 > entries.count {
+            base += UInt64(head)
+            entries.removeFirst(head)
+            head = 0
+        }
     }
 }

@@ -135,6 +135,8 @@ public actor SegmentQueue {
     private var stats = Statistics()
     /// Wakes ``run()`` when a batch may be ready or the queue changes phase.
     private let wake = WakeSignal()
+    /// Wakes the interval timer of ``run()`` when the oldest queued message changes.
+    private let intervalChanged = WakeSignal()
     /// Set once when shutdown's deadline passes: the batch in flight is abandoned.
     private let abort = AsyncLatch<Bool>()
     /// Whether shutdown's deadline has passed (what stopped a delivery, when one stops).
@@ -227,7 +229,11 @@ public actor SegmentQueue {
             throw reject(messages, SegmentError(
                 code: .queueFull, detail: "a group of \(messages.count) messages is larger than maxQueueSize"))
         }
-        return store(encoded)
+        let ticket = store(encoded)
+        // A batch is ready and nothing is in flight: let the delivery start before this producer queues more, so
+        // that batches stay near flushAt and the queue does not fill up behind one busy producer.
+        if inFlight == nil && isReady { await Task.yield() }
+        return ticket
     }
 
     private func prepare(_ messages: [SegmentMessage]) throws(SegmentError) -> [EncodedSegmentMessage] {
@@ -255,7 +261,10 @@ public actor SegmentQueue {
 
     private func store(_ encoded: [EncodedSegmentMessage]) -> SegmentDeliveryTicket {
         let (id, latch) = tickets.open(count: encoded.count)
-        if buffer.isEmpty && !encoded.isEmpty { intervalStart = clock.now }
+        if buffer.isEmpty && !encoded.isEmpty {
+            intervalStart = clock.now
+            intervalChanged.signal()
+        }
         for message in encoded { buffer.append(PendingMessage(encoded: message, ticket: id)) }
         counts.enqueued += encoded.count
         stats.enqueued += encoded.count
@@ -278,10 +287,31 @@ public actor SegmentQueue {
         }
         isRunning = true
         defer { isRunning = false }
+        let abort = self.abort
+        // Three children for the whole run, none per batch: delivery, the flush interval, and the shutdown
+        // deadline, which stops the other two (and the batch in flight) by ending the group.
+        try? await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await self.deliveryLoop() }
+            group.addTask { await self.intervalLoop() }
+            group.addTask {
+                if await abort.wait() == true { throw DeadlinePassed() }
+            }
+            _ = try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Thrown inside ``run()`` when shutdown's deadline has passed.
+    private struct DeadlinePassed: Error {}
+
+    /// Sends batches while they are ready; returns when the queue is closed, or at once when cancelled.
+    private func deliveryLoop() async {
         while true {
             if Task.isCancelled {
-                abandonAll(SegmentError(code: .undelivered, detail: "the queue's run() was cancelled",
-                                        isTransient: true))
+                if !deadlinePassed {
+                    abandonAll(SegmentError(code: .undelivered, detail: "the queue's run() was cancelled",
+                                            isTransient: true))
+                }
                 phase = .closed
                 return
             }
@@ -289,8 +319,22 @@ public actor SegmentQueue {
             if isReady {
                 await deliverNextBatch()
             } else {
-                await wake.wait(until: intervalDeadline, on: clock)
+                await wake.wait()
             }
+        }
+    }
+
+    /// Wakes the delivery when the oldest queued message has waited ``Configuration/flushInterval``.
+    private func intervalLoop() async {
+        var fired: Duration?
+        while !Task.isCancelled {
+            guard let deadline = intervalDeadline, deadline != fired else {
+                await intervalChanged.wait()
+                continue
+            }
+            try? await clock.sleep(until: deadline)
+            fired = deadline
+            wake.signal()
         }
     }
 
@@ -314,43 +358,27 @@ public actor SegmentQueue {
         let batch = buffer.takeBatch(maxMessages: configuration.clampedBatchMessages,
                                      budget: configuration.clampedBatchBytes)
         intervalStart = buffer.isEmpty ? nil : clock.now
+        intervalChanged.signal()
         waiters.roomFreed()
         inFlight = batch
-        let delivery = self.delivery
-        let abort = self.abort
-        let encoded = SegmentBatch(batch.map(\.encoded))
-        let outcome: BatchDelivery.Outcome? = await withTaskGroup(of: BatchDelivery.Outcome?.self) { group in
-            group.addTask { await delivery.deliver(encoded, counting: self) }
-            group.addTask {
-                _ = await abort.wait()
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            // When the abort side ends first (the deadline, or run() cancelled), the delivery's own outcome follows
-            // at once: a stop with its attempts, or a result that came in just before.
-            if let first { return first }
-            return await group.next() ?? nil
-        }
+        let outcome = await delivery.deliver(SegmentBatch(batch.map(\.encoded)), counting: self)
         // Shutdown's deadline abandons the batch in flight itself (see abandonAll).
         guard inFlight != nil else { return }
         inFlight = nil
         switch outcome {
-        case .finished(let result)?:
+        case .finished(let result):
             finish(batch, with: result)
-        case .stopped(let attempts, let lastError)?:
+        case .stopped(let attempts, let lastError):
             finish(batch, with: .failure(stoppedError(attempts: attempts, lastError: lastError)))
-        case nil:
-            finish(batch, with: .failure(stoppedError(attempts: nil, lastError: nil)))
         }
     }
 
     /// The error of a batch whose delivery stopped before it finished, saying what stopped it.
     private func stoppedError(attempts: Int?, lastError: SegmentError?) -> SegmentError {
-        let detail = if Task.isCancelled {
-            "the queue's run() was cancelled while the batch was being delivered"
-        } else if deadlinePassed {
+        let detail = if deadlinePassed {
             "delivery was stopped by the shutdown deadline"
+        } else if Task.isCancelled {
+            "the queue's run() was cancelled while the batch was being delivered"
         } else {
             "the Segment client threw CancellationError while its task was not cancelled"
         }
