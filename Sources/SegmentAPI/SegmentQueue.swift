@@ -239,18 +239,29 @@ public actor SegmentQueue {
     private func prepare(_ messages: [SegmentMessage]) throws(SegmentError) -> [EncodedSegmentMessage] {
         var encoded: [EncodedSegmentMessage] = []
         encoded.reserveCapacity(messages.count)
-        var completed = messages
-        for index in completed.indices {
-            if completed[index].messageID == nil { completed[index].messageID = makeMessageID() }
-            if completed[index].timestamp == nil { completed[index].timestamp = wallClock.now }
+        for index in messages.indices {
+            var message = messages[index]
+            complete(&message)
+            do throws(SegmentError) {
+                guard phase == .open else { throw SegmentError(code: .shutDown, detail: "the queue is shut down") }
+                encoded.append(try EncodedSegmentMessage(message, encoder: delivery.encoder))
+            } catch {
+                // The whole group is refused, each message with the id and timestamp it was given.
+                var group = encoded.map(\.message) + [message]
+                for var rest in messages[(index + 1)...] {
+                    complete(&rest)
+                    group.append(rest)
+                }
+                throw reject(group, error)
+            }
         }
-        do throws(SegmentError) {
-            guard phase == .open else { throw SegmentError(code: .shutDown, detail: "the queue is shut down") }
-            for message in completed { encoded.append(try EncodedSegmentMessage(message, encoder: delivery.encoder)) }
-            return encoded
-        } catch {
-            throw reject(completed, error)
-        }
+        return encoded
+    }
+
+    /// Fills in a missing `messageId` and `timestamp`.
+    private func complete(_ message: inout SegmentMessage) {
+        if message.messageID == nil { message.messageID = makeMessageID() }
+        if message.timestamp == nil { message.timestamp = wallClock.now }
     }
 
     private func reject(_ messages: [SegmentMessage], _ error: SegmentError) -> SegmentError {
