@@ -130,22 +130,9 @@ struct RequestEngine: Sendable {
                                     extraHeaders: HTTPHeaders) async throws -> Reply {
         let isIdempotent = method == .get
         let retrier = Retrier(policy: configuration.retryPolicy, monotonic: clock, random: random)
-        let maxRetryAfter = configuration.retryPolicy.maxRetryAfter
         var sawRateLimit = false
         let logger = self.logger
-        return try await retrier.run(classify: { error in
-            guard let error = error as? KommoAPIError else { return .doNotRetry }
-            switch error.code {
-            case .rateLimited:
-                return error.retryAfter.map { .retryAfter($0) } ?? .retry
-            case .serverError:
-                return isIdempotent ? .retry : .doNotRetry
-            case .transport:
-                return isIdempotent && error.isTransientTransportFailure ? .retry : .doNotRetry
-            default:
-                return .doNotRetry
-            }
-        }, onWait: { wait in
+        return try await retrier.run(classify: { Self.classify($0, isIdempotent: isIdempotent) }, onWait: { wait in
             logger.log(.debug, "Kommo retry wait", [
                 "seconds": String(wait.duration.seconds), "attempts": String(wait.attemptsSoFar),
                 "requestedByServer": String(wait.isRequestedByServer),
@@ -156,45 +143,75 @@ struct RequestEngine: Sendable {
                 $0.requests += 1
                 if attempt.previousAttempts > 0 { $0.retries += 1 }
             }
-            var headers: HTTPHeaders = [
-                "Authorization": "Bearer \(token)",
-                "Accept": "application/json",
-                "User-Agent": configuration.userAgent,
-            ]
-            if body != nil { headers["Content-Type"] = "application/json" }
-            for field in extraHeaders { headers[field.name] = field.value }
-            let request = HTTPRequest(method: method, url: url, headers: headers,
-                                      timeout: configuration.requestTimeout)
-            let response: HTTPResponse
-            let data: Data
-            do {
-                (response, data) = try await transport.send(request, body: body)
-            } catch let error as HTTPTransportError {
-                let scrubbed = error.scrubbed { Redaction.scrub($0, secrets: [token]) }
-                throw KommoAPIError(code: .transport, request: request.description, status: error.status,
-                                    detail: scrubbed.description, underlyingError: scrubbed)
-            }
+            let request = makeRequest(method: method, url: url, hasBody: body != nil, token: token,
+                                      extraHeaders: extraHeaders)
+            let (response, data) = try await send(request, body: body, token: token)
             if response.isSuccess {
                 return Reply(response: response, body: data, request: request)
             }
-            let now = wallClock.now
-            var afterRateLimit = false
-            if response.status == 429 {
-                sawRateLimit = true
-                statistics.update { $0.rateLimited += 1 }
-                logger.log(.notice, "Kommo rate limit reached", ["path": url.path])
-                let error = KommoAPIError.from(response: response, body: data, request: request, secrets: [token],
-                                               now: now, afterRateLimit: false)
-                await limiter.noteRateLimited(retryAfter: error.retryAfter.map { min($0, maxRetryAfter) })
-                throw error
-            }
-            if response.status == 403 {
-                let window = configuration.blockDetectionWindow
-                let recent = await limiter.wasRateLimited(within: window)
-                afterRateLimit = sawRateLimit || recent
-            }
-            throw KommoAPIError.from(response: response, body: data, request: request, secrets: [token], now: now,
-                                     afterRateLimit: afterRateLimit)
+            if response.status == 429 { sawRateLimit = true }
+            throw await failure(response, body: data, request: request, token: token, sawRateLimit: sawRateLimit)
         })
+    }
+
+    /// Kommo's retry rules: 429 on every method, 5xx and transient transport failures on GETs only.
+    private static func classify(_ error: any Error, isIdempotent: Bool) -> RetryVerdict {
+        guard let error = error as? KommoAPIError else { return .doNotRetry }
+        switch error.code {
+        case .rateLimited:
+            return error.retryAfter.map { .retryAfter($0) } ?? .retry
+        case .serverError:
+            return isIdempotent ? .retry : .doNotRetry
+        case .transport:
+            return isIdempotent && error.isTransientTransportFailure ? .retry : .doNotRetry
+        default:
+            return .doNotRetry
+        }
+    }
+
+    private func makeRequest(method: HTTPMethod, url: URL, hasBody: Bool, token: String,
+                             extraHeaders: HTTPHeaders) -> HTTPRequest {
+        var headers: HTTPHeaders = [
+            "Authorization": "Bearer \(token)",
+            "Accept": "application/json",
+            "User-Agent": configuration.userAgent,
+        ]
+        if hasBody { headers["Content-Type"] = "application/json" }
+        for field in extraHeaders { headers[field.name] = field.value }
+        return HTTPRequest(method: method, url: url, headers: headers, timeout: configuration.requestTimeout)
+    }
+
+    /// One exchange; a transport failure becomes a `.transport` error with the token scrubbed from its cause.
+    private func send(_ request: HTTPRequest, body: Data?, token: String) async throws -> (HTTPResponse, Data) {
+        do {
+            return try await transport.send(request, body: body)
+        } catch let error as HTTPTransportError {
+            let scrubbed = error.scrubbed { Redaction.scrub($0, secrets: [token]) }
+            throw KommoAPIError(code: .transport, request: request.description, status: error.status,
+                                detail: scrubbed.description, underlyingError: scrubbed)
+        }
+    }
+
+    /// The error of a response that is not a success; a 429 pauses the shared limiter, and a 403 soon after a 429
+    /// is read as an IP block.
+    private func failure(_ response: HTTPResponse, body: Data, request: HTTPRequest, token: String,
+                         sawRateLimit: Bool) async -> KommoAPIError {
+        let now = wallClock.now
+        if response.status == 429 {
+            statistics.update { $0.rateLimited += 1 }
+            logger.log(.notice, "Kommo rate limit reached", ["path": request.url.path])
+            let error = KommoAPIError.from(response: response, body: body, request: request, secrets: [token],
+                                           now: now, afterRateLimit: false)
+            let maxRetryAfter = configuration.retryPolicy.maxRetryAfter
+            await limiter.noteRateLimited(retryAfter: error.retryAfter.map { min($0, maxRetryAfter) })
+            return error
+        }
+        var afterRateLimit = false
+        if response.status == 403 {
+            let recent = await limiter.wasRateLimited(within: configuration.blockDetectionWindow)
+            afterRateLimit = sawRateLimit || recent
+        }
+        return KommoAPIError.from(response: response, body: body, request: request, secrets: [token], now: now,
+                                  afterRateLimit: afterRateLimit)
     }
 }
