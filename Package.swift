@@ -31,7 +31,7 @@ let package = Package(
         // The JSON value type, a fast deterministic JSON writer and ISO-8601 timestamps (pure, no I/O).
         .target(name: "JSONCore", swiftSettings: strictSwift6),
         // Segment messages, validation and the wire encoder (pure: EventMapping may import it).
-        .target(name: "SegmentModels", dependencies: ["JSONCore"], swiftSettings: strictSwift6),
+        .target(name: "SegmentModels", dependencies: ["SDKCore", "JSONCore"], swiftSettings: strictSwift6),
         // The Segment / RudderStack client and the batching, retrying queue.
         .target(name: "SegmentAPI", dependencies: ["HTTPCore", "SegmentModels"], swiftSettings: strictSwift6),
         // Kommo value types: the webhook parser and event model (pure, no I/O), and the REST entity models.

@@ -92,7 +92,7 @@ public struct HTTPTransportError: Error, Sendable, Hashable, CustomStringConvert
     /// Equal when code, request, status, detail and the cause's description are equal.
     public static func == (lhs: HTTPTransportError, rhs: HTTPTransportError) -> Bool {
         lhs.code == rhs.code && lhs.request == rhs.request && lhs.status == rhs.status && lhs.detail == rhs.detail
-            && lhs.underlyingError.map { String(describing: $0) } == rhs.underlyingError.map { String(describing: $0) }
+            && causesMatch(lhs.underlyingError, rhs.underlyingError)
     }
 
     /// Hashes code, request, status and detail.

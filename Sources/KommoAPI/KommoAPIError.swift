@@ -165,7 +165,7 @@ public struct KommoAPIError: Error, Sendable, Hashable, CustomStringConvertible 
         lhs.code == rhs.code && lhs.request == rhs.request && lhs.status == rhs.status
             && lhs.requestID == rhs.requestID && lhs.detail == rhs.detail
             && lhs.validationErrors == rhs.validationErrors && lhs.retryAfter == rhs.retryAfter && lhs.body == rhs.body
-            && lhs.underlyingError.map { String(describing: $0) } == rhs.underlyingError.map { String(describing: $0) }
+            && causesMatch(lhs.underlyingError, rhs.underlyingError)
     }
 
     /// Hashes code, request, status, request id and detail.

@@ -1,3 +1,5 @@
+import SDKCore
+
 /// Everything that can go wrong on the Segment side: a message refused before it is queued, or a batch that could
 /// not be delivered.
 ///
@@ -107,7 +109,7 @@ public struct SegmentError: Error, Sendable, Hashable, CustomStringConvertible {
         lhs.code == rhs.code && lhs.detail == rhs.detail && lhs.status == rhs.status
             && lhs.responseBody == rhs.responseBody && lhs.attempts == rhs.attempts
             && lhs.isTransient == rhs.isTransient && lhs.retryAfter == rhs.retryAfter
-            && lhs.underlyingError.map { String(describing: $0) } == rhs.underlyingError.map { String(describing: $0) }
+            && causesMatch(lhs.underlyingError, rhs.underlyingError)
     }
 
     /// Hashes code, detail, status and attempts.

@@ -120,7 +120,7 @@ public struct PipelineError: Error, Sendable, Hashable, CustomStringConvertible 
     /// Equal when code, detail and the cause's description are equal.
     public static func == (lhs: PipelineError, rhs: PipelineError) -> Bool {
         lhs.code == rhs.code && lhs.detail == rhs.detail
-            && lhs.underlyingError.map { String(describing: $0) } == rhs.underlyingError.map { String(describing: $0) }
+            && causesMatch(lhs.underlyingError, rhs.underlyingError)
     }
 
     /// Hashes code and detail.
