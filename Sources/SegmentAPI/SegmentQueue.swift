@@ -119,8 +119,7 @@ public actor SegmentQueue {
     public let configuration: Configuration
     private let delivery: BatchDelivery
     private let clock: MonotonicClock
-    private let wallClock: WallClock
-    private let makeMessageID: @Sendable () -> String
+    private let completion: MessageCompletion
     private let onDelivery: (@Sendable (SegmentDeliveryEvent) -> Void)?
 
     private var buffer = PendingBuffer()
@@ -129,16 +128,9 @@ public actor SegmentQueue {
     private var intervalStart: Duration?
     private var phase = Phase.open
     private var isRunning = false
-    private var counts = (enqueued: 0, finished: 0)
     private var waiters = Waiters()
-    private var undeliveredSinceShutdown: [SegmentMessage] = []
-    private var stats = Statistics()
-    /// Wakes ``run()`` when a batch may be ready or the queue changes phase.
-    private let wake = WakeSignal()
-    /// Wakes the interval timer of ``run()`` when the oldest queued message changes.
-    private let intervalChanged = WakeSignal()
-    /// Set once when shutdown's deadline passes: the batch in flight is abandoned.
-    private let abort = AsyncLatch<Bool>()
+    private var accounting = Accounting()
+    private let signals = RunSignals()
     /// Whether shutdown's deadline has passed (what stopped a delivery, when one stops).
     private var deadlinePassed = false
 
@@ -167,8 +159,7 @@ public actor SegmentQueue {
                                                        random: random),
                                       logger: SDKLogger(log, source: "segment"))
         self.clock = monotonic
-        self.wallClock = wallClock
-        self.makeMessageID = makeMessageID
+        self.completion = MessageCompletion(wallClock: wallClock, makeMessageID: makeMessageID)
         self.onDelivery = onDelivery
     }
 
@@ -218,7 +209,7 @@ public actor SegmentQueue {
         let encoded = try prepare(messages)
         if encoded.count <= configuration.clampedQueueSize {
             while phase == .open && buffer.count + encoded.count > configuration.clampedQueueSize {
-                wake.signal()
+                signals.wake.signal()
                 guard await waiters.addRoomWaiter().wait() != nil else { throw CancellationError() }
             }
         }
@@ -258,14 +249,12 @@ public actor SegmentQueue {
         return encoded
     }
 
-    /// Fills in a missing `messageId` and `timestamp`.
     private func complete(_ message: inout SegmentMessage) {
-        if message.messageID == nil { message.messageID = makeMessageID() }
-        if message.timestamp == nil { message.timestamp = wallClock.now }
+        completion.complete(&message)
     }
 
     private func reject(_ messages: [SegmentMessage], _ error: SegmentError) -> SegmentError {
-        stats.rejected += messages.count
+        accounting.stats.rejected += messages.count
         for message in messages { onDelivery?(.rejected(message, error)) }
         return error
     }
@@ -274,12 +263,12 @@ public actor SegmentQueue {
         let (id, latch) = tickets.open(count: encoded.count)
         if buffer.isEmpty && !encoded.isEmpty {
             intervalStart = clock.now
-            intervalChanged.signal()
+            signals.intervalChanged.signal()
         }
         for message in encoded { buffer.append(PendingMessage(encoded: message, ticket: id)) }
-        counts.enqueued += encoded.count
-        stats.enqueued += encoded.count
-        if buffer.count == encoded.count || isReady { wake.signal() }
+        accounting.counts.enqueued += encoded.count
+        accounting.stats.enqueued += encoded.count
+        if buffer.count == encoded.count || isReady { signals.wake.signal() }
         return SegmentDeliveryTicket(messageIDs: encoded.map { $0.message.messageID ?? "" }, latch: latch)
     }
 
@@ -298,7 +287,7 @@ public actor SegmentQueue {
         }
         isRunning = true
         defer { isRunning = false }
-        let abort = self.abort
+        let abort = signals.abort
         // Three children for the whole run, none per batch: delivery, the flush interval, and the shutdown
         // deadline, which stops the other two (and the batch in flight) by ending the group.
         try? await withThrowingTaskGroup(of: Void.self) { group in
@@ -330,7 +319,7 @@ public actor SegmentQueue {
             if isReady {
                 await deliverNextBatch()
             } else {
-                await wake.wait()
+                await signals.wake.wait()
             }
         }
     }
@@ -340,12 +329,12 @@ public actor SegmentQueue {
         var fired: Duration?
         while !Task.isCancelled {
             guard let deadline = intervalDeadline, deadline != fired else {
-                await intervalChanged.wait()
+                await signals.intervalChanged.wait()
                 continue
             }
             try? await clock.sleep(until: deadline)
             fired = deadline
-            wake.signal()
+            signals.wake.signal()
         }
     }
 
@@ -369,7 +358,7 @@ public actor SegmentQueue {
         let batch = buffer.takeBatch(maxMessages: configuration.clampedBatchMessages,
                                      budget: configuration.clampedBatchBytes)
         intervalStart = buffer.isEmpty ? nil : clock.now
-        intervalChanged.signal()
+        signals.intervalChanged.signal()
         waiters.roomFreed()
         inFlight = batch
         let outcome = await delivery.deliver(SegmentBatch(batch.map(\.encoded)), counting: self)
@@ -400,18 +389,18 @@ public actor SegmentQueue {
 
     /// Counts one HTTP attempt (called by the delivery).
     func countAttempt(isRetry: Bool) {
-        stats.requests += 1
-        if isRetry { stats.retries += 1 }
+        accounting.stats.requests += 1
+        if isRetry { accounting.stats.retries += 1 }
     }
 
     private func finish(_ batch: [PendingMessage], with outcome: DeliveryResult) {
         let messages = batch.map(\.encoded.message)
         switch outcome {
         case .success(let receipt):
-            stats.delivered += messages.count
-            stats.batchesDelivered += 1
-            stats.deliveredBytes += receipt.requestBytes
-            stats.largestRequestBytes = max(stats.largestRequestBytes, receipt.requestBytes)
+            accounting.stats.delivered += messages.count
+            accounting.stats.batchesDelivered += 1
+            accounting.stats.deliveredBytes += receipt.requestBytes
+            accounting.stats.largestRequestBytes = max(accounting.stats.largestRequestBytes, receipt.requestBytes)
             for message in batch { tickets.record(message.ticket, failure: nil) }
             onDelivery?(.delivered(messages, receipt))
         case .failure(let error):
@@ -419,13 +408,13 @@ public actor SegmentQueue {
                 "messages": String(messages.count), "code": error.code.description,
                 "status": error.status.map(String.init) ?? "-", "attempts": error.attempts.map(String.init) ?? "-",
             ])
-            stats.failed += messages.count
-            if phase != .open { undeliveredSinceShutdown.append(contentsOf: messages) }
+            accounting.stats.failed += messages.count
+            if phase != .open { accounting.undeliveredSinceShutdown.append(contentsOf: messages) }
             for message in batch { tickets.record(message.ticket, failure: error) }
             onDelivery?(.failed(messages, error))
         }
-        counts.finished += messages.count
-        waiters.finished(through: counts.finished)
+        accounting.counts.finished += messages.count
+        waiters.finished(through: accounting.counts.finished)
     }
 
     /// Fails the batch in flight and everything queued with `error`.
@@ -451,7 +440,7 @@ public actor SegmentQueue {
     ///   cancelled (delivery goes on).
     @discardableResult
     public func flush(timeout: Duration? = nil) async -> Bool {
-        await waitForFinished(through: counts.enqueued, timeout: timeout)
+        await waitForFinished(through: accounting.counts.enqueued, timeout: timeout)
     }
 
     /// Stops accepting messages, delivers what is queued, and reports what could not be delivered.
@@ -466,32 +455,32 @@ public actor SegmentQueue {
             phase = .shuttingDown
             waiters.roomFreed()
         }
-        wake.signal()
-        let drained = await waitForFinished(through: counts.enqueued, timeout: timeout)
+        signals.wake.signal()
+        let drained = await waitForFinished(through: accounting.counts.enqueued, timeout: timeout)
         if !drained {
             deadlinePassed = true
             abandonAll(SegmentError(code: .undelivered, detail: "the shutdown deadline passed", isTransient: true))
-            abort.resolve(true)
+            signals.abort.resolve(true)
         }
         phase = .closed
-        wake.signal()
-        var statistics = stats
+        signals.wake.signal()
+        var statistics = accounting.stats
         statistics.queued = buffer.count
-        return ShutdownReport(drained: drained, undelivered: undeliveredSinceShutdown, statistics: statistics)
+        return ShutdownReport(drained: drained, undelivered: accounting.undeliveredSinceShutdown, statistics: statistics)
     }
 
     /// The counters so far.
     public var statistics: Statistics {
-        var snapshot = stats
+        var snapshot = accounting.stats
         snapshot.queued = buffer.count
         return snapshot
     }
 
     private func waitForFinished(through target: Int, timeout: Duration?) async -> Bool {
-        if counts.finished >= target { return true }
+        if accounting.counts.finished >= target { return true }
         let (id, latch) = waiters.addFinishWaiter(through: target)
         defer { waiters.removeFinishWaiter(id) }
-        wake.signal()
+        signals.wake.signal()
         guard let timeout else { return await latch.wait() ?? false }
         let clock = self.clock
         return await withTaskGroup(of: Bool.self) { group in
@@ -522,6 +511,35 @@ extension SegmentQueue {
 }
 
 typealias DeliveryResult = Result<SegmentDeliveryReceipt, SegmentError>
+
+/// Fills in what a message lacks at enqueue: a `messageId` and a `timestamp`.
+struct MessageCompletion: Sendable {
+    let wallClock: WallClock
+    let makeMessageID: @Sendable () -> String
+
+    func complete(_ message: inout SegmentMessage) {
+        if message.messageID == nil { message.messageID = makeMessageID() }
+        if message.timestamp == nil { message.timestamp = wallClock.now }
+    }
+}
+
+/// What a queue has counted: messages enqueued and finished (for flush), the statistics, and what failed after
+/// shutdown began.
+struct Accounting {
+    var counts = (enqueued: 0, finished: 0)
+    var stats = SegmentQueue.Statistics()
+    var undeliveredSinceShutdown: [SegmentMessage] = []
+}
+
+/// The signals of ``SegmentQueue/run()``.
+struct RunSignals: Sendable {
+    /// Wakes the delivery when a batch may be ready or the queue changes phase.
+    let wake = WakeSignal()
+    /// Wakes the interval timer when the oldest queued message changes.
+    let intervalChanged = WakeSignal()
+    /// Set once when shutdown's deadline passes: the batch in flight is abandoned.
+    let abort = AsyncLatch<Bool>()
+}
 
 /// The callers waiting on a queue: for room (backpressure) and for messages to finish (flush, shutdown).
 struct Waiters {
