@@ -7,7 +7,6 @@
 import Foundation
 import KommoSegment
 import KommoSegmentTesting
-import Synchronization
 
 /// Accepts every batch at once.
 struct AcceptingSegment: SegmentClient {

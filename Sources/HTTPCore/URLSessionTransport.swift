@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -151,7 +150,7 @@ public final class URLSessionTransport: HTTPTransport {
 
 /// The data task of one request, shared with its cancellation handler.
 private final class DataTaskHandle: Sendable {
-    let task = Mutex<URLSessionDataTask?>(nil)
+    let task = Locked<URLSessionDataTask?>(nil)
 }
 
 /// Refuses every redirect, so that the 3xx response itself is returned and credentials stay on one host.

@@ -1,4 +1,4 @@
-import Synchronization
+import HTTPCore
 
 /// What a Kommo client has done so far: its own request statistics, so callers never count URL paths.
 public struct KommoClientStatistics: Sendable, Hashable {
@@ -20,7 +20,7 @@ public struct KommoClientStatistics: Sendable, Hashable {
 
 /// The counters behind ``KommoClientStatistics``, shared by the copies of one client.
 final class StatisticsCounter: Sendable {
-    private let counts = Mutex(KommoClientStatistics())
+    private let counts = Locked(KommoClientStatistics())
 
     func update(_ change: (inout KommoClientStatistics) -> Void) {
         counts.withLock { change(&$0) }

@@ -1,7 +1,6 @@
 import Foundation
 import JSONCore
 import SegmentAPI
-import Synchronization
 
 /// A ``SegmentClient`` that keeps every batch in memory instead of posting it, optionally failing some attempts
 /// first, so tests can drive a ``SegmentQueue`` (or anything built on it) and read back what would have been sent.
@@ -52,11 +51,11 @@ public final class InMemorySegmentClient: SegmentClient, Sendable {
         var script: [Failure]
         var attempts: [Attempt] = []
     }
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     /// Creates a sink that fails according to `failures` (in order), then accepts every batch with 200.
     public init(failures: [Failure] = []) {
-        state = Mutex(State(script: failures.filter { $0.attempts > 0 }))
+        state = Locked(State(script: failures.filter { $0.attempts > 0 }))
     }
 
     /// Adds failures to the end of the script.
@@ -113,7 +112,7 @@ public final class InMemorySegmentClient: SegmentClient, Sendable {
 
 /// A ``LogSink`` that keeps every record in memory, for tests that assert on what was logged.
 public final class InMemoryLogSink: LogSink, Sendable {
-    private let records = Mutex<[LogRecord]>([])
+    private let records = Locked<[LogRecord]>([])
 
     /// The least severe level kept.
     public let minimumLevel: LogLevel

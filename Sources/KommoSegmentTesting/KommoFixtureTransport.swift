@@ -2,7 +2,6 @@ import Foundation
 import HTTPCore
 import JSONCore
 import KommoAPI
-import Synchronization
 
 /// An ``HTTPTransport`` that answers Kommo API v4 requests from JSON files instead of the network.
 ///
@@ -92,7 +91,7 @@ public final class KommoFixtureTransport: HTTPTransport, Sendable {
         var noteBodies: [Data] = []
         var nextNoteID: Int64
     }
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     /// Creates a transport over `source`.
     ///
@@ -108,7 +107,7 @@ public final class KommoFixtureTransport: HTTPTransport, Sendable {
         self.usersForbidden = usersForbidden
         self.acceptedToken = acceptedToken
         self.firstNoteID = firstNoteID
-        state = Mutex(State(nextNoteID: firstNoteID))
+        state = Locked(State(nextNoteID: firstNoteID))
     }
 
     /// Creates a transport that reads the fixture directory at `directory`.

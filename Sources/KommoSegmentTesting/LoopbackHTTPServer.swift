@@ -1,6 +1,5 @@
 import Foundation
 import HTTPCore
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -61,7 +60,7 @@ public final class LoopbackHTTPServer: Sendable {
     /// The port the server listens on.
     public let port: UInt16
     private let listener: Int32
-    private let state: Mutex<(stopped: Bool, requests: [Request], open: [Int32])>
+    private let state: Locked<(stopped: Bool, requests: [Request], open: [Int32])>
     private let handler: @Sendable (Request) -> Response
 
     /// The base URL, `http://127.0.0.1:<port>`.
@@ -73,7 +72,7 @@ public final class LoopbackHTTPServer: Sendable {
     /// Starts a server that answers with `handler`.
     public init(handler: @escaping @Sendable (Request) -> Response) throws {
         self.handler = handler
-        state = Mutex((false, [], []))
+        state = Locked((false, [], []))
         let (fd, boundPort) = try Self.bindLoopbackSocket(reuseAddress: true)
         guard listen(fd, 64) == 0 else { close(fd); throw StartError(step: "listen", code: errno) }
         port = boundPort

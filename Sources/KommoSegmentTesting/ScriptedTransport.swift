@@ -1,6 +1,5 @@
 import Foundation
 import HTTPCore
-import Synchronization
 
 /// A request as the scripted transport received it.
 public struct RecordedRequest: Sendable {
@@ -39,11 +38,11 @@ public final class ScriptedTransport: HTTPTransport {
         var fallback: (@Sendable (HTTPRequest, Data?) -> Answer)?
         var log: [RecordedRequest] = []
     }
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     /// Creates a transport that gives `answers` in order, then `fallback` (if any) for every later request.
     public init(_ answers: [Answer] = [], fallback: (@Sendable (HTTPRequest, Data?) -> Answer)? = nil) {
-        state = Mutex(State(answers: answers, fallback: fallback))
+        state = Locked(State(answers: answers, fallback: fallback))
     }
 
     /// Adds answers to the end of the script.

@@ -1,6 +1,5 @@
 import Foundation
 import HTTPCore
-import Synchronization
 
 /// The instant of the test clocks: the time elapsed since the clock was created.
 public struct TestInstant: InstantProtocol, Sendable, Hashable, Comparable {
@@ -51,7 +50,7 @@ public final class ImmediateClock: TestClock {
         var sleeps: [Duration] = []
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     /// The wall-clock date at which the clock starts.
     public let start: Date
 
@@ -121,7 +120,7 @@ public final class ManualClock: TestClock {
         }
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     /// The wall-clock date at which the clock starts.
     public let start: Date
 

@@ -1,5 +1,3 @@
-import Synchronization
-
 /// A value that is set once and awaited by any number of tasks: the outcome of a delivery, the end of a drain.
 ///
 /// Waiting honours cancellation: a cancelled waiter gets `nil` at once and the latch stays as it is.
@@ -16,7 +14,7 @@ package final class AsyncLatch<Value: Sendable>: Sendable {
         @inlinable init() {}
     }
 
-    @usableFromInline let state = Mutex(State())
+    @usableFromInline let state = Locked(State())
 
     @inlinable package init() {}
 
@@ -86,7 +84,7 @@ package final class WakeSignal: Sendable {
         var waiter: CheckedContinuation<Void, Never>?
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     package init() {}
 

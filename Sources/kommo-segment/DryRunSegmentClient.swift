@@ -1,11 +1,10 @@
 import Foundation
 import KommoSegment
-import Synchronization
 
 /// A Segment client that writes each message to standard output as one JSON line, exactly as it would be sent
 /// (keys sorted), and reports it delivered.
 final class DryRunSegmentClient: SegmentClient {
-    private let output = Mutex(FileHandle.standardOutput)
+    private let output = Locked(FileHandle.standardOutput)
 
     func send(_ batch: SegmentBatch, retryCount: Int) async throws -> SegmentDeliveryReceipt {
         var bytes: [UInt8] = []

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import HTTPCore
 import Testing
 import KommoSegmentTesting
@@ -184,7 +183,25 @@ struct RetrierTests {
 
 /// A thread-safe list of integers for recording from `@Sendable` closures.
 final class Counter: Sendable {
-    private let storage = Synchronization.Mutex<[Int]>([])
+    private let storage = LockedValue<[Int]>([])
     func append(_ value: Int) { storage.withLock { $0.append(value) } }
     var values: [Int] { storage.withLock { $0 } }
+}
+
+@Suite("The package's lock", .timeLimit(.minutes(1)))
+struct LockedTests {
+    @Test("8 tasks each adding 10,000 times under the lock lose no update; a throwing body releases the lock")
+    func contention() async throws {
+        let total = Locked(0)
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<8 {
+                group.addTask { for _ in 0..<10_000 { total.withLock { $0 += 1 } } }
+            }
+        }
+        #expect(total.withLock { $0 } == 80_000)
+
+        struct Refused: Error {}
+        #expect(throws: Refused.self) { try total.withLock { (_: inout Int) throws(Refused) in throw Refused() } }
+        #expect(total.withLock { value -> Int in value += 1; return value } == 80_001)
+    }
 }

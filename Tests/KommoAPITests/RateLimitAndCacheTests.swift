@@ -3,7 +3,6 @@ import HTTPCore
 import JSONCore
 import KommoAPI
 import KommoSegmentTesting
-import Synchronization
 import Testing
 
 /// The most timestamps falling in any closed one-second window.
@@ -281,8 +280,10 @@ struct ClientStatisticsTests {
 /// Holds the first request until released, then answers every request from `wrapped`.
 final class HeldTransport: HTTPTransport {
     private let wrapped: ScriptedTransport
-    private let state = Mutex<(held: Bool, released: Bool, waiter: CheckedContinuation<Void, Never>?)>(
+    private let state = LockedValue<(held: Bool, released: Bool, waiter: CheckedContinuation<Void, Never>?)>(
         (false, false, nil))
+
+    private let heldSignal = AsyncLatch<Bool>()
 
     init(_ wrapped: ScriptedTransport) { self.wrapped = wrapped }
 
@@ -297,14 +298,14 @@ final class HeldTransport: HTTPTransport {
                 s.waiter = continuation
                 return false
             }
-            if proceed { continuation.resume() }
+            if proceed { continuation.resume() } else { heldSignal.resolve(true) }
         }
         return try await wrapped.send(request, body: body)
     }
 
     /// Returns once the first request is held.
     func waitUntilHeld() async {
-        while !state.withLock({ $0.held }) { await Task.yield() }
+        _ = await heldSignal.wait()
     }
 
     /// Lets the held request (and every later one) through.

@@ -2,7 +2,6 @@ import Foundation
 import HTTPCore
 import JSONCore
 import KommoAPI
-import Synchronization
 import KommoSegmentTesting
 
 /// Shared builders for the client tests.
@@ -83,7 +82,7 @@ final class Recorder<Value: Sendable>: Sendable {
         var watchers: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
     }
 
-    private let storage = Mutex(State())
+    private let storage = LockedValue(State())
 
     func append(_ value: Value) {
         let ready: [CheckedContinuation<Void, Never>] = storage.withLock { state in

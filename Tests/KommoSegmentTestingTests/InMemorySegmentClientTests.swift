@@ -2,7 +2,6 @@ import Foundation
 import JSONCore
 import KommoSegmentTesting
 import SegmentAPI
-import Synchronization
 import Testing
 
 @Suite("InMemorySegmentClient with SegmentQueue", .timeLimit(.minutes(1)))

@@ -1,6 +1,5 @@
 import Foundation
 import KommoSegment
-import Synchronization
 import Testing
 import KommoSegmentTesting
 

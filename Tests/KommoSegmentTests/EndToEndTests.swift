@@ -4,7 +4,6 @@ import HTTPCore
 import JSONCore
 import KommoSegment
 import KommoSegmentTesting
-import Synchronization
 import Testing
 
 // End-to-end over real TCP: the pipeline with its HTTP clients and `URLSessionTransport`, against two loopback
@@ -19,7 +18,7 @@ final class KommoLoopback: Sendable {
 
     /// A switch shared with the server's handler.
     final class Flag: Sendable {
-        let value = Mutex(false)
+        let value = LockedValue(false)
     }
 
     init() throws {

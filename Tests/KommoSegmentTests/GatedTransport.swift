@@ -1,6 +1,6 @@
 import Foundation
+import KommoSegmentTesting
 import KommoSegment
-import Synchronization
 
 /// Holds the first request until released; signals when it holds one.
 final class HoldFirstRequest: Sendable {
@@ -11,7 +11,7 @@ final class HoldFirstRequest: Sendable {
         var heldWatchers: [CheckedContinuation<Void, Never>] = []
     }
 
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
 
     func hold() async {
         await withCheckedContinuation { continuation in

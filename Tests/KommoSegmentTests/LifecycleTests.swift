@@ -1,7 +1,6 @@
 import Foundation
 import KommoSegment
 import KommoSegmentTesting
-import Synchronization
 import Testing
 
 /// Answers nothing until its task is cancelled; signals when the first call arrives.
@@ -25,7 +24,7 @@ final class NeverAnswering: HTTPTransport, SegmentClient {
 
 /// A one-shot signal a test can await.
 final class Signal: Sendable {
-    private let state = Mutex<(fired: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    private let state = LockedValue<(fired: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     func fire() {
         let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in

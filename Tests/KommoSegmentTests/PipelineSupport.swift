@@ -1,11 +1,10 @@
 import Foundation
 import KommoSegment
-import Synchronization
 import KommoSegmentTesting
 
 /// A Segment client that records every message it is sent; it can refuse batches with a status.
 final class RecordingSegment: SegmentClient {
-    private let state = Mutex<(messages: [SegmentMessage], requests: Int, failStatus: Int?)>(([], 0, nil))
+    private let state = LockedValue<(messages: [SegmentMessage], requests: Int, failStatus: Int?)>(([], 0, nil))
     var messages: [SegmentMessage] { state.withLock { $0.messages } }
     var requests: Int { state.withLock { $0.requests } }
     func failAll(status: Int?) { state.withLock { $0.failStatus = status } }

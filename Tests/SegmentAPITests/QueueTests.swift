@@ -1,6 +1,5 @@
 import Foundation
 import SegmentAPI
-import Synchronization
 import Testing
 import KommoSegmentTesting
 
@@ -181,7 +180,7 @@ struct BatchingTests {
 
 /// A client that counts messages and checks batch limits.
 final class CountingClient: SegmentClient {
-    private let state = Mutex<(ids: Set<String>, total: Int, largestBatch: Int, largestBody: Int)>(([], 0, 0, 0))
+    private let state = LockedValue<(ids: Set<String>, total: Int, largestBatch: Int, largestBody: Int)>(([], 0, 0, 0))
     var uniqueIDs: Int { state.withLock { $0.ids.count } }
     var totalMessages: Int { state.withLock { $0.total } }
     var largestBatch: Int { state.withLock { $0.largestBatch } }

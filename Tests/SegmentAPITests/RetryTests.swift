@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import SegmentAPI
 import Testing
 import KommoSegmentTesting
@@ -199,6 +198,6 @@ struct SegmentTCPTests {
 }
 
 final class CallCounter: Sendable {
-    private let count = Mutex(0)
+    private let count = LockedValue(0)
     func next() -> Int { count.withLock { $0 += 1; return $0 } }
 }

@@ -1,11 +1,10 @@
 import Foundation
 import SegmentAPI
-import Synchronization
 import KommoSegmentTesting
 
 /// Collects delivery events from the queue's handler.
 final class DeliveryLog: Sendable {
-    private let events = Mutex<[SegmentDeliveryEvent]>([])
+    private let events = LockedValue<[SegmentDeliveryEvent]>([])
     var handler: @Sendable (SegmentDeliveryEvent) -> Void { { event in self.events.withLock { $0.append(event) } } }
     var all: [SegmentDeliveryEvent] { events.withLock { $0 } }
     var delivered: [SegmentMessage] {
@@ -102,7 +101,7 @@ final class Arrivals: Sendable {
         var watchers: [Watcher] = []
     }
 
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
 
     /// How many arrivals so far.
     var count: Int { state.withLock { $0.count } }
@@ -134,7 +133,7 @@ final class Arrivals: Sendable {
 
 /// A gate that holds sends until opened; ``arrivals`` counts the sends that reached it.
 final class Gate: Sendable {
-    private let state = Mutex<(open: Bool, continuations: [CheckedContinuation<Void, Never>])>((false, []))
+    private let state = LockedValue<(open: Bool, continuations: [CheckedContinuation<Void, Never>])>((false, []))
     let arrivals = Arrivals()
 
     func wait() async {

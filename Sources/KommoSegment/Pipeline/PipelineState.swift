@@ -1,8 +1,8 @@
-import Synchronization
+import HTTPCore
 
 /// The pipeline's counters, behind a lock so that the gate and every webhook's task count without an actor hop.
 final class PipelineCounterBox: Sendable {
-    private let counters = Mutex(PipelineCounters())
+    private let counters = Locked(PipelineCounters())
 
     func update(_ change: (inout PipelineCounters) -> Void) {
         counters.withLock { change(&$0) }
@@ -27,7 +27,7 @@ final class PipelineState: Sendable {
         var nextSubscriber: UInt64 = 0
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     /// Resolved when `run()` first starts.
     let runStarted = AsyncLatch<Bool>()
 
