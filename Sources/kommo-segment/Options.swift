@@ -18,6 +18,7 @@ struct ReplayOptions {
     var configFile: String?
     var kommoAccountID: Int64?
     var fixtures: String?
+    var inbox: String?
     var dryRun = false
     var notes = false
     /// Webhook bodies already read, processed before `files` (the demo's samples, from `Fixtures`).
@@ -34,10 +35,13 @@ struct ReplayOptions {
         "--config": nil,
         "--kommo-account-id": "KOMMO_ACCOUNT_ID",
         "--fixtures": nil,
+        "--inbox": "KOMMO_SEGMENT_INBOX",
     ]
 
-    /// Parses `arguments` (after `replay`) with `environment` as the fallback.
-    static func parse(_ arguments: [String], environment: [String: String]) throws -> ReplayOptions {
+    /// Parses `arguments` (after `replay`, or after `resume` when `takesFiles` is off) with `environment` as the
+    /// fallback.
+    static func parse(_ arguments: [String], environment: [String: String],
+                      takesFiles: Bool = true) throws -> ReplayOptions {
         var values: [String: String] = [:]
         var options = ReplayOptions()
         var iterator = arguments.makeIterator()
@@ -81,6 +85,11 @@ struct ReplayOptions {
         options.segmentRegion = values["--segment-region"]
         options.configFile = values["--config"]
         options.fixtures = values["--fixtures"]
+        options.inbox = value("--inbox")
+        if options.inbox != nil && options.dryRun {
+            throw UsageError(description: "--inbox and --dry-run cannot be used together: a dry run sends nothing, "
+                + "so it would keep or settle inbox records without delivering them")
+        }
         if let text = value("--kommo-account-id") {
             guard let id = Int64(text), id > 0 else {
                 throw UsageError(description: "--kommo-account-id must be a positive integer, not '\(text)'")
@@ -92,6 +101,11 @@ struct ReplayOptions {
         }
         if let region = options.segmentRegion, region != "us" && region != "eu" {
             throw UsageError(description: "--segment-region must be 'us' or 'eu', not '\(region)'")
+        }
+        guard takesFiles else {
+            if let file = options.files.first { throw UsageError(description: "resume takes no FILE, not '\(file)'") }
+            if options.inbox == nil { throw UsageError(description: "resume needs --inbox DIR (or KOMMO_SEGMENT_INBOX)") }
+            return options
         }
         if options.files.isEmpty { throw UsageError(description: "replay needs at least one FILE (or - for stdin)") }
         if options.files.filter({ $0 == "-" }).count > 1 {
@@ -105,10 +119,14 @@ struct ReplayOptions {
 let usage = """
 usage: kommo-segment demo
        kommo-segment replay [options] FILE...
+       kommo-segment resume --inbox DIR [options]
+       kommo-segment inbox list|show ID|retry ID...|retry --all --inbox DIR
 
 demo      Runs the bundled sample webhooks through the real pipeline, with the Kommo API answered from bundled
           fixtures; prints the Segment messages it would send (one JSON object per line) on stdout.
 replay    Processes each FILE (a raw Kommo webhook body; - is standard input) to completion.
+resume    Finishes what the inbox holds, for the account of its records (replay's options; no FILE).
+inbox     Lists the dead letters, shows one, or queues them again for the next resume.
 
 replay options (environment variable in brackets; a flag wins):
   --kommo-base-url URL        the account's Kommo URL, https (http only on loopback)   [KOMMO_BASE_URL]
@@ -122,6 +140,8 @@ replay options (environment variable in brackets; a flag wins):
   --fixtures DIR              answer Kommo API reads from JSON files in DIR (see Documentation/KommoClient.md)
   --dry-run                   print each Segment message as it would be sent; send nothing, no write key needed
   --notes                     write a note back on each lead whose event was delivered
+  --inbox DIR                 keep every file in DIR before processing; finish what DIR holds first [KOMMO_SEGMENT_INBOX]
 
-exit status: 0 all delivered or deliberately skipped, 1 something failed, 2 bad usage or configuration
+exit status: 0 all delivered or deliberately skipped, 1 something failed (or, with --inbox, records remain
+pending or went to the dead letters), 2 bad usage or configuration
 """

@@ -7,13 +7,7 @@ func printError(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
 }
 
-/// The body of one webhook file.
-struct WebhookFile {
-    var name: String
-    var body: Data
-}
-
-/// Runs `replay` (and `demo`, which is a replay of bundled files against bundled fixtures).
+/// Runs `replay` (and `demo`, which is a replay of bundled files against bundled fixtures) and `resume`.
 enum Runner {
     /// Runs a replay; returns the exit status.
     static func replay(_ options: ReplayOptions) async -> Int32 {
@@ -21,49 +15,135 @@ enum Runner {
         let setup: Setup
         do {
             setup = try Setup(options)
-        } catch let error as UsageError {
-            printError("kommo-segment: \(error)")
-            return 2
         } catch {
             printError("kommo-segment: \(error)")
             return 2
         }
-
+        let parser = KommoWebhookParser()
+        var queue = WebhookFileQueue(preRead: options.webhooks, paths: options.files,
+                                     reader: WebhookFileReader(limit: parser.limits.maxBodyBytes))
         var failures = 0
-        var files = options.webhooks
-        for path in options.files {
-            do {
-                let body = path == "-" ? FileHandle.standardInput.readDataToEndOfFile()
-                    : try Data(contentsOf: URL(fileURLWithPath: path))
-                files.append(WebhookFile(name: path == "-" ? "<stdin>" : path, body: body))
-            } catch {
-                printError("\(path): cannot be read (\(type(of: error)))")
-                failures += 1
-            }
-        }
-
+        // The account: given, or that of the first readable file; files are read one at a time throughout.
+        var first: WebhookFile?
         let accountID: Int64
         if let given = options.kommoAccountID {
             accountID = given
-        } else if let first = files.lazy.compactMap({ try? KommoWebhookParser().parse(body: $0.body,
-                                                                                     contentType: formContentType) })
-                    .first {
-            accountID = first.account.id
         } else {
-            printError("kommo-segment: no file is a readable Kommo webhook, so the account is unknown; "
-                + "give --kommo-account-id")
-            return 1
+            var found: Int64?
+            while found == nil, let next = queue.next() {
+                switch next {
+                case .failure(let error):
+                    printError(error.description)
+                    failures += 1
+                case .success(let file):
+                    do {
+                        found = try parser.parse(body: file.body, contentType: formContentType).account.id
+                        first = file
+                    } catch {
+                        printError("\(file.name): not a readable Kommo webhook: \(error)")
+                        failures += 1
+                    }
+                }
+            }
+            guard let found else {
+                printError("kommo-segment: no file is a readable Kommo webhook (reasons above), so the account is "
+                    + "unknown; give --kommo-account-id")
+                return 1
+            }
+            accountID = found
         }
-
         let pipeline: KommoSegmentPipeline
         do {
-            pipeline = try setup.pipeline(accountID: accountID)
+            pipeline = try setup.pipeline(accountIDs: [accountID])
         } catch {
             printError("kommo-segment: \(error)")
             return 2
         }
-        // The pipeline's run() delivers; the files are processed beside it, then shutdown ends it.
-        return await withTaskGroup(of: Void.self) { group -> Int32 in
+        let files = queue
+        let firstFile = first
+        let fileFailures = failures
+        return await running(pipeline) { () async -> Int in
+            var queue = files
+            var failures = fileFailures
+            if setup.inbox != nil {
+                // Finish what the inbox already holds, keep every file, then process them: a crash at any point
+                // loses none of them.
+                let earlier = await processInbox(pipeline)
+                var kept = 0
+                if let firstFile { failures += await keep(firstFile, pipeline: pipeline) ? 0 : 1; kept += 1 }
+                while let next = queue.next() {
+                    switch next {
+                    case .failure(let error):
+                        printError(error.description)
+                        failures += 1
+                    case .success(let file):
+                        failures += await keep(file, pipeline: pipeline) ? 0 : 1
+                        kept += 1
+                    }
+                }
+                printError("inbox: \(kept) files kept")
+                let now = await processInbox(pipeline)
+                return failures + earlier + now
+            }
+            if let firstFile { await process(firstFile, pipeline: pipeline) }
+            var position = firstFile == nil ? 0 : 1
+            while let next = queue.next() {
+                switch next {
+                case .failure(let error):
+                    printError(error.description)
+                    failures += 1
+                case .success(let file):
+                    await process(file, pipeline: pipeline)
+                }
+                position += 1
+                if position % 20 == 0 { printError("replay: \(position) files") }
+            }
+            return failures
+        }
+    }
+
+    /// Runs `resume`: finishes what the inbox holds, for the account of its records; returns the exit status.
+    static func resume(_ options: ReplayOptions) async -> Int32 {
+        let setup: Setup
+        do {
+            setup = try Setup(options)
+        } catch {
+            printError("kommo-segment: \(error)")
+            return 2
+        }
+        guard let inbox = setup.inbox else {
+            printError("kommo-segment: resume needs --inbox DIR (or KOMMO_SEGMENT_INBOX)")
+            return 2
+        }
+        let accounts: Set<Int64>
+        if let given = options.kommoAccountID {
+            accounts = [given]
+        } else {
+            do {
+                accounts = try await InboxCommand.accounts(in: inbox)
+            } catch {
+                printError("kommo-segment: \(error)")
+                return 1
+            }
+        }
+        guard !accounts.isEmpty else {
+            printError("inbox \(options.inbox ?? ""): nothing pending")
+            return 0
+        }
+        let pipeline: KommoSegmentPipeline
+        do {
+            pipeline = try setup.pipeline(accountIDs: accounts.sorted())
+        } catch {
+            printError("kommo-segment: \(error)")
+            return 2
+        }
+        return await running(pipeline) { await processInbox(pipeline) }
+    }
+
+    /// Runs `work` beside the pipeline's `run()`, then shuts down and prints the summary; returns the exit status.
+    private static func running(_ pipeline: KommoSegmentPipeline,
+                                _ work: @escaping @Sendable () async -> Int) async -> Int32 {
+        await withTaskGroup(of: Void.self) { group -> Int32 in
             group.addTask {
                 do {
                     try await pipeline.run()
@@ -71,12 +151,11 @@ enum Runner {
                     printError("kommo-segment: \(error)")
                 }
             }
-            let failed = await process(files, pipeline: pipeline)
+            let failed = await work()
             let undelivered = await pipeline.shutdown()
             await group.waitForAll()
             let counters = await pipeline.statistics
-            let total = failures + failed + counters.webhooksRejected + counters.eventsFailed
-                + (undelivered.isEmpty ? 0 : 1)
+            let total = failed + counters.webhooksRejected + counters.eventsFailed + (undelivered.isEmpty ? 0 : 1)
             printError("webhooks: \(counters.webhooks), events: \(counters.events), messages: "
                 + "\(counters.messagesDelivered) delivered, \(counters.eventsSkipped) skipped, "
                 + "\(counters.eventsFailed + counters.webhooksRejected) failed, kommo requests: "
@@ -85,30 +164,59 @@ enum Runner {
         }
     }
 
-    /// Processes the files one after another and prints each one's problems; returns 0 (failures are counted by
-    /// the pipeline).
-    private static func process(_ files: [WebhookFile], pipeline: KommoSegmentPipeline) async -> Int {
-        for (position, file) in files.enumerated() {
-            let report = await pipeline.process(body: file.body, contentType: formContentType, requestTarget: "/")
-            if !report.acknowledgement.isAccepted {
-                printError("\(file.name): rejected: \(report.acknowledgement.detail)")
+    /// Keeps one file in the inbox; `false` (and a line on stderr) when it is refused.
+    private static func keep(_ file: WebhookFile, pipeline: KommoSegmentPipeline) async -> Bool {
+        let acknowledgement = await pipeline.keep(body: file.body, contentType: formContentType, requestTarget: "/")
+        if !acknowledgement.isAccepted { printError("\(file.name): rejected: \(acknowledgement.detail)") }
+        return acknowledgement.isAccepted
+    }
+
+    /// Processes what the inbox holds until nothing is due; returns 1 when records remain pending or went to the
+    /// dead letters (saying how many and where), else 0.
+    private static func processInbox(_ pipeline: KommoSegmentPipeline) async -> Int {
+        var pass = InboxPass()
+        do {
+            // One pass takes every due record; a second catches records deferred while the first was busy.
+            for _ in 0..<2 {
+                let next = try await pipeline.processInbox()
+                pass.completed += next.completed
+                pass.retried += next.retried
+                pass.deadLettered += next.deadLettered
+                for report in next.reports { printProblems(of: report, name: "inbox") }
+                if next.deferred == 0 { break }
             }
-            for event in report.events {
-                switch event.outcome {
-                case .failed(let error): printError("\(file.name): \(event.item) failed: \(error)")
-                case .skipped(let reasons):
-                    printError("\(file.name): \(event.item) skipped: "
-                        + reasons.map { $0.code.rawValue }.joined(separator: ", "))
-                case .duplicate: printError("\(file.name): \(event.item) duplicate")
-                case .delivered: break
-                }
-            }
-            if let noteError = report.noteError { printError("\(file.name): notes not written: \(noteError)") }
-            if files.count > 20 && (position + 1) % 20 == 0 {
-                printError("replay: \(position + 1)/\(files.count) files")
+        } catch {
+            printError("kommo-segment: \(error)")
+            return 1
+        }
+        let status = await pipeline.inboxStatus
+        let pending = status?.pending ?? 0
+        guard pending > 0 || pass.deadLettered > 0 else { return 0 }
+        printError("inbox: \(pending) records remain pending, \(pass.deadLettered) went to the dead letters "
+            + "(see: kommo-segment inbox list --inbox DIR; run kommo-segment resume to try again)")
+        return 1
+    }
+
+    /// Processes one file to completion and prints its problems.
+    private static func process(_ file: WebhookFile, pipeline: KommoSegmentPipeline) async {
+        let report = await pipeline.process(body: file.body, contentType: formContentType, requestTarget: "/")
+        printProblems(of: report, name: file.name)
+    }
+
+    private static func printProblems(of report: WebhookReport, name: String) {
+        if !report.acknowledgement.isAccepted {
+            printError("\(name): rejected: \(report.acknowledgement.detail)")
+        }
+        for event in report.events {
+            switch event.outcome {
+            case .failed(let error): printError("\(name): \(event.item) failed: \(error)")
+            case .skipped(let reasons):
+                printError("\(name): \(event.item) skipped: " + reasons.map { $0.code.rawValue }.joined(separator: ", "))
+            case .duplicate: printError("\(name): \(event.item) duplicate")
+            case .delivered: break
             }
         }
-        return 0
+        if let noteError = report.noteError { printError("\(name): notes not written: \(noteError)") }
     }
 }
 
@@ -123,6 +231,7 @@ struct Setup {
     var segment: any SegmentClient
     var notes: Bool
     var usesFixtures: Bool
+    var inbox: FileWebhookInbox?
 
     init(_ options: ReplayOptions) throws {
         if let path = options.configFile {
@@ -181,6 +290,13 @@ struct Setup {
         }
         notes = options.notes
         usesFixtures = options.fixtures != nil
+        if let directory = options.inbox {
+            do {
+                inbox = try FileWebhookInbox(directory: URL(fileURLWithPath: directory))
+            } catch {
+                throw UsageError(description: "--inbox \(directory): \(error)")
+            }
+        }
     }
 
     private static func host(_ text: String) throws -> KommoAccountHost {
@@ -204,8 +320,8 @@ struct Setup {
         return options.kommoToken
     }
 
-    /// The pipeline for one account; replays are trusted input, so no URL secret is asked for.
-    func pipeline(accountID: Int64) throws -> KommoSegmentPipeline {
+    /// The pipeline for the accounts; replays are trusted input, so no URL secret is asked for.
+    func pipeline(accountIDs: [Int64]) throws -> KommoSegmentPipeline {
         var configuration = HTTPKommoClient.Configuration()
         if usesFixtures {
             // Files on disk are not Kommo: its 7 requests a second do not apply.
@@ -213,9 +329,12 @@ struct Setup {
         }
         let kommo = HTTPKommoClient(host: kommoHost, tokenProvider: LongLivedToken(token), configuration: configuration,
                                     transport: kommoTransport)
-        let account = KommoSegmentAccount(accountID: accountID, kommo: kommo, segment: segment, mapping: mapping,
-                                          writesNotes: notes)
-        return try KommoSegmentPipeline(accounts: [account],
-                                    configuration: KommoSegmentPipeline.Configuration(requiresSecret: false))
+        let accounts = accountIDs.map {
+            KommoSegmentAccount(accountID: $0, kommo: kommo, segment: segment, mapping: mapping, writesNotes: notes)
+        }
+        var pipelineConfiguration = KommoSegmentPipeline.Configuration(requiresSecret: false)
+        // The command drives the inbox itself, pass by pass.
+        pipelineConfiguration.inboxScanInterval = nil
+        return try KommoSegmentPipeline(accounts: accounts, configuration: pipelineConfiguration, inbox: inbox)
     }
 }

@@ -1,4 +1,5 @@
-// kommo-segment: the example executable. `demo` runs the bundled samples; `replay` processes webhook files.
+// kommo-segment: the example executable. `demo` runs the bundled samples; `replay` processes webhook files; `resume` and
+// `inbox` work on an inbox directory.
 import Foundation
 import KommoSegment
 
@@ -21,6 +22,17 @@ case "replay"?:
         printError("kommo-segment: \(error)\n\n\(usage)")
         status = 2
     }
+case "resume"?:
+    do {
+        let options = try ReplayOptions.parse(Array(arguments.dropFirst()),
+                                              environment: ProcessInfo.processInfo.environment, takesFiles: false)
+        status = await Runner.resume(options)
+    } catch {
+        printError("kommo-segment: \(error)\n\n\(usage)")
+        status = 2
+    }
+case "inbox"?:
+    status = await InboxCommand.run(Array(arguments.dropFirst()), environment: ProcessInfo.processInfo.environment)
 case "--help"?, "-h"?, "help"?:
     print(usage)
     status = 0

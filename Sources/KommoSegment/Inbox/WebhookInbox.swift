@@ -130,6 +130,10 @@ public protocol WebhookInbox: Sendable {
     /// Extends a lease; `nil` when the lease was lost (expired and taken over, or the record is gone).
     func renew(_ lease: InboxLease, for duration: Duration) async throws(InboxError) -> InboxLease?
 
+    /// Gives the record back untouched, for another worker or a later attempt (the lease was taken but the work not
+    /// started: the record's backoff has not passed, the pipeline is busy or shutting down).
+    func release(_ lease: InboxLease) async throws(InboxError)
+
     /// The record is done: every item delivered, skipped or a duplicate. The record is deleted.
     func complete(_ lease: InboxLease) async throws(InboxError)
 

@@ -53,6 +53,29 @@ public final class KommoSegmentPipeline: Sendable {
         public var retention: Duration
         /// The text of a note written back, from the event name and the message id.
         public var noteText: @Sendable (_ event: String, _ messageID: String) -> String
+        /// At most this many webhooks are in flight (accepted and not yet finished); past it, new webhooks are
+        /// answered 503 at once and Kommo retries them later. Default: 1,000.
+        public var maxWebhooksInFlight: Int
+        /// At most this many body bytes are in flight; past it, new webhooks are answered 503 at once. A single
+        /// webhook larger than this is still taken when nothing else is in flight. Default: 16 MiB.
+        public var maxBytesInFlight: Int
+        /// How long an inbox record's lease lasts; it is renewed every third of it while the record is processed,
+        /// so a dead worker's records are taken over about this long after it died. Default: 60 seconds.
+        public var inboxLeaseDuration: Duration
+        /// How often ``KommoSegmentPipeline/run()`` looks for inbox records to process again (left by an earlier
+        /// run, a crash, or a passing failure whose backoff has passed), the first time as it starts. `nil`: never,
+        /// the caller calls ``KommoSegmentPipeline/processInbox()`` itself (as the command line does). Default:
+        /// 30 seconds.
+        public var inboxScanInterval: Duration?
+        /// The wait before the second attempt at a record after a passing failure; it doubles with each attempt.
+        /// Default: 30 seconds.
+        public var inboxRetryBackoff: Duration
+        /// The longest wait between attempts. Default: 30 minutes.
+        public var inboxMaximumRetryBackoff: Duration
+        /// How long dead letters are kept before ``KommoSegmentPipeline/run()`` purges them. Default: 7 days.
+        public var deadLetterRetention: Duration
+        /// How many inbox records ``KommoSegmentPipeline/processInbox()`` processes at once. Default: 16.
+        public var inboxConcurrency: Int
 
         /// Creates a configuration.
         public init(secretLocation: WebhookSecretLocation = .queryParameter("secret"), requiresSecret: Bool = true,
@@ -67,6 +90,14 @@ public final class KommoSegmentPipeline: Sendable {
             self.claimDuration = claimDuration
             self.retention = retention
             self.noteText = noteText
+            maxWebhooksInFlight = 1_000
+            maxBytesInFlight = 16 << 20
+            inboxLeaseDuration = .seconds(60)
+            inboxScanInterval = .seconds(30)
+            inboxRetryBackoff = .seconds(30)
+            inboxMaximumRetryBackoff = .seconds(1_800)
+            deadLetterRetention = .seconds(7 * 86_400)
+            inboxConcurrency = 16
         }
     }
 
@@ -75,6 +106,10 @@ public final class KommoSegmentPipeline: Sendable {
         let webhook: KommoWebhook
         let runtime: AccountRuntime
         let acknowledgement: WebhookAcknowledgement
+        /// The body's size, held in the in-flight budget until the job ends.
+        let bytes: Int
+        /// The inbox record that keeps the webhook, when the pipeline has an inbox.
+        var recordID: String?
     }
 
     private enum Admission {
@@ -87,15 +122,18 @@ public final class KommoSegmentPipeline: Sendable {
 
     /// The settings in force.
     public let configuration: Configuration
-    private let gate: WebhookGate
-    private let runtimes: [Int64: AccountRuntime]
-    private let processor: WebhookProcessor
-    private let state = PipelineState()
-    private let counters = PipelineCounterBox()
-    private let logger: SDKLogger
-    private let clock: MonotonicClock
+    let gate: WebhookGate
+    let runtimes: [Int64: AccountRuntime]
+    let processor: WebhookProcessor
+    let state = PipelineState()
+    let counters = PipelineCounterBox()
+    let logger: SDKLogger
+    let clock: MonotonicClock
     private let intake: AsyncStream<Job>
     private let intakeContinuation: AsyncStream<Job>.Continuation
+    let keeper: InboxKeeper?
+    /// Resolved when shutdown begins: the inbox scan stops.
+    let draining = AsyncLatch<Bool>()
     /// Resolved by shutdown: `true` when work was still in flight at the deadline and is to be cancelled.
     private let stop = AsyncLatch<Bool>()
 
@@ -108,6 +146,9 @@ public final class KommoSegmentPipeline: Sendable {
     ///   - configuration: secret location, parser limits, claim and retention times.
     ///   - deduplication: the store of processed items; an in-memory one by default (use a shared one, such as
     ///     Redis, when several instances serve the same webhooks: see `Documentation/Idempotency.md`).
+    ///   - inbox: where accepted webhooks are kept until they are done (``FileWebhookInbox`` for one instance);
+    ///     `nil` by default, and then a webhook that fails after its acknowledgement is reported but not kept: see
+    ///     `Documentation/Reliability.md`.
     ///   - clock: the monotonic clock of the Segment queues and the shutdown deadline; `ContinuousClock` by default.
     ///   - wallClock: stamps messages that carry no time of their own.
     ///   - log: where log records go (static messages, no secrets, no body values); silent by default.
@@ -115,11 +156,13 @@ public final class KommoSegmentPipeline: Sendable {
     ///   webhook secret while ``Configuration/requiresSecret`` is on, or an empty write key or token.
     public init(accounts: [KommoSegmentAccount], configuration: Configuration = .init(),
                 deduplication: any DeduplicationStore = InMemoryDeduplicationStore(),
+                inbox: (any WebhookInbox)? = nil,
                 clock: any Clock<Duration> = ContinuousClock(), wallClock: WallClock = .system,
                 log: (any LogSink)? = nil) throws(PipelineConfigurationError) {
         try Self.validate(accounts, configuration: configuration)
         self.configuration = configuration
-        self.clock = MonotonicClock(clock)
+        let monotonic = MonotonicClock(clock)
+        self.clock = monotonic
         logger = SDKLogger(log, source: "pipeline")
         gate = WebhookGate(accounts: accounts, configuration: configuration)
         var runtimes: [Int64: AccountRuntime] = [:]
@@ -130,6 +173,12 @@ public final class KommoSegmentPipeline: Sendable {
         processor = WebhookProcessor(configuration: configuration, store: deduplication, logger: logger,
                                      counters: counters)
         (intake, intakeContinuation) = AsyncStream.makeStream(of: Job.self)
+        if let inbox {
+            keeper = InboxKeeper(inbox: inbox, configuration: configuration, logger: logger, counters: counters,
+                                 clock: monotonic, wallClock: wallClock)
+        } else {
+            keeper = nil
+        }
     }
 
     private static func validate(_ accounts: [KommoSegmentAccount],
@@ -163,9 +212,20 @@ public final class KommoSegmentPipeline: Sendable {
         switch admit(body: body, contentType: contentType, requestTarget: requestTarget) {
         case .rejected(let acknowledgement):
             return acknowledgement
-        case .accepted(let job):
+        case .accepted(var job):
+            if let keeper {
+                do {
+                    job.recordID = try await keeper.append(body: body, contentType: contentType,
+                                                           accountID: job.runtime.account.accountID)
+                } catch {
+                    state.end(bytes: job.bytes)
+                    return .rejected(.inboxUnavailable, "the inbox could not keep the webhook (\(error.code)); "
+                                         + "Kommo retries it later", accountID: job.runtime.account.accountID)
+                }
+            }
             if case .terminated = intakeContinuation.yield(job) {
-                state.end()
+                // Kept in the inbox (when there is one) for the next run.
+                state.end(bytes: job.bytes)
                 return reject(.shuttingDown, "the pipeline is shutting down")
             }
             return job.acknowledgement
@@ -183,7 +243,7 @@ public final class KommoSegmentPipeline: Sendable {
         case .accepted(let job):
             let report = await processor.process(job.webhook, runtime: job.runtime,
                                                  acknowledgement: job.acknowledgement, flushPromptly: { true })
-            state.end()
+            state.end(bytes: job.bytes)
             return report
         }
     }
@@ -213,9 +273,17 @@ public final class KommoSegmentPipeline: Sendable {
 
     private func admit(body: Data, contentType: String?, requestTarget: String) -> Admission {
         counters.update { $0.webhooks += 1 }
-        guard state.isOpen else { return .rejected(reject(.shuttingDown, "the pipeline is shutting down")) }
+        switch state.begin(bytes: body.count, maxWebhooks: configuration.maxWebhooksInFlight,
+                           maxBytes: configuration.maxBytesInFlight) {
+        case .admitted: break
+        case .closed: return .rejected(reject(.shuttingDown, "the pipeline is shutting down"))
+        case .busy:
+            counters.update { $0.webhooksRefusedBusy += 1 }
+            return .rejected(reject(.busy, "the pipeline holds as many webhooks as it may; Kommo retries later"))
+        }
         switch gate.check(body: body, contentType: contentType, requestTarget: requestTarget) {
         case .rejected(let acknowledgement):
+            state.end(bytes: body.count)
             counters.update { $0.webhooksRejected += 1 }
             logger.log(.warning, "webhook rejected", [
                 "outcome": acknowledgement.outcome.rawValue, "account": acknowledgement.accountID.map(String.init) ?? "-",
@@ -223,15 +291,17 @@ public final class KommoSegmentPipeline: Sendable {
             ])
             return .rejected(acknowledgement)
         case .accepted(let webhook, let accountID, let acknowledgement):
-            guard let runtime = runtimes[accountID], state.begin() else {
-                return .rejected(reject(.shuttingDown, "the pipeline is shutting down"))
+            guard let runtime = runtimes[accountID] else {
+                state.end(bytes: body.count)
+                return .rejected(reject(.otherAccount, "account \(accountID) is not served by this pipeline"))
             }
             logger.log(.debug, "webhook accepted", ["account": String(accountID), "items": String(webhook.events.count)])
-            return .accepted(Job(webhook: webhook, runtime: runtime, acknowledgement: acknowledgement))
+            return .accepted(Job(webhook: webhook, runtime: runtime, acknowledgement: acknowledgement,
+                                 bytes: body.count))
         }
     }
 
-    private func reject(_ outcome: WebhookAcknowledgement.Outcome, _ detail: String) -> WebhookAcknowledgement {
+    func reject(_ outcome: WebhookAcknowledgement.Outcome, _ detail: String) -> WebhookAcknowledgement {
         counters.update { $0.webhooksRejected += 1 }
         logger.log(.warning, "webhook rejected", ["outcome": outcome.rawValue, "account": "-", "detail": detail])
         return .rejected(outcome, detail)
@@ -261,6 +331,9 @@ public final class KommoSegmentPipeline: Sendable {
                 group.addTask {
                     if await stop.wait() == true { throw DeadlinePassed() }
                 }
+                if let keeper, let interval = configuration.inboxScanInterval {
+                    group.addTask { await self.scanInbox(keeper, every: interval) }
+                }
                 if readsIntake {
                     for await job in intake {
                         group.addTask { await self.handle(job) }
@@ -274,9 +347,22 @@ public final class KommoSegmentPipeline: Sendable {
 
     private func handle(_ job: Job) async {
         let state = self.state
-        let report = await processor.process(job.webhook, runtime: job.runtime, acknowledgement: job.acknowledgement,
-                                             flushPromptly: { state.isDraining })
-        state.end()
+        guard let recordID = job.recordID, let keeper else {
+            let report = await processor.process(job.webhook, runtime: job.runtime,
+                                                 acknowledgement: job.acknowledgement,
+                                                 flushPromptly: { state.isDraining })
+            state.end(bytes: job.bytes)
+            state.publish(report)
+            return
+        }
+        defer { state.end(bytes: job.bytes) }
+        // The inbox scan may have taken the record first: then it processes it.
+        guard let (record, lease) = await keeper.lease(recordID) else { return }
+        let report = await keeper.holding(lease) {
+            await processor.process(job.webhook, runtime: job.runtime, acknowledgement: job.acknowledgement,
+                                    flushPromptly: { state.isDraining })
+        }
+        _ = await keeper.settle(report, record: record, lease: lease)
         state.publish(report)
     }
 
@@ -296,6 +382,7 @@ public final class KommoSegmentPipeline: Sendable {
     public func shutdown(timeout: Duration = .seconds(75)) async -> [SegmentMessage] {
         let deadline = clock.now + max(timeout, .zero)
         _ = state.beginDraining()
+        draining.resolve(true)
         intakeContinuation.finish()
         // A run() that has not started yet may still start before the deadline and process what was accepted.
         _ = await state.runStarted.wait(until: deadline, on: clock)
@@ -324,8 +411,9 @@ public final class KommoSegmentPipeline: Sendable {
     /// vanishing after its 200.
     private func failUnprocessed() async {
         for await job in intake {
-            let failure = PipelineError(code: .shutdown, detail: "the pipeline's run() never ran, so the webhook "
-                                            + "was not processed")
+            let failure = PipelineError(code: .shutdown, detail: job.recordID == nil
+                                            ? "the pipeline's run() never ran, so the webhook was not processed"
+                                            : "the pipeline's run() never ran; the webhook is kept in the inbox")
             let events = job.webhook.events.enumerated().map { index, event in
                 EventReport(index: index, item: WebhookProcessor.describe(event), outcome: .failed(failure),
                             messages: [], partialSkips: [])
@@ -338,7 +426,7 @@ public final class KommoSegmentPipeline: Sendable {
                 "account": String(job.runtime.account.accountID), "items": events.map(\.item).joined(separator: ","),
                 "cause": failure.detail,
             ])
-            state.end()
+            state.end(bytes: job.bytes)
             state.publish(WebhookReport(acknowledgement: job.acknowledgement, events: events, notesWritten: 0,
                                         noteError: nil))
         }

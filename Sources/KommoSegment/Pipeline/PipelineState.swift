@@ -22,6 +22,7 @@ final class PipelineState: Sendable {
         var isRunning = false
         var intakeReader: IntakeReader?
         var inFlight = 0
+        var bytesInFlight = 0
         var idleWaiters: [AsyncLatch<Bool>] = []
         var subscribers: [UInt64: AsyncStream<WebhookReport>.Continuation] = [:]
         var nextSubscriber: UInt64 = 0
@@ -34,19 +35,28 @@ final class PipelineState: Sendable {
     var isOpen: Bool { state.withLock { $0.phase == .open } }
     var isDraining: Bool { state.withLock { $0.phase == .draining } }
 
-    /// Marks the start of a webhook's processing; `false` when the pipeline no longer takes work.
-    func begin() -> Bool {
+    /// Whether a webhook may start.
+    enum Admission { case admitted, closed, busy }
+
+    /// Marks the start of a webhook's processing, holding `bytes` of the budget until ``end(bytes:)``: `.closed`
+    /// when the pipeline no longer takes work, `.busy` when it already holds `maxWebhooks` webhooks or the bytes
+    /// would pass `maxBytes` (a webhook alone larger than the budget is still admitted when nothing else is held).
+    func begin(bytes: Int, maxWebhooks: Int, maxBytes: Int) -> Admission {
         state.withLock { state in
-            guard state.phase == .open else { return false }
+            guard state.phase == .open else { return .closed }
+            if state.inFlight >= maxWebhooks { return .busy }
+            if state.inFlight > 0 && state.bytesInFlight + bytes > maxBytes { return .busy }
             state.inFlight += 1
-            return true
+            state.bytesInFlight += bytes
+            return .admitted
         }
     }
 
-    /// Marks the end of a webhook's processing.
-    func end() {
+    /// Marks the end of a webhook's processing and frees its bytes.
+    func end(bytes: Int) {
         let woken: [AsyncLatch<Bool>] = state.withLock { state in
             state.inFlight -= 1
+            state.bytesInFlight -= bytes
             guard state.inFlight == 0 else { return [] }
             defer { state.idleWaiters.removeAll() }
             return state.idleWaiters

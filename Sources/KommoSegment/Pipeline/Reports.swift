@@ -27,6 +27,13 @@ public struct WebhookAcknowledgement: Sendable, Hashable, CustomStringConvertibl
         public static let unsupportedMediaType = Outcome(rawValue: "unsupportedMediaType")
         /// The pipeline is shutting down. Answer 503 (Kommo retries later).
         public static let shuttingDown = Outcome(rawValue: "shuttingDown")
+        /// The pipeline already holds as many webhooks, or as many bytes, as it may
+        /// (``KommoSegmentPipeline/Configuration/maxWebhooksInFlight``, ``KommoSegmentPipeline/Configuration/maxBytesInFlight``).
+        /// Answer 503 (Kommo retries later).
+        public static let busy = Outcome(rawValue: "busy")
+        /// The inbox could not keep the webhook (full, or its storage failed), so it is not acknowledged. Answer 503
+        /// (Kommo retries later).
+        public static let inboxUnavailable = Outcome(rawValue: "inboxUnavailable")
     }
 
     /// What happened.
@@ -53,7 +60,7 @@ public struct WebhookAcknowledgement: Sendable, Hashable, CustomStringConvertibl
         case .otherAccount: status = 403
         case .tooLarge: status = 413
         case .unsupportedMediaType: status = 415
-        case .shuttingDown: status = 503
+        case .shuttingDown, .busy, .inboxUnavailable: status = 503
         default: status = 400
         }
         return WebhookAcknowledgement(outcome: outcome, httpStatus: status, accountID: accountID, eventCount: 0,
@@ -70,7 +77,7 @@ public struct PipelineError: Error, Sendable, Hashable, CustomStringConvertible 
     /// What failed.
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Base: String, Sendable, Hashable {
-            case kommo, segment, webhook, shutdown, alreadyRunning
+            case kommo, segment, webhook, shutdown, alreadyRunning, claimedElsewhere, accountNotServed
         }
 
         private let base: Base
@@ -87,6 +94,12 @@ public struct PipelineError: Error, Sendable, Hashable, CustomStringConvertible 
         public static let shutdown = Code(.shutdown)
         /// `run()` was called while it was already running.
         public static let alreadyRunning = Code(.alreadyRunning)
+        /// Another worker holds the item's claim (a redelivery that arrived while the first attempt was in flight).
+        /// The item is not counted as a duplicate, since that attempt may still fail: with an inbox the record is
+        /// tried again once the claim is completed or has expired.
+        public static let claimedElsewhere = Code(.claimedElsewhere)
+        /// An inbox record belongs to an account this pipeline no longer serves: it goes to the dead letters.
+        public static let accountNotServed = Code(.accountNotServed)
 
         /// The code's stable name.
         public var description: String { base.rawValue }
@@ -203,4 +216,17 @@ public struct PipelineCounters: Sendable, Hashable {
     public var segmentRetries = 0
     /// Notes written back to Kommo.
     public var notesWritten = 0
+    /// Webhooks answered 503 because the pipeline held as many webhooks or bytes as it may.
+    public var webhooksRefusedBusy = 0
+    /// Webhooks answered 503 because the inbox could not keep them.
+    public var inboxAppendFailures = 0
+    /// Inbox records taken up again by ``KommoSegmentPipeline/run()`` (left by an earlier run, a crash, or a
+    /// passing failure).
+    public var inboxRecordsResumed = 0
+    /// Inbox records done and deleted.
+    public var inboxRecordsCompleted = 0
+    /// Inbox records kept for another attempt after a passing failure.
+    public var inboxRecordsRetried = 0
+    /// Inbox records moved to the dead letters.
+    public var inboxRecordsDeadLettered = 0
 }

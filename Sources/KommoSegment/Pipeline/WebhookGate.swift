@@ -15,7 +15,7 @@ struct WebhookGate: Sendable {
     private let accounts: [(id: Int64, secret: WebhookSecret?)]
     private let secretLocation: WebhookSecretLocation
     private let requiresSecret: Bool
-    private let parser: KommoWebhookParser
+    let parser: KommoWebhookParser
 
     init(accounts: [KommoSegmentAccount], configuration: KommoSegmentPipeline.Configuration) {
         self.accounts = accounts.map { ($0.accountID, $0.secret) }

@@ -65,7 +65,8 @@ extension WebhookProcessor {
 
     /// One record per failed item, with everything needed to find and replay it; never a body value.
     private func logFailure(_ error: PipelineError, item: Item, description: String, accountID: Int64) {
-        logger.log(.error, "event not delivered", {
+        // A claim held elsewhere is another attempt at work, not a failure of it.
+        logger.log(error.code == .claimedElsewhere ? .warning : .error, "event not delivered", {
             var metadata = [
                 "account": String(accountID), "item": description, "code": error.code.description,
                 "cause": error.underlyingError.map { String(describing: $0) } ?? error.detail,

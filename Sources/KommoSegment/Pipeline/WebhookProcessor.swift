@@ -46,12 +46,23 @@ struct WebhookProcessor: Sendable {
 
     /// Claims every item that can be keyed, before any request.
     private func claim(_ items: inout [Item], accountID: Int64) async {
+        var keysOfThisWebhook = Set<String>()
         for index in items.indices {
             guard let key = DeduplicationKey(item: items[index].event, accountID: accountID) else { continue }
+            // A second item of the same change in this webhook (a status and an update item) is a duplicate of the
+            // first, whose claim this webhook holds.
+            guard keysOfThisWebhook.insert(key.rawValue).inserted else {
+                items[index].outcome = .duplicate
+                continue
+            }
             do {
                 switch try await store.claim(key, for: configuration.claimDuration) {
                 case .claimed(let token): items[index].claim = (key, token)
-                case .alreadyDone, .inFlight: items[index].outcome = .duplicate
+                case .alreadyDone: items[index].outcome = .duplicate
+                case .inFlight:
+                    // Not a duplicate: the other attempt may still fail. The inbox keeps the record for later.
+                    items[index].outcome = .failed(PipelineError(
+                        code: .claimedElsewhere, detail: "another worker is processing the same change"))
                 }
             } catch {
                 // A store that cannot answer must not stop delivery: message ids still de-duplicate in Segment.

@@ -1,0 +1,111 @@
+import Foundation
+import KommoSegment
+
+/// `kommo-segment inbox list|show|retry`: looks at the dead letters and queues them again.
+enum InboxCommand {
+    /// Runs the subcommand; returns the exit status.
+    static func run(_ arguments: [String], environment: [String: String]) async -> Int32 {
+        var rest: [String] = []
+        var directory = environment["KOMMO_SEGMENT_INBOX"].flatMap { $0.isEmpty ? nil : $0 }
+        var iterator = arguments.makeIterator()
+        while let argument = iterator.next() {
+            if argument == "--inbox" {
+                guard let value = iterator.next(), !value.isEmpty else { return refuse("--inbox needs a value") }
+                directory = value
+            } else if argument.hasPrefix("--inbox=") {
+                directory = String(argument.dropFirst("--inbox=".count))
+            } else {
+                rest.append(argument)
+            }
+        }
+        guard let directory, !directory.isEmpty else { return refuse("inbox needs --inbox DIR (or KOMMO_SEGMENT_INBOX)") }
+        guard let command = rest.first else { return refuse("inbox needs list, show ID or retry ID...|--all") }
+        let inbox: FileWebhookInbox
+        do {
+            inbox = try FileWebhookInbox(directory: URL(fileURLWithPath: directory))
+        } catch {
+            printError("kommo-segment: --inbox \(directory): \(error)")
+            return 2
+        }
+        do {
+            switch command {
+            case "list":
+                guard rest.count == 1 else { return refuse("inbox list takes no argument") }
+                return try await list(inbox, directory: directory)
+            case "show":
+                guard rest.count == 2 else { return refuse("inbox show takes one record id") }
+                return try await show(rest[1], inbox: inbox)
+            case "retry":
+                let ids = Array(rest.dropFirst())
+                guard !ids.isEmpty else { return refuse("inbox retry needs record ids, or --all") }
+                return try await retry(ids, inbox: inbox)
+            default:
+                return refuse("unknown inbox command '\(command)'")
+            }
+        } catch {
+            printError("kommo-segment: \(error)")
+            return 1
+        }
+    }
+
+    /// The distinct accounts of the records pending (each read under a short lease, then given back).
+    static func accounts(in inbox: any WebhookInbox) async throws(InboxError) -> Set<Int64> {
+        var accounts = Set<Int64>()
+        for id in try await inbox.pending(limit: Int.max) {
+            guard let (record, lease) = try await inbox.lease(id, for: .seconds(30)) else { continue }
+            accounts.insert(record.accountID)
+            try await inbox.release(lease)
+        }
+        return accounts
+    }
+
+    private static func list(_ inbox: FileWebhookInbox, directory: String) async throws(InboxError) -> Int32 {
+        let status = try await inbox.status()
+        let letters = try await inbox.deadLetters()
+        let formatter = ISO8601DateFormatter()
+        print("inbox \(directory): \(status.pending) pending, \(letters.count) dead letters, \(status.bytes) bytes")
+        for letter in letters {
+            print("\(letter.record.id)\taccount \(letter.record.accountID)\tdied \(formatter.string(from: letter.deadAt))"
+                + "\t\(letter.reason)")
+        }
+        return 0
+    }
+
+    private static func show(_ id: String, inbox: FileWebhookInbox) async throws(InboxError) -> Int32 {
+        guard let letter = try await inbox.deadLetters().first(where: { $0.record.id == id }) else {
+            printError("kommo-segment: no dead letter \(id) (see kommo-segment inbox list)")
+            return 1
+        }
+        let formatter = ISO8601DateFormatter()
+        let record = letter.record
+        print("""
+        id: \(record.id)
+        account: \(record.accountID)
+        received: \(formatter.string(from: record.receivedAt))
+        died: \(formatter.string(from: letter.deadAt))
+        attempts: \(record.attempts)
+        reason: \(letter.reason)
+        content type: \(record.contentType ?? "-")
+        body (\(record.body.count) bytes; personal data):
+        """)
+        FileHandle.standardOutput.write(record.body)
+        print("")
+        return 0
+    }
+
+    private static func retry(_ ids: [String], inbox: FileWebhookInbox) async throws(InboxError) -> Int32 {
+        let targets = ids == ["--all"] ? try await inbox.deadLetters().map(\.record.id) : ids
+        var missing = 0
+        for id in targets where !(try await inbox.requeue(deadLetter: id)) {
+            printError("kommo-segment: no dead letter \(id)")
+            missing += 1
+        }
+        printError("inbox: \(targets.count - missing) records queued again; run kommo-segment resume to process them")
+        return missing == 0 ? 0 : 1
+    }
+
+    private static func refuse(_ problem: String) -> Int32 {
+        printError("kommo-segment: \(problem)\n\n\(usage)")
+        return 2
+    }
+}
