@@ -8,12 +8,14 @@ final class RecordingSegment: SegmentClient {
     var messages: [SegmentMessage] { state.withLock { $0.messages } }
     var requests: Int { state.withLock { $0.requests } }
     func failAll(status: Int?) { state.withLock { $0.failStatus = status } }
+    /// Statuses answered by `failAll`: 400 is refused for good, 503 fails in passing (as after retries).
 
     func send(_ batch: SegmentBatch, retryCount: Int) async throws -> SegmentDeliveryReceipt {
         try state.withLock { s in
             s.requests += 1
             if let status = s.failStatus {
-                throw SegmentError(code: .rejected, detail: "refused by the test", status: status)
+                throw SegmentError(code: status >= 500 ? .transientFailure : .rejected, detail: "refused by the test",
+                                   status: status)
             }
             s.messages += batch.messages.map(\.message)
         }
@@ -50,7 +52,8 @@ struct World {
 
     init(files: [String: Data]? = nil, kommoTransport: (any HTTPTransport)? = nil, writesNotes: Bool = false,
          store: any DeduplicationStore = InMemoryDeduplicationStore(), clock: any Clock<Duration> = ContinuousClock(),
-         segmentClient: (any SegmentClient)? = nil) throws {
+         segmentClient: (any SegmentClient)? = nil, inbox: (any WebhookInbox)? = nil,
+         configuration: KommoSegmentPipeline.Configuration = .init(), wallClock: WallClock = .system) throws {
         kommo = KommoFixtureTransport(files: try files ?? sampleAPIFiles())
         segment = RecordingSegment()
         log = InMemoryLogSink()
@@ -60,7 +63,9 @@ struct World {
         let account = KommoSegmentAccount(accountID: 31_234_567, kommo: client, segment: segmentClient ?? segment,
                                           secret: WebhookSecret(secret), writesNotes: writesNotes,
                                           queueConfiguration: .init(flushInterval: .seconds(3600)))
-        let pipeline = try KommoSegmentPipeline(accounts: [account], deduplication: store, clock: clock, log: log)
+        let pipeline = try KommoSegmentPipeline(accounts: [account], configuration: configuration,
+                                                deduplication: store, inbox: inbox, clock: clock,
+                                                wallClock: wallClock, log: log)
         self.pipeline = pipeline
         runner = Task { try await pipeline.run() }
     }
