@@ -48,15 +48,20 @@ enum InboxCommand {
         }
     }
 
-    /// The distinct accounts of the records pending (each read under a short lease, then given back).
-    static func accounts(in inbox: any WebhookInbox) async throws(InboxError) -> Set<Int64> {
+    /// The distinct accounts of the records pending (each read under a short lease, then given back), and how many
+    /// records another worker holds.
+    static func accounts(in inbox: any WebhookInbox) async throws(InboxError) -> (accounts: Set<Int64>, held: Int) {
         var accounts = Set<Int64>()
+        var held = 0
         for id in try await inbox.pending(limit: Int.max) {
-            guard let (record, lease) = try await inbox.lease(id, for: .seconds(30)) else { continue }
+            guard let (record, lease) = try await inbox.lease(id, for: .seconds(30)) else {
+                held += 1
+                continue
+            }
             accounts.insert(record.accountID)
             try await inbox.release(lease)
         }
-        return accounts
+        return (accounts, held)
     }
 
     private static func list(_ inbox: FileWebhookInbox, directory: String) async throws(InboxError) -> Int32 {

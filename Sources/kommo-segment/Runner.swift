@@ -116,15 +116,17 @@ enum Runner {
             return 2
         }
         let accounts: Set<Int64>
-        if let given = options.kommoAccountID {
-            accounts = [given]
-        } else {
-            do {
-                accounts = try await InboxCommand.accounts(in: inbox)
-            } catch {
-                printError("kommo-segment: \(error)")
+        do {
+            let found = try await InboxCommand.accounts(in: inbox)
+            if found.accounts.isEmpty && found.held > 0 {
+                printError("inbox \(options.inbox ?? ""): \(found.held) records pending, all held by another worker's "
+                    + "lease; try again once it has finished or its lease has expired (60 s)")
                 return 1
             }
+            accounts = options.kommoAccountID.map { [$0] } ?? found.accounts
+        } catch {
+            printError("kommo-segment: \(error)")
+            return 1
         }
         guard !accounts.isEmpty else {
             printError("inbox \(options.inbox ?? ""): nothing pending")

@@ -37,7 +37,9 @@ import Darwin
 ///
 /// ## Workers
 /// Several inboxes (in one process or several) may share a directory: a lease file is created exclusively, and an
-/// expired one is taken over by exactly one worker (the one whose rename of the stale file succeeds).
+/// expired one is taken over by exactly one worker (the one whose rename of the stale file succeeds). A lease also
+/// names its holder's host and process: when that process no longer runs on this host (it was killed or crashed),
+/// its lease is taken over at once instead of after it expires.
 public final class FileWebhookInbox: WebhookInbox {
     /// Limits and retention.
     public struct Configuration: Sendable, Hashable {
@@ -389,7 +391,7 @@ public final class FileWebhookInbox: WebhookInbox {
             // Held: take it over only when it has expired (an unreadable lease file counts as expired), and only
             // the worker whose rename of the stale file succeeds.
             let seen = leaseHolder(lease.recordID)
-            if let seen, seen.expiresAt > now { return false }
+            if let seen, seen.expiresAt > now, !holderIsGone(lease.recordID) { return false }
             let stale = leasesPath + "/.stale-" + UUID().uuidString
             guard rename(path, stale) == 0 else { return false }
             if let moved = leaseHolder(atPath: stale), moved.token != seen?.token {
@@ -411,10 +413,24 @@ public final class FileWebhookInbox: WebhookInbox {
         guard let data = FileManager.default.contents(atPath: path),
               let text = String(data: data, encoding: .utf8) else { return nil }
         let parts = text.split(separator: "\n")
-        guard parts.count == 2, let milliseconds = Int64(parts[1]) else { return nil }
+        guard parts.count >= 2, let milliseconds = Int64(parts[1]) else { return nil }
         return InboxLease(recordID: id, token: String(parts[0]),
                           expiresAt: Date(timeIntervalSince1970: TimeInterval(milliseconds) / 1_000))
     }
+
+    /// Whether the lease's holder was a process on this machine that no longer runs (killed or crashed): its lease
+    /// is then taken over at once rather than after it expires.
+    private func holderIsGone(_ id: String) -> Bool {
+        guard let data = FileManager.default.contents(atPath: leasePath(id)),
+              let text = String(data: data, encoding: .utf8) else { return false }
+        let parts = text.split(separator: "\n")
+        guard parts.count >= 4, String(parts[2]) == Self.hostName, let pid = Int32(parts[3]), pid > 0 else {
+            return false
+        }
+        return kill(pid, 0) != 0 && errno == ESRCH
+    }
+
+    private static let hostName = ProcessInfo.processInfo.hostName
 
     private func checkHolder(_ lease: InboxLease) throws(InboxError) {
         guard leaseHolder(lease.recordID)?.token == lease.token else {
@@ -428,7 +444,9 @@ public final class FileWebhookInbox: WebhookInbox {
     }
 
     private static func encodeLease(_ lease: InboxLease) -> Data {
-        Data("\(lease.token)\n\(Int64((lease.expiresAt.timeIntervalSince1970 * 1_000).rounded()))".utf8)
+        // Token, expiry, and the holder (host and process), so that a dead holder's lease is taken over at once.
+        Data(("\(lease.token)\n\(Int64((lease.expiresAt.timeIntervalSince1970 * 1_000).rounded()))\n"
+              + "\(hostName)\n\(getpid())").utf8)
     }
 
     // MARK: - Record format
