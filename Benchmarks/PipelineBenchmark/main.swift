@@ -3,6 +3,10 @@
 // directory of this repository, Segment by a client that accepts everything.
 //
 //   swift run -c release pipeline-benchmark [--acks N]
+//   swift run -c release pipeline-benchmark --intake [--webhooks N]
+//
+// --intake: N webhooks (default 2,000) of 1,000 items each are received while Kommo never answers; prints how many
+// were accepted, how many were answered 503, and the process's peak resident memory.
 
 import Foundation
 import KommoSegment
@@ -37,13 +41,69 @@ func seconds(_ duration: Duration) -> Double {
 }
 
 var acks = 2_000
+var intake = false
+var intakeWebhooks = 2_000
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
-    guard argument == "--acks", let n = arguments.next().flatMap(Int.init), n > 0 else {
-        FileHandle.standardError.write(Data("usage: pipeline-benchmark [--acks N]\n".utf8))
+    if argument == "--intake" {
+        intake = true
+        continue
+    }
+    guard argument == "--acks" || argument == "--webhooks", let n = arguments.next().flatMap(Int.init), n > 0 else {
+        FileHandle.standardError.write(Data("usage: pipeline-benchmark [--acks N] | --intake [--webhooks N]\n".utf8))
         exit(2)
     }
-    acks = n
+    if argument == "--acks" { acks = n } else { intakeWebhooks = n }
+}
+
+/// A Kommo that never answers: every request waits until it is cancelled.
+struct SilentKommo: HTTPTransport {
+    func send(_ request: HTTPRequest, body: Data?) async throws -> (HTTPResponse, Data) {
+        try await Task.sleep(for: .seconds(86_400))
+        throw CancellationError()
+    }
+}
+
+/// The peak resident set size of this process, in megabytes (`VmHWM` of /proc/self/status).
+func peakResidentMegabytes() -> Double {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+          let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "") else { return -1 }
+    return kilobytes / 1_024
+}
+
+if intake {
+    let secret = "benchmark-secret-0123456789abcdef"
+    let host: KommoAccountHost
+    let pipeline: KommoSegmentPipeline
+    do {
+        host = try KommoAccountHost(subdomain: "acme")
+        let kommo = HTTPKommoClient(host: host, tokenProvider: LongLivedToken("benchmark"), transport: SilentKommo())
+        let account = KommoSegmentAccount(accountID: 31_234_567, kommo: kommo, segment: AcceptingSegment(),
+                                          secret: WebhookSecret(secret))
+        pipeline = try KommoSegmentPipeline(accounts: [account])
+    } catch {
+        FileHandle.standardError.write(Data("\(error)\n".utf8))
+        exit(1)
+    }
+    let baseline = peakResidentMegabytes()
+    var accepted = 0, busy = 0, bytes = 0
+    await withTaskGroup(of: Void.self) { group in
+        group.addTask { try? await pipeline.run() }
+        for i in 0..<intakeWebhooks {
+            let body = webhookBody(items: 1_000, leadBase: 30_000_000 + i * 1_000)
+            bytes += body.count
+            let acknowledgement = await pipeline.receive(body: body, contentType: "application/x-www-form-urlencoded",
+                                                         requestTarget: "/kommo?secret=\(secret)")
+            if acknowledgement.isAccepted { accepted += 1 } else if acknowledgement.outcome == .busy { busy += 1 }
+        }
+        _ = await pipeline.shutdown(timeout: .seconds(1))
+        await group.waitForAll()
+    }
+    print(String(format: "intake: webhooks=%d items_each=1000 body_mb_total=%.0f accepted=%d answered_503=%d "
+                 + "baseline_rss_mb=%.1f peak_rss_mb=%.1f", intakeWebhooks, Double(bytes) / 1_048_576, accepted, busy,
+                 baseline, peakResidentMegabytes()))
+    exit(0)
 }
 
 // 1. Parsing: the same item repeated; time per byte should not grow with the body.

@@ -199,3 +199,76 @@ struct InboxPipelineTests {
         try await world.stop()
     }
 }
+
+/// A Kommo that fails in runs: five requests answered 503 (more than the client's four attempts), then five answered.
+final class HalfFailingKommo: HTTPTransport {
+    let wrapped: any HTTPTransport
+    private let count = LockedValue(0)
+    init(_ wrapped: any HTTPTransport) { self.wrapped = wrapped }
+    func send(_ request: HTTPRequest, body: Data?) async throws -> (HTTPResponse, Data) {
+        let index = count.withLock { value -> Int in
+            value += 1
+            return value
+        }
+        if (index / 5) % 2 == 0 { return (HTTPResponse(status: 503, headers: [:]), Data()) }
+        return try await wrapped.send(request, body: body)
+    }
+}
+
+/// The resident memory of this process, in megabytes (`VmRSS`).
+private func residentMegabytes() -> Double {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+          let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+    return kilobytes / 1_024
+}
+
+@Suite("Pipeline with an inbox: soak", .timeLimit(.minutes(2)))
+struct InboxSoakTests {
+    @Test("200 webhooks against a Kommo failing half the time: accepted = delivered + dead + pending, then all delivered")
+    func soak() async throws {
+        let directory = InboxDirectory()
+        defer { directory.remove() }
+        let wall = MovableWallClock()
+        let inbox = try FileWebhookInbox(directory: directory.url, wallClock: wall.clock)
+        let world = try World(kommoTransport: HalfFailingKommo(KommoFixtureTransport(files: try sampleAPIFiles())),
+                              inbox: inbox, configuration: manualInboxConfiguration(), wallClock: wall.clock,
+                              flushInterval: .milliseconds(5))
+        let won = String(decoding: try Fixtures.kommo("webhook-lead-status-won.txt"), as: UTF8.self)
+        let count = 200
+        let reports = world.pipeline.reports(bufferingNewest: count)
+        let before = residentMegabytes()
+        for i in 0..<count {
+            // The same deal, a distinct change each time: distinct keys and message ids.
+            let body = won.replacingOccurrences(of: "1768912200", with: String(1_768_912_200 + i))
+            let ack = await world.pipeline.receive(body: Data(body.utf8), contentType: form, requestTarget: target)
+            #expect(ack.httpStatus == 200)
+        }
+        var finished = 0
+        for await _ in reports {
+            finished += 1
+            if finished == count { break }
+        }
+        var statistics = await world.pipeline.statistics
+        var status = try await inbox.status()
+        #expect(statistics.inboxRecordsCompleted + status.pending + status.deadLetters == count)
+        #expect(status.pending > 0, "the flaky Kommo failed nothing")
+
+        var passes = 0
+        while status.pending > 0 && passes < 30 {
+            wall.advance(3_600)
+            _ = try await world.pipeline.processInbox()
+            statistics = await world.pipeline.statistics
+            status = try await inbox.status()
+            #expect(statistics.inboxRecordsCompleted + status.pending + status.deadLetters == count)
+            passes += 1
+        }
+        #expect(status.pending == 0)
+        #expect(status.deadLetters == 0)
+        #expect(statistics.inboxRecordsCompleted == count)
+        let tracks = Set(world.segment.messages.filter { $0.type == .track }.compactMap(\.messageID))
+        #expect(tracks.count == count)
+        #expect(residentMegabytes() - before < 64)
+        try await world.stop()
+    }
+}

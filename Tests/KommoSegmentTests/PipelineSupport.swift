@@ -53,7 +53,8 @@ struct World {
     init(files: [String: Data]? = nil, kommoTransport: (any HTTPTransport)? = nil, writesNotes: Bool = false,
          store: any DeduplicationStore = InMemoryDeduplicationStore(), clock: any Clock<Duration> = ContinuousClock(),
          segmentClient: (any SegmentClient)? = nil, inbox: (any WebhookInbox)? = nil,
-         configuration: KommoSegmentPipeline.Configuration = .init(), wallClock: WallClock = .system) throws {
+         configuration: KommoSegmentPipeline.Configuration = .init(), wallClock: WallClock = .system,
+         flushInterval: Duration = .seconds(3600)) throws {
         kommo = KommoFixtureTransport(files: try files ?? sampleAPIFiles())
         segment = RecordingSegment()
         log = InMemoryLogSink()
@@ -62,7 +63,7 @@ struct World {
                                  clock: ImmediateClock())
         let account = KommoSegmentAccount(accountID: 31_234_567, kommo: client, segment: segmentClient ?? segment,
                                           secret: WebhookSecret(secret), writesNotes: writesNotes,
-                                          queueConfiguration: .init(flushInterval: .seconds(3600)))
+                                          queueConfiguration: .init(flushInterval: flushInterval))
         let pipeline = try KommoSegmentPipeline(accounts: [account], configuration: configuration,
                                                 deduplication: store, inbox: inbox, clock: clock,
                                                 wallClock: wallClock, log: log)
