@@ -95,6 +95,23 @@ struct DeduplicationClaimTests {
         #expect(await store.claim(key(1), for: .seconds(60)) == .claimed("t2"))
     }
 
+    @Test("renewing a live claim extends it; a wrong token, an expired claim or a done key is not renewed")
+    func renew() async {
+        let store = makeStore()
+        #expect(await store.claim(key(1), for: .seconds(60)) == .claimed("t1"))
+        clock.advance(by: .seconds(50))
+        #expect(await store.renew(key(1), token: "t1", for: .seconds(60)) == true)
+        #expect(await store.renew(key(1), token: "someone-else", for: .seconds(60)) == false)
+        clock.advance(by: .seconds(50))
+        #expect(await store.claim(key(1), for: .seconds(60)) == .inFlight)
+        clock.advance(by: .seconds(11))
+        #expect(await store.renew(key(1), token: "t1", for: .seconds(60)) == false)
+        #expect(await store.claim(key(1), for: .seconds(60)) == .claimed("t2"))
+        await store.complete(key(1), token: "t2", retention: .seconds(3600))
+        #expect(await store.renew(key(1), token: "t2", for: .seconds(60)) == false)
+        #expect(await store.claim(key(1), for: .seconds(60)) == .alreadyDone)
+    }
+
     @Test("a done key expires after the default retention of 24 hours")
     func doneExpiresAfterDefaultRetention() async throws {
         let store = makeStore()
@@ -118,11 +135,11 @@ struct DeduplicationClaimTests {
         #expect(await store.state(of: key(1)) == .absent)
     }
 
-    @Test("the default claim lasts 10 minutes")
+    @Test("the default claim lasts 60 seconds")
     func defaultClaimDuration() async throws {
         let store = makeStore()
         #expect(try await store.claim(key(1)) == .claimed("t1"))
-        clock.advance(by: .seconds(599))
+        clock.advance(by: .seconds(59))
         #expect(await store.state(of: key(1)) == .claimed("t1"))
         clock.advance(by: .seconds(1))
         #expect(await store.state(of: key(1)) == .absent)

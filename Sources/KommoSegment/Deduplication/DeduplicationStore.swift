@@ -42,6 +42,14 @@ public protocol DeduplicationStore: Sendable {
     @discardableResult
     func release(_ key: DeduplicationKey, token: String) async throws -> Bool
 
+    /// Extends the claim on `key` to `duration` from now, provided `token` still owns a live claim.
+    ///
+    /// The pipeline renews its claims every third of their duration while it works, so that a short claim (60 s by
+    /// default) outlives slow work but a crashed worker's claims expire soon. A store that cannot renew answers
+    /// `false`: its claims then last their original duration, so give the pipeline a longer ``KommoSegmentPipeline/Configuration/claimDuration``.
+    /// - Returns: Whether the claim was extended.
+    func renew(_ key: DeduplicationKey, token: String, for duration: Duration) async throws -> Bool
+
     /// Atomically records `time` as the newest change time of `entity` if it is at least the stored one.
     ///
     /// - Parameters:
@@ -90,12 +98,13 @@ public enum DeduplicationDefaults {
     /// message id.
     public static let retention: Duration = .seconds(24 * 60 * 60)
 
-    /// How long a claim lasts unless completed or released: 10 minutes, longer than fetching, mapping and
-    /// delivering one webhook's events takes, even through rate limits and retries.
-    public static let claimDuration: Duration = .seconds(10 * 60)
+    /// How long a claim lasts unless completed, released or renewed: 60 seconds. The pipeline renews its claims
+    /// while it works, so a crashed worker's changes are taken over within about a minute.
+    public static let claimDuration: Duration = .seconds(60)
 }
 
 extension DeduplicationStore {
+
     /// Claims `key` for ``DeduplicationDefaults/claimDuration``.
     public func claim(_ key: DeduplicationKey) async throws -> DeduplicationClaim {
         try await claim(key, for: DeduplicationDefaults.claimDuration)

@@ -107,6 +107,17 @@ public actor InMemoryDeduplicationStore: DeduplicationStore {
         return true
     }
 
+    /// Extends the claim on `key` if `token` owns it and it is live; see
+    /// ``DeduplicationStore/renew(_:token:for:)``.
+    public func renew(_ key: DeduplicationKey, token: String, for duration: Duration) -> Bool {
+        let now = currentTime()
+        guard let entry = keys.liveEntry(key, now: now), case .claim(let owner) = entry.marker, owner == token else {
+            return false
+        }
+        keys.store(key, marker: .claim(token), expiresAt: now + Self.seconds(duration), now: now)
+        return true
+    }
+
     /// Records `time` as `entity`'s newest change time if it is at least the stored one; see
     /// ``DeduplicationStore/recordChangeTime(_:for:retention:)``.
     @discardableResult

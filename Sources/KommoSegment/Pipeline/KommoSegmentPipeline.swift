@@ -46,7 +46,8 @@ public final class KommoSegmentPipeline: Sendable {
         public var requiresSecret: Bool
         /// The webhook parser's limits (body size, depth, items).
         public var parserLimits: KommoWebhookParser.Limits
-        /// How long a claim holds while an item is processed. Default: 10 minutes.
+        /// How long a claim holds unless renewed; the pipeline renews its claims every third of it while an item is
+        /// processed, so a crashed worker's items are taken over about this long after it died. Default: 60 seconds.
         public var claimDuration: Duration
         /// How long a processed item and a lead's newest change time are remembered. Default: 24 hours (Segment
         /// de-duplicates message ids for about as long).
@@ -79,7 +80,7 @@ public final class KommoSegmentPipeline: Sendable {
 
         /// Creates a configuration.
         public init(secretLocation: WebhookSecretLocation = .queryParameter("secret"), requiresSecret: Bool = true,
-                    parserLimits: KommoWebhookParser.Limits = .init(), claimDuration: Duration = .seconds(600),
+                    parserLimits: KommoWebhookParser.Limits = .init(), claimDuration: Duration = DeduplicationDefaults.claimDuration,
                     retention: Duration = .seconds(86_400),
                     noteText: @escaping @Sendable (String, String) -> String = { event, id in
                         "Segment: \(event) sent (message \(id))"
@@ -171,6 +172,7 @@ public final class KommoSegmentPipeline: Sendable {
         }
         self.runtimes = runtimes
         processor = WebhookProcessor(configuration: configuration, store: deduplication, logger: logger,
+                                     clock: monotonic,
                                      counters: counters)
         (intake, intakeContinuation) = AsyncStream.makeStream(of: Job.self)
         if let inbox {

@@ -10,6 +10,7 @@ struct WebhookProcessor: Sendable {
     let configuration: KommoSegmentPipeline.Configuration
     let store: any DeduplicationStore
     let logger: SDKLogger
+    let clock: MonotonicClock
     let counters: PipelineCounterBox
 
     /// One item on its way through the pipeline.
@@ -29,6 +30,8 @@ struct WebhookProcessor: Sendable {
         var items = webhook.events.enumerated().map { Item(index: $0.offset, event: $0.element) }
         counters.update { $0.events += items.count }
         await claim(&items, accountID: accountID)
+        // Never awaited: leaving the function cancels the renewal loop and waits for it.
+        async let _ = renewClaims(items.compactMap(\.claim))
         let open = items.indices.filter { items[$0].outcome == nil }
         let fetched: FetchedContext
         do {
@@ -68,6 +71,28 @@ struct WebhookProcessor: Sendable {
                 // A store that cannot answer must not stop delivery: message ids still de-duplicate in Segment.
                 logger.log(.warning, "deduplication store failed; processing anyway",
                            ["account": String(accountID), "operation": "claim", "cause": String(describing: error)])
+            }
+        }
+    }
+
+    /// Renews the claims every third of their duration until cancelled.
+    private func renewClaims(_ claims: [(key: DeduplicationKey, token: String)]) async {
+        guard !claims.isEmpty else { return }
+        let duration = configuration.claimDuration
+        while !Task.isCancelled {
+            do {
+                try await clock.sleep(for: duration / 3)
+            } catch {
+                return
+            }
+            for claim in claims {
+                do {
+                    _ = try await store.renew(claim.key, token: claim.token, for: duration)
+                } catch {
+                    logger.log(.warning, "deduplication store failed to renew a claim", [
+                        "key": claim.key.rawValue, "cause": String(describing: error),
+                    ])
+                }
             }
         }
     }
