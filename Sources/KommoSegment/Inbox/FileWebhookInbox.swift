@@ -23,23 +23,36 @@ import Darwin
 /// A header key this release does not know is ignored, so a newer release's additions do not stop it; a record
 /// with a newer format version is left in place and never leased.
 ///
-/// ## Durability
-/// Every change is written to a temporary name, `fsync`ed, renamed to its final name, and the directory is then
-/// `fsync`ed: once ``append(_:)`` returns, the record survives a crash of the process and of the machine. A
-/// temporary file that was never renamed (a crash between write and rename) is not a record: it is discarded when
-/// the inbox opens.
+/// The exact format is described in `FileWebhookInbox+Format.swift`; ``InboxRecord/currentVersion`` is its version.
 ///
-/// What `fsync` promises: on a local POSIX file system that honours it (ext4, XFS, APFS), the file's data and the
-/// rename reach stable storage before the call returns. What it does not: a disk or controller that acknowledges
-/// writes from a volatile cache loses them on power loss; network file systems may weaken the promise; nothing
-/// protects against a failing disk. A record is as safe as the storage under it: put the directory on a local,
-/// persistent volume (not a container's writable layer).
+/// ## Durability
+/// Every change is written to a temporary name (`.tmp~<host>~<pid>~<random>`, created with `O_CREAT | O_EXCL`),
+/// `fsync`ed, renamed to its final name, and the directory is then `fsync`ed (opened `O_RDONLY`): once
+/// ``append(_:)`` returns, the record survives a crash of the process and of the machine. Dead-lettering, requeueing
+/// and ``retryLater(_:failure:notBefore:)`` rewrite records the same way. A temporary file that was never renamed (a
+/// crash between write and rename) is not a record: it is never listed, and ``init(directory:configuration:wallClock:log:)``
+/// discards it when its writer no longer runs (or it is over an hour old; one whose writer still runs, such as
+/// another inbox on the same directory in the middle of a write, is left alone).
+///
+/// ## What fsync promises and what it does not
+/// It promises that once `fsync` returns, on a local POSIX file system that honours it (ext4, XFS, APFS), the file's
+/// data and the rename survive a crash or a power loss. It does not protect against a disk or controller that
+/// acknowledges writes from a volatile cache (it lies about its write cache), against network file systems with
+/// weaker semantics, or against a failing disk. A record is only as safe as the file system under it: put the
+/// directory on a local, persistent volume (not a container's writable layer, not NFS or SMB).
+///
+/// ## Limits
+/// ``Configuration/maxBytes`` and ``Configuration/maxRecords`` bound what is stored; an append past them, or one
+/// that meets a full disk or quota (`ENOSPC`, `EDQUOT`), fails with ``InboxError/Code/full``. Each inbox counts what
+/// it finds when it opens and what it writes itself, and recounts on ``status()``: several inboxes writing to one
+/// directory may together pass the limits by what the others wrote since their last count.
 ///
 /// ## Workers
 /// Several inboxes (in one process or several) may share a directory: a lease file is created exclusively, and an
 /// expired one is taken over by exactly one worker (the one whose rename of the stale file succeeds). A lease also
 /// names its holder's host and process: when that process no longer runs on this host (it was killed or crashed),
-/// its lease is taken over at once instead of after it expires.
+/// its lease is taken over at once instead of after it expires. Leases are dated by the injected ``WallClock``: the
+/// workers sharing a directory must share a clock too (one host, or hosts kept in step by NTP).
 public final class FileWebhookInbox: WebhookInbox {
     /// Limits and retention.
     public struct Configuration: Sendable, Hashable {
@@ -64,15 +77,21 @@ public final class FileWebhookInbox: WebhookInbox {
     public let directory: URL
     /// The limits in force.
     public let configuration: Configuration
-    private let wallClock: WallClock
-    private let logger: SDKLogger
-    private let pendingPath: String
-    private let deadPath: String
-    private let leasesPath: String
-    private let corruptPath: String
-    private let usage: Locked<(bytes: Int64, records: Int, corrupt: Int)>
+    let wallClock: WallClock
+    let logger: SDKLogger
+    let pendingPath: String
+    let deadPath: String
+    let leasesPath: String
+    let corruptPath: String
+    /// What this inbox knows is stored, and the corrupt records it moved aside.
+    let usage: Locked<(bytes: Int64, records: Int, corrupt: Int)>
 
     /// Opens (and creates) the inbox in `directory`, discarding temporary files that were never renamed.
+    /// - Parameters:
+    ///   - directory: Where the records live; created (mode `0700`) with its subdirectories when missing.
+    ///   - configuration: Limits and retention.
+    ///   - wallClock: Dates leases, dead letters and ``purgeExpiredDeadLetters()``.
+    ///   - log: Where corrupt records, records of a newer format and discarded temporary files are reported.
     /// - Throws: ``InboxError`` with code ``InboxError/Code/storage`` when the directories cannot be created or read.
     public init(directory: URL, configuration: Configuration = .init(), wallClock: WallClock = .system,
                 log: (any LogSink)? = nil) throws(InboxError) {
@@ -102,7 +121,13 @@ public final class FileWebhookInbox: WebhookInbox {
     // MARK: - WebhookInbox
 
     /// Writes the record to a temporary file, `fsync`s it, renames it into `pending/` and `fsync`s the directory.
+    /// - Throws: ``InboxError/Code/full`` past ``Configuration/maxBytes`` or ``Configuration/maxRecords``, or on a full
+    ///   disk; ``InboxError/Code/storage`` when the file cannot be written or the id is not a plain file name (see
+    ///   ``InboxRecord/makeID(receivedAt:random:)``).
     public func append(_ record: InboxRecord) async throws(InboxError) {
+        guard Self.isPlainID(record.id) else {
+            throw InboxError(code: .storage, detail: "a record id must be letters, digits, '-' and '_' only")
+        }
         let data = Self.encode(record, dead: nil)
         let admitted = usage.withLock { usage -> Bool in
             guard usage.records < configuration.maxRecords,
@@ -132,7 +157,13 @@ public final class FileWebhookInbox: WebhookInbox {
     }
 
     /// Creates `leases/<id>.lease` exclusively (taking over an expired one), then reads and checks the record.
+    ///
+    /// A record that is torn or fails its checksum is moved to `corrupt/`, counted in ``corruptRecords`` and logged;
+    /// the answer is then `nil`.
+    /// - Throws: ``InboxError/Code/unsupportedVersion`` when a newer release wrote the record (it is left in place and
+    ///   logged), ``InboxError/Code/storage`` when the files cannot be written.
     public func lease(_ id: String, for duration: Duration) async throws(InboxError) -> (InboxRecord, InboxLease)? {
+        guard Self.isPlainID(id) else { return nil }
         guard FileManager.default.fileExists(atPath: recordPath(pendingPath, id)) else { return nil }
         let now = wallClock.now
         let lease = InboxLease(recordID: id, token: UUID().uuidString,
@@ -149,22 +180,37 @@ public final class FileWebhookInbox: WebhookInbox {
             removeLeaseFile(id)
             return nil
         }
-        guard record.version <= InboxRecord.currentVersion else {
-            removeLeaseFile(id)
-            throw InboxError(code: .unsupportedVersion, detail: "record \(id) has format version \(record.version), "
-                                 + "newer than this release's \(InboxRecord.currentVersion); run a newer release")
-        }
         return (record, lease)
     }
 
-    /// Rewrites the lease file with the new expiry; `nil` when the token no longer matches.
+    /// Rewrites the lease file with the new expiry; `nil` when the token no longer matches or the record is gone.
+    ///
+    /// A lease with more than ``renewalMargin`` left is replaced in place (no contender takes a live lease over).
+    /// One closer to its expiry, or past it, is renewed like a takeover: the old file is renamed away (which fails
+    /// when a contender moved it first), checked to be still this lease's, and the new one is created exclusively;
+    /// a contender that got in between keeps the record, and the answer is `nil`.
     public func renew(_ lease: InboxLease, for duration: Duration) async throws(InboxError) -> InboxLease? {
-        guard leaseHolder(lease.recordID)?.token == lease.token,
+        let path = leasePath(lease.recordID)
+        let now = wallClock.now
+        guard let held = leaseHolder(atPath: path)?.lease, held.token == lease.token,
               FileManager.default.fileExists(atPath: recordPath(pendingPath, lease.recordID)) else { return nil }
         var renewed = lease
-        renewed.expiresAt = wallClock.now.addingTimeInterval(max(duration.seconds, 0))
-        try writeDurably(Self.encodeLease(renewed), to: leasePath(lease.recordID), syncDirectory: false)
-        return renewed
+        renewed.expiresAt = now.addingTimeInterval(max(duration.seconds, 0))
+        if held.expiresAt.timeIntervalSince(now) > Self.renewalMargin {
+            try writeDurably(Self.encodeLease(renewed), to: path, syncDirectory: false)
+            return renewed
+        }
+        let temporary = Self.temporaryName(leasesPath, "tmp")
+        try writeSynced(Self.encodeLease(renewed), to: temporary)
+        defer { _ = unlink(temporary) }
+        let moved = Self.temporaryName(leasesPath, "stale")
+        guard rename(path, moved) == 0 else { return nil }  // a contender moved it first
+        defer { _ = unlink(moved) }
+        guard leaseHolder(atPath: moved)?.lease.token == lease.token else {
+            _ = link(moved, path)  // not ours any more: give it back, never over a newer one
+            return nil
+        }
+        return link(temporary, path) == 0 ? renewed : nil
     }
 
     /// Deletes the lease file.
@@ -199,7 +245,9 @@ public final class FileWebhookInbox: WebhookInbox {
         record.attempts += 1
         record.lastFailure = failure
         record.notBefore = notBefore
-        try writeDurably(Self.encode(record, dead: nil), to: path)
+        let before = fileSize(path)
+        let written = try writeDurably(Self.encode(record, dead: nil), to: path)
+        usage.withLock { $0.bytes += written - before }
         removeLeaseFile(lease.recordID)
     }
 
@@ -210,36 +258,48 @@ public final class FileWebhookInbox: WebhookInbox {
         guard let record = try read(path) else {
             throw InboxError(code: .leaseLost, detail: "record \(lease.recordID) is gone")
         }
-        try writeDurably(Self.encode(record, dead: (reason, wallClock.now)), to: recordPath(deadPath, record.id))
+        let before = fileSize(path)
+        let written = try writeDurably(Self.encode(record, dead: (reason, wallClock.now)),
+                                       to: recordPath(deadPath, record.id))
+        // A crash before this unlink leaves both copies; the next open drops the pending one.
         _ = unlink(path)
         syncDirectory(pendingPath)
+        usage.withLock { $0.bytes += written - before }
         removeLeaseFile(lease.recordID)
     }
 
-    /// Every readable file of `dead/`, oldest first.
+    /// Every readable file of `dead/`, oldest first (by id, that is by arrival).
+    ///
+    /// A corrupt dead letter is moved to `corrupt/`; one of a newer format is left in place; both are left out.
     public func deadLetters() async throws(InboxError) -> [InboxDeadLetter] {
         var letters: [InboxDeadLetter] = []
         for id in try recordIDs(in: deadPath) {
-            if let letter = try readDead(recordPath(deadPath, id)) { letters.append(letter) }
+            if case .letter(let letter) = load(recordPath(deadPath, id)) { letters.append(letter) }
         }
         return letters
     }
 
     /// Writes the record back into `pending/` with no attempts and no backoff, then deletes the dead letter.
+    ///
+    /// A crash between the two steps leaves both copies; the next open keeps the dead letter (requeue it again).
+    /// - Throws: ``InboxError/Code/unsupportedVersion`` when a newer release wrote the dead letter.
     public func requeue(deadLetter id: String) async throws(InboxError) -> Bool {
+        guard Self.isPlainID(id) else { return false }
         let path = recordPath(deadPath, id)
         guard FileManager.default.fileExists(atPath: path), let letter = try readDead(path) else { return false }
         var record = letter.record
         record.attempts = 0
         record.lastFailure = nil
         record.notBefore = nil
-        try writeDurably(Self.encode(record, dead: nil), to: recordPath(pendingPath, id))
+        let before = fileSize(path)
+        let written = try writeDurably(Self.encode(record, dead: nil), to: recordPath(pendingPath, id))
         _ = unlink(path)
         syncDirectory(deadPath)
+        usage.withLock { $0.bytes += written - before }
         return true
     }
 
-    /// Deletes the dead letters that died before `date`.
+    /// Deletes the dead letters that died before `date` (they hold personal data); returns how many.
     public func purgeDeadLetters(diedBefore date: Date) async throws(InboxError) -> Int {
         var purged = 0
         for letter in try await deadLetters() where letter.deadAt < date {
@@ -257,12 +317,14 @@ public final class FileWebhookInbox: WebhookInbox {
         return purged
     }
 
-    /// Deletes the dead letters older than ``Configuration/deadLetterRetention``.
+    /// Deletes the dead letters that died more than ``Configuration/deadLetterRetention`` ago by the wall clock;
+    /// returns how many. Call it from time to time (say hourly).
     public func purgeExpiredDeadLetters() async throws(InboxError) -> Int {
         try await purgeDeadLetters(diedBefore: wallClock.now.addingTimeInterval(-configuration.deadLetterRetention.seconds))
     }
 
-    /// Counts the files on disk (and refreshes the size accounting from them).
+    /// Counts the files on disk (and refreshes the size accounting from them); the oldest pending arrival is read
+    /// from the oldest intact record's header.
     public func status() async throws(InboxError) -> InboxStatus {
         let pending = try recordIDs(in: pendingPath)
         let dead = try recordIDs(in: deadPath)
@@ -273,277 +335,16 @@ public final class FileWebhookInbox: WebhookInbox {
             $0.records = pending.count + dead.count
         }
         var oldest: Date?
+        var movedAside = 0
         for id in pending {
-            if let record = try read(recordPath(pendingPath, id)) {
-                oldest = record.receivedAt
-                break
+            switch load(recordPath(pendingPath, id)) {
+            case .letter(let letter): oldest = letter.record.receivedAt
+            case .corrupt: movedAside += 1
+            case .gone, .newer: break
             }
+            if oldest != nil { break }
         }
-        return InboxStatus(pending: pending.count, oldestPendingReceivedAt: oldest, deadLetters: dead.count,
-                           bytes: bytes)
-    }
-
-    // MARK: - Recovery
-
-    /// Discards temporary files and stale lease leftovers, drops pending copies of records that already became
-    /// dead letters, and measures what is stored.
-    private func recover() throws(InboxError) {
-        for path in [pendingPath, deadPath, leasesPath] {
-            for name in try names(in: path) where name.hasPrefix(".") {
-                _ = unlink(path + "/" + name)
-            }
-        }
-        let dead = Set(try recordIDs(in: deadPath))
-        for id in try recordIDs(in: pendingPath) where dead.contains(id) {
-            _ = unlink(recordPath(pendingPath, id))
-        }
-        _ = try? { () throws(InboxError) in
-            let pending = try recordIDs(in: pendingPath)
-            let bytes = pending.reduce(Int64(0)) { $0 + fileSize(recordPath(pendingPath, $1)) }
-                + dead.reduce(Int64(0)) { $0 + fileSize(recordPath(deadPath, $1)) }
-            usage.withLock {
-                $0.bytes = bytes
-                $0.records = pending.count + dead.count
-            }
-        }()
-    }
-
-    // MARK: - Files
-
-    private func recordPath(_ directory: String, _ id: String) -> String { directory + "/" + id + ".rec" }
-    private func leasePath(_ id: String) -> String { leasesPath + "/" + id + ".lease" }
-
-    private func names(in path: String) throws(InboxError) -> [String] {
-        do {
-            return try FileManager.default.contentsOfDirectory(atPath: path)
-        } catch {
-            throw InboxError(code: .storage, detail: "the inbox directory cannot be read", underlyingError: error)
-        }
-    }
-
-    private func recordIDs(in path: String) throws(InboxError) -> [String] {
-        try names(in: path).filter { !$0.hasPrefix(".") && $0.hasSuffix(".rec") }.map { String($0.dropLast(4)) }.sorted()
-    }
-
-    private func fileSize(_ path: String) -> Int64 {
-        var info = stat()
-        return stat(path, &info) == 0 ? Int64(info.st_size) : 0
-    }
-
-    /// Temporary file, `fsync`, rename, `fsync` of the directory.
-    private func writeDurably(_ data: Data, to path: String, syncDirectory syncsDirectory: Bool = true)
-        throws(InboxError) {
-        let directory = (path as NSString).deletingLastPathComponent
-        let temporary = directory + "/.tmp-" + UUID().uuidString
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-        guard descriptor >= 0 else { throw Self.storageError("a record file cannot be created", errno) }
-        var failure: Int32 = 0
-        data.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    failure = errno
-                    return
-                }
-                offset += written
-            }
-        }
-        if failure == 0 && fsync(descriptor) != 0 { failure = errno }
-        close(descriptor)
-        if failure == 0 && rename(temporary, path) != 0 { failure = errno }
-        guard failure == 0 else {
-            _ = unlink(temporary)
-            throw Self.storageError("a record cannot be written", failure)
-        }
-        if syncsDirectory { syncDirectory(directory) }
-    }
-
-    private func syncDirectory(_ path: String) {
-        let descriptor = open(path, O_RDONLY)
-        guard descriptor >= 0 else { return }
-        _ = fsync(descriptor)
-        close(descriptor)
-    }
-
-    private static func storageError(_ detail: String, _ code: Int32) -> InboxError {
-        let cause = POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO)
-        if code == ENOSPC || code == EDQUOT {
-            return InboxError(code: .full, detail: "the disk under the inbox is full; the webhook is answered 503",
-                              underlyingError: cause)
-        }
-        return InboxError(code: .storage, detail: detail, underlyingError: cause)
-    }
-
-    // MARK: - Leases
-
-    /// Creates the lease file with its content in one step (written to a temporary name, then hard-linked to the
-    /// final name, which fails if the name exists), so no other worker ever reads a half-written lease.
-    private func takeLeaseFile(_ lease: InboxLease, now: Date) throws(InboxError) -> Bool {
-        let path = leasePath(lease.recordID)
-        let temporary = leasesPath + "/.tmp-" + UUID().uuidString
-        try writeDurably(Self.encodeLease(lease), to: temporary, syncDirectory: false)
-        defer { _ = unlink(temporary) }
-        for _ in 0..<2 {
-            if link(temporary, path) == 0 { return true }
-            guard errno == EEXIST else { throw Self.storageError("a lease cannot be created", errno) }
-            // Held: take it over only when it has expired (an unreadable lease file counts as expired), and only
-            // the worker whose rename of the stale file succeeds.
-            let seen = leaseHolder(lease.recordID)
-            if let seen, seen.expiresAt > now, !holderIsGone(lease.recordID) { return false }
-            let stale = leasesPath + "/.stale-" + UUID().uuidString
-            guard rename(path, stale) == 0 else { return false }
-            if let moved = leaseHolder(atPath: stale), moved.token != seen?.token {
-                // Another worker took the lease over in between: give its live lease back.
-                _ = rename(stale, path)
-                return false
-            }
-            _ = unlink(stale)
-        }
-        return false
-    }
-
-    private func leaseHolder(_ id: String) -> InboxLease? {
-        leaseHolder(atPath: leasePath(id)).map { InboxLease(recordID: id, token: $0.token, expiresAt: $0.expiresAt) }
-    }
-
-    private func leaseHolder(atPath path: String) -> InboxLease? {
-        let id = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
-        guard let data = FileManager.default.contents(atPath: path),
-              let text = String(data: data, encoding: .utf8) else { return nil }
-        let parts = text.split(separator: "\n")
-        guard parts.count >= 2, let milliseconds = Int64(parts[1]) else { return nil }
-        return InboxLease(recordID: id, token: String(parts[0]),
-                          expiresAt: Date(timeIntervalSince1970: TimeInterval(milliseconds) / 1_000))
-    }
-
-    /// Whether the lease's holder was a process on this machine that no longer runs (killed or crashed): its lease
-    /// is then taken over at once rather than after it expires.
-    private func holderIsGone(_ id: String) -> Bool {
-        guard let data = FileManager.default.contents(atPath: leasePath(id)),
-              let text = String(data: data, encoding: .utf8) else { return false }
-        let parts = text.split(separator: "\n")
-        guard parts.count >= 4, String(parts[2]) == Self.hostName, let pid = Int32(parts[3]), pid > 0 else {
-            return false
-        }
-        return kill(pid, 0) != 0 && errno == ESRCH
-    }
-
-    private static let hostName = ProcessInfo.processInfo.hostName
-
-    private func checkHolder(_ lease: InboxLease) throws(InboxError) {
-        guard leaseHolder(lease.recordID)?.token == lease.token else {
-            throw InboxError(code: .leaseLost, detail: "the lease on record \(lease.recordID) expired and was taken "
-                                 + "over, or the record is gone")
-        }
-    }
-
-    private func removeLeaseFile(_ id: String) {
-        _ = unlink(leasePath(id))
-    }
-
-    private static func encodeLease(_ lease: InboxLease) -> Data {
-        // Token, expiry, and the holder (host and process), so that a dead holder's lease is taken over at once.
-        Data(("\(lease.token)\n\(Int64((lease.expiresAt.timeIntervalSince1970 * 1_000).rounded()))\n"
-              + "\(hostName)\n\(getpid())").utf8)
-    }
-
-    // MARK: - Record format
-
-    private struct Header: Codable {
-        var v: Int
-        var id: String
-        var account: Int64
-        var received: Int64
-        var contentType: String?
-        var attempts: Int
-        var lastFailure: String?
-        var notBefore: Int64?
-        var deadReason: String?
-        var deadAt: Int64?
-        var length: Int
-    }
-
-    private static func milliseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1_000).rounded()) }
-    private static func date(_ milliseconds: Int64) -> Date {
-        Date(timeIntervalSince1970: TimeInterval(milliseconds) / 1_000)
-    }
-
-    private static func encode(_ record: InboxRecord, dead: (reason: String, at: Date)?) -> Data {
-        let header = Header(v: record.version, id: record.id, account: record.accountID,
-                            received: milliseconds(record.receivedAt), contentType: record.contentType,
-                            attempts: record.attempts, lastFailure: record.lastFailure,
-                            notBefore: record.notBefore.map(milliseconds), deadReason: dead?.reason,
-                            deadAt: dead.map { milliseconds($0.at) }, length: record.body.count)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Encoding a struct of strings and integers cannot fail.
-        var data = (try? encoder.encode(header)) ?? Data("{}".utf8)
-        data.append(0x0A)
-        data.append(record.body)
-        let checksum = SHA1.hexString(SHA1.hash(data))
-        data.append(0x0A)
-        data.append(contentsOf: Array(checksum.utf8))
-        return data
-    }
-
-    /// The record at `path`; `nil` when it is gone or was corrupt (then moved aside).
-    private func read(_ path: String) throws(InboxError) -> InboxRecord? {
-        try readDead(path)?.record
-    }
-
-    private func readDead(_ path: String) throws(InboxError) -> InboxDeadLetter? {
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        switch Self.decode(data) {
-        case .success(let letter): return letter
-        case .failure(let problem):
-            moveAside(path, problem)
-            return nil
-        }
-    }
-
-    private static func decode(_ data: Data) -> Result<InboxDeadLetter, InboxError> {
-        let bytes = [UInt8](data)
-        func corrupt(_ detail: String) -> Result<InboxDeadLetter, InboxError> {
-            .failure(InboxError(code: .corrupt, detail: detail))
-        }
-        guard let newline = bytes.firstIndex(of: 0x0A) else { return corrupt("no header line (a torn write)") }
-        let header: Header
-        do {
-            header = try JSONDecoder().decode(Header.self, from: Data(bytes[..<newline]))
-        } catch {
-            return corrupt("the header cannot be read")
-        }
-        let bodyStart = newline + 1
-        let bodyEnd = bodyStart + header.length
-        guard header.length >= 0, bytes.count == bodyEnd + 1 + 40, bytes[bodyEnd] == 0x0A else {
-            return corrupt("the record is shorter or longer than its header says (a torn write)")
-        }
-        let checksum = String(decoding: bytes[(bodyEnd + 1)...], as: UTF8.self)
-        guard SHA1.hexString(SHA1.hash(bytes[..<bodyEnd])) == checksum else {
-            return corrupt("the checksum does not match")
-        }
-        let record = InboxRecord(id: header.id, version: header.v, accountID: header.account,
-                                 receivedAt: date(header.received), contentType: header.contentType,
-                                 body: Data(bytes[bodyStart..<bodyEnd]), attempts: header.attempts,
-                                 lastFailure: header.lastFailure, notBefore: header.notBefore.map(date))
-        return .success(InboxDeadLetter(record: record, reason: header.deadReason ?? "",
-                                        deadAt: header.deadAt.map(date) ?? date(header.received)))
-    }
-
-    private func moveAside(_ path: String, _ problem: InboxError) {
-        let name = (path as NSString).lastPathComponent
-        let target = corruptPath + "/" + name + "." + UUID().uuidString
-        let size = fileSize(path)
-        guard rename(path, target) == 0 else { return }
-        syncDirectory((path as NSString).deletingLastPathComponent)
-        usage.withLock {
-            $0.corrupt += 1
-            $0.bytes -= size
-            $0.records -= 1
-        }
-        logger.log(.error, "inbox record corrupt; moved aside", ["record": name, "cause": problem.detail,
-                                                                 "movedTo": target])
+        return InboxStatus(pending: pending.count - movedAside, oldestPendingReceivedAt: oldest,
+                           deadLetters: dead.count, bytes: bytes)
     }
 }
