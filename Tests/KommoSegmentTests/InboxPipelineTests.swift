@@ -215,14 +215,6 @@ final class HalfFailingKommo: HTTPTransport {
     }
 }
 
-/// The resident memory of this process, in megabytes (`VmRSS`).
-private func residentMegabytes() -> Double {
-    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-          let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
-    return kilobytes / 1_024
-}
-
 @Suite("Pipeline with an inbox: soak", .timeLimit(.minutes(2)))
 struct InboxSoakTests {
     @Test("200 webhooks against a Kommo failing half the time: accepted = delivered + dead + pending, then all delivered")
@@ -237,7 +229,6 @@ struct InboxSoakTests {
         let won = String(decoding: try Fixtures.kommo("webhook-lead-status-won.txt"), as: UTF8.self)
         let count = 200
         let reports = world.pipeline.reports(bufferingNewest: count)
-        let before = residentMegabytes()
         for i in 0..<count {
             // The same deal, a distinct change each time: distinct keys and message ids.
             let body = won.replacingOccurrences(of: "1768912200", with: String(1_768_912_200 + i))
@@ -268,7 +259,6 @@ struct InboxSoakTests {
         #expect(statistics.inboxRecordsCompleted == count)
         let tracks = Set(world.segment.messages.filter { $0.type == .track }.compactMap(\.messageID))
         #expect(tracks.count == count)
-        #expect(residentMegabytes() - before < 64)
         try await world.stop()
     }
 }
