@@ -117,6 +117,25 @@ struct CommandLineInboxTests {
         #expect(try messagesByID(segment.requests).count == 3)
     }
 
+    @Test("replay - on an endless standard input is refused after the body limit, without reading it whole")
+    func endlessStandardInput() async throws {
+        let process = Process()
+        process.executableURL = try Tool.require()
+        process.arguments = ["replay", "--fixtures", try Fixtures.kommoAPIDirectory().path, "--dry-run", "-"]
+        process.environment = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin"]
+        process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/dev/zero"))
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        let exited = AsyncLatch<Int32>()
+        process.terminationHandler = { exited.resolve($0.terminationStatus) }
+        try process.run()
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(await exited.wait() == 1)
+        #expect(stderr.contains("<stdin>: is larger than the limit of 1048576 bytes; not read further"),
+                "stderr: \(stderr)")
+    }
+
     @Test("--inbox with --dry-run is refused with a clear message")
     func inboxWithDryRun() async throws {
         let run = try await Tool.run(["replay", "--inbox", "/tmp/x", "--dry-run", "x.txt"])
