@@ -117,6 +117,9 @@ enum Runner {
         }
         let accounts: Set<Int64>
         do {
+            // Dead letters past their retention (7 days) hold personal data no one needs any more.
+            let purged = try await inbox.purgeExpiredDeadLetters()
+            if purged > 0 { printError("inbox: \(purged) dead letters past their retention purged") }
             let found = try await InboxCommand.accounts(in: inbox)
             if found.accounts.isEmpty && found.held > 0 {
                 printError("inbox \(options.inbox ?? ""): \(found.held) records pending, all held by another worker's "
