@@ -22,6 +22,8 @@ struct RequestEngine: Sendable {
         var response: HTTPResponse
         var body: Data
         var request: HTTPRequest
+        /// What must never appear in an error made from this reply: the token it was fetched with.
+        var secrets: [String]
         var isEmpty: Bool { response.status == 204 }
     }
 
@@ -79,7 +81,7 @@ struct RequestEngine: Sendable {
         } catch {
             throw KommoAPIError(code: .decodingFailed, request: reply.request.description,
                                 status: reply.response.status, requestID: reply.response.headers["X-Request-Id"],
-                                detail: Self.describe(error), body: Redaction.excerpt(reply.body, secrets: []),
+                                detail: Self.describe(error), body: Redaction.excerpt(reply.body, secrets: reply.secrets),
                                 underlyingError: error)
         }
     }
@@ -147,7 +149,7 @@ struct RequestEngine: Sendable {
                                       extraHeaders: extraHeaders)
             let (response, data) = try await send(request, body: body, token: token)
             if response.isSuccess {
-                return Reply(response: response, body: data, request: request)
+                return Reply(response: response, body: data, request: request, secrets: [token])
             }
             if response.status == 429 { sawRateLimit = true }
             throw await failure(response, body: data, request: request, token: token, sawRateLimit: sawRateLimit)

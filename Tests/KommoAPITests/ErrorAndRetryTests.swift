@@ -78,6 +78,16 @@ struct ErrorTests {
         #expect(error?.status == 200)
     }
 
+    @Test("a non-JSON 200 that echoes the token is a decoding error whose body excerpt hides the token")
+    func decodingFailureHidesToken() async throws {
+        let transport = ScriptedTransport([.respond(status: 200, headers: ["Content-Type": "text/plain"],
+                                                    body: Data("echo: Authorization: Bearer \(K.accessToken)".utf8))])
+        let error = await #expect(throws: KommoAPIError.self) { _ = try await K.client(transport).pipelines() }
+        #expect(error?.code == .decodingFailed)
+        #expect(error?.body == "echo: Authorization: Bearer <redacted>")
+        #expect(error.map { String(describing: $0) }?.contains(K.accessToken) == false)
+    }
+
     @Test("the token never appears in an error, even when the server echoes it")
     func tokenNotInErrors() async throws {
         let echo = #"{"detail":"bad token \#(K.accessToken)","title":"Unauthorized"}"#
