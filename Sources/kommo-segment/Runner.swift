@@ -12,13 +12,7 @@ enum Runner {
     /// Runs a replay; returns the exit status.
     static func replay(_ options: ReplayOptions) async -> Int32 {
         // Configuration first: a mistake there is exit status 2 before any work.
-        let setup: Setup
-        do {
-            setup = try Setup(options)
-        } catch {
-            printError("kommo-segment: \(error)")
-            return 2
-        }
+        guard let setup = setup(options) else { return 2 }
         let parser = KommoWebhookParser()
         var queue = WebhookFileQueue(preRead: options.webhooks, paths: options.files,
                                      reader: WebhookFileReader(limit: parser.limits.maxBodyBytes))
@@ -104,13 +98,7 @@ enum Runner {
 
     /// Runs `resume`: finishes what the inbox holds, for the account of its records; returns the exit status.
     static func resume(_ options: ReplayOptions) async -> Int32 {
-        let setup: Setup
-        do {
-            setup = try Setup(options)
-        } catch {
-            printError("kommo-segment: \(error)")
-            return 2
-        }
+        guard let setup = setup(options) else { return 2 }
         guard let inbox = setup.inbox else {
             printError("kommo-segment: resume needs --inbox DIR (or KOMMO_SEGMENT_INBOX)")
             return 2
@@ -143,6 +131,16 @@ enum Runner {
             return 2
         }
         return await running(pipeline) { await processInbox(pipeline) }
+    }
+
+    /// The setup from the options; `nil` (after printing why) for a configuration mistake.
+    private static func setup(_ options: ReplayOptions) -> Setup? {
+        do {
+            return try Setup(options)
+        } catch {
+            printError("kommo-segment: \(error)")
+            return nil
+        }
     }
 
     /// Runs `work` beside the pipeline's `run()`, then shuts down and prints the summary; returns the exit status.
