@@ -54,6 +54,19 @@ package struct MonotonicClock: Sendable {
 
     /// Suspends for `duration` (returns at once, after a cancellation check, when it is zero or negative).
     /// - Throws: `CancellationError` when the task is cancelled first.
+    /// Runs `body` every `interval` (the first time after one interval) until the task is cancelled or `body`
+    /// answers `false`: the shape of every lease and claim renewal.
+    package func repeating(every interval: Duration, _ body: () async -> Bool) async {
+        while !Task.isCancelled {
+            do {
+                try await sleep(for: interval)
+            } catch {
+                return
+            }
+            guard await body() else { return }
+        }
+    }
+
     package func sleep(for duration: Duration) async throws {
         guard duration > .zero else {
             try Task.checkCancellation()

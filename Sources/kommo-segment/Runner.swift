@@ -64,33 +64,20 @@ enum Runner {
                 // loses none of them.
                 let earlier = await processInbox(pipeline)
                 var kept = 0
-                if let firstFile { failures += await keep(firstFile, pipeline: pipeline) ? 0 : 1; kept += 1 }
-                while let next = queue.next() {
-                    switch next {
-                    case .failure(let error):
-                        printError(error.description)
-                        failures += 1
-                    case .success(let file):
-                        failures += await keep(file, pipeline: pipeline) ? 0 : 1
-                        kept += 1
-                    }
+                failures += await forEachFile(first: firstFile, queue: &queue) { file in
+                    kept += 1
+                    return await keep(file, pipeline: pipeline)
                 }
                 printError("inbox: \(kept) files kept")
                 let now = await processInbox(pipeline)
                 return failures + earlier + now
             }
-            if let firstFile { await process(firstFile, pipeline: pipeline) }
-            var position = firstFile == nil ? 0 : 1
-            while let next = queue.next() {
-                switch next {
-                case .failure(let error):
-                    printError(error.description)
-                    failures += 1
-                case .success(let file):
-                    await process(file, pipeline: pipeline)
-                }
+            var position = 0
+            failures += await forEachFile(first: firstFile, queue: &queue) { file in
+                await process(file, pipeline: pipeline)
                 position += 1
                 if position % 20 == 0 { printError("replay: \(position) files") }
+                return true
             }
             return failures
         }
@@ -165,6 +152,24 @@ enum Runner {
                 + "\(counters.kommoRequests)")
             return total == 0 ? 0 : 1
         }
+    }
+
+    /// Hands `first` and then every file of the queue, read one at a time, to `handle`; returns the failures: the
+    /// files that could not be read (each printed with its reason) and those `handle` refused.
+    private static func forEachFile(first: WebhookFile?, queue: inout WebhookFileQueue,
+                                    _ handle: (WebhookFile) async -> Bool) async -> Int {
+        var failures = 0
+        if let first, !(await handle(first)) { failures += 1 }
+        while let next = queue.next() {
+            switch next {
+            case .failure(let error):
+                printError(error.description)
+                failures += 1
+            case .success(let file):
+                if !(await handle(file)) { failures += 1 }
+            }
+        }
+        return failures
     }
 
     /// Keeps one file in the inbox; `false` (and a line on stderr) when it is refused.

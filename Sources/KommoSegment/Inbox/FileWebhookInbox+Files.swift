@@ -39,13 +39,21 @@ extension FileWebhookInbox {
             // A crash between writing the dead letter and deleting the pending copy.
             _ = unlink(recordPath(pendingPath, id))
         }
+        _ = try measureUsage()
+    }
+
+    /// Counts the records and bytes on disk and makes them the size accounting; returns the ids, oldest first, and
+    /// the bytes.
+    func measureUsage() throws(InboxError) -> (pending: [String], dead: [String], bytes: Int64) {
         let pending = try recordIDs(in: pendingPath)
+        let dead = try recordIDs(in: deadPath)
         let bytes = pending.reduce(Int64(0)) { $0 + fileSize(recordPath(pendingPath, $1)) }
             + dead.reduce(Int64(0)) { $0 + fileSize(recordPath(deadPath, $1)) }
         usage.withLock {
             $0.bytes = bytes
             $0.records = pending.count + dead.count
         }
+        return (pending, dead, bytes)
     }
 
     /// A unique temporary name in `directory` that names this process as its writer.

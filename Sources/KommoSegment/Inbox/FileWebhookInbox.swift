@@ -326,14 +326,7 @@ public final class FileWebhookInbox: WebhookInbox {
     /// Counts the files on disk (and refreshes the size accounting from them); the oldest pending arrival is read
     /// from the oldest intact record's header.
     public func status() async throws(InboxError) -> InboxStatus {
-        let pending = try recordIDs(in: pendingPath)
-        let dead = try recordIDs(in: deadPath)
-        let bytes = pending.reduce(Int64(0)) { $0 + fileSize(recordPath(pendingPath, $1)) }
-            + dead.reduce(Int64(0)) { $0 + fileSize(recordPath(deadPath, $1)) }
-        usage.withLock {
-            $0.bytes = bytes
-            $0.records = pending.count + dead.count
-        }
+        let (pending, dead, bytes) = try measureUsage()
         var oldest: Date?
         var movedAside = 0
         for id in pending {

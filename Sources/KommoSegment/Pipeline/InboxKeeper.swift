@@ -76,23 +76,19 @@ struct InboxKeeper: Sendable {
 
     private func renew(_ lease: InboxLease) async {
         let duration = configuration.inboxLeaseDuration
-        while !Task.isCancelled {
-            do {
-                try await clock.sleep(for: duration / 3)
-            } catch {
-                return
-            }
-            do {
+        await clock.repeating(every: duration / 3) {
+            do throws(InboxError) {
                 guard try await inbox.renew(lease, for: duration) != nil else {
                     logger.log(.warning, "inbox lease lost; another worker may take the record over",
                                ["record": lease.recordID])
-                    return
+                    return false
                 }
             } catch {
                 logger.log(.warning, "inbox lease not renewed", [
                     "record": lease.recordID, "code": error.code.description,
                 ])
             }
+            return true
         }
     }
 

@@ -79,12 +79,7 @@ struct WebhookProcessor: Sendable {
     private func renewClaims(_ claims: [(key: DeduplicationKey, token: String)]) async {
         guard !claims.isEmpty else { return }
         let duration = configuration.claimDuration
-        while !Task.isCancelled {
-            do {
-                try await clock.sleep(for: duration / 3)
-            } catch {
-                return
-            }
+        await clock.repeating(every: duration / 3) {
             for claim in claims {
                 do {
                     _ = try await store.renew(claim.key, token: claim.token, for: duration)
@@ -94,6 +89,7 @@ struct WebhookProcessor: Sendable {
                     ])
                 }
             }
+            return true
         }
     }
 
