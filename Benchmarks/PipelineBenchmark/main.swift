@@ -3,8 +3,10 @@
 // directory of this repository, Segment by a client that accepts everything.
 //
 //   swift run -c release pipeline-benchmark [--acks N]
+//   swift run -c release pipeline-benchmark --parse-only
 //   swift run -c release pipeline-benchmark --intake [--webhooks N]
 //
+// --parse-only: only the parser's figures (by body size, then by shape).
 // --intake: N webhooks (default 2,000) of 1,000 items each are received while Kommo never answers; prints how many
 // were accepted, how many were answered 503, and the process's peak resident memory.
 
@@ -42,15 +44,16 @@ func seconds(_ duration: Duration) -> Double {
 
 var acks = 2_000
 var intake = false
+var parseOnly = false
 var intakeWebhooks = 2_000
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
-    if argument == "--intake" {
-        intake = true
+    if argument == "--intake" || argument == "--parse-only" {
+        if argument == "--intake" { intake = true } else { parseOnly = true }
         continue
     }
     guard argument == "--acks" || argument == "--webhooks", let n = arguments.next().flatMap(Int.init), n > 0 else {
-        FileHandle.standardError.write(Data("usage: pipeline-benchmark [--acks N] | --intake [--webhooks N]\n".utf8))
+        FileHandle.standardError.write(Data("usage: pipeline-benchmark [--acks N] | --parse-only | --intake [--webhooks N]\n".utf8))
         exit(2)
     }
     if argument == "--acks" { acks = n } else { intakeWebhooks = n }
@@ -106,6 +109,8 @@ if intake {
     exit(0)
 }
 
+let clock = ContinuousClock()
+
 // 1. Parsing: the same item repeated; time per byte should not grow with the body.
 let parser = KommoWebhookParser()
 let form = "application/x-www-form-urlencoded"
@@ -113,7 +118,6 @@ print("parser: items  body_bytes  parses  microseconds_per_parse  megabytes_per_
 for items in [1, 10, 100, 1_000] {
     let body = webhookBody(items: items)
     let repetitions = max(2_000_000 / body.count, 3)
-    let clock = ContinuousClock()
     var events = 0
     let elapsed = clock.measure {
         for _ in 0..<repetitions {
@@ -128,6 +132,36 @@ for items in [1, 10, 100, 1_000] {
     print(String(format: "parser: %5d  %10d  %6d  %22.1f  %20.1f", items, body.count, repetitions, perParse * 1e6,
                  Double(body.count) / perParse / 1_048_576))
 }
+
+// 1b. Shapes: bodies of about 0.9 MB (and of half that) whose keys are long, many, deep or numerous. The cost per KB
+// of each stays the same at both sizes (linear), and within a few times that of a plain body of the same size.
+print("shapes: size_kb  microseconds_per_kb  ratio_to_plain  outcome  shape")
+for (scale, plainItems) in [(0.5, 500), (1.0, 1_000)] {
+    var plainMicrosecondsPerKB = 0.0
+    for shape in BodyShapes.all(plain: webhookBody(items: plainItems), scale: scale) {
+        let repetitions = 5
+        var outcome = ""
+        let elapsed = clock.measure {
+            for _ in 0..<repetitions {
+                do throws(KommoWebhookError) {
+                    outcome = "\(try parser.parse(body: shape.body, contentType: form).events.count) events"
+                } catch {
+                    outcome = error.code.rawValue
+                }
+            }
+        }
+        guard outcome.hasSuffix("events") == shape.parses else {
+            FileHandle.standardError.write(Data("shape '\(shape.name)' gave \(outcome)\n".utf8))
+            exit(1)
+        }
+        let microsecondsPerKB = seconds(elapsed) / Double(repetitions) * 1e6 / (Double(shape.body.count) / 1_024)
+        if plainMicrosecondsPerKB == 0 { plainMicrosecondsPerKB = microsecondsPerKB }
+        print(String(format: "shapes: %7d  %19.2f  %14.2f  %@  %@", shape.body.count / 1_024, microsecondsPerKB,
+                     microsecondsPerKB / plainMicrosecondsPerKB, outcome, shape.name))
+    }
+}
+
+if parseOnly { exit(0) }
 
 // 2. Acknowledgement latency of receive(), with processing going on in the background.
 let kommoTransport: KommoFixtureTransport
@@ -157,7 +191,6 @@ do {
     FileHandle.standardError.write(Data("\(error)\n".utf8))
     exit(1)
 }
-let clock = ContinuousClock()
 let latencies: [Double] = await withTaskGroup(of: Void.self) { group -> [Double] in
 group.addTask { try? await pipeline.run() }
 var latencies: [Double] = []

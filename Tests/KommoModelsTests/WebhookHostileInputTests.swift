@@ -146,14 +146,16 @@ struct WebhookHostileInputTests {
         #expect(error?.byteOffset == webhookAccountPairs.utf8.count + 1)
     }
 
-    @Test("a missing account id is refused", arguments: [
-        "leads[status][0][id]=1", "account[subdomain]=acme", "account=31234567&account_id=1",
-        "account[ID]=31234567&account[subdomain]=acme",
+    @Test("a body without any account is refused, naming the last place looked", arguments: [
+        ("leads[status][0][id]=1", "account[id]"), ("account[subdomain]=acme", "account[subdomain]"),
+        ("account=31234567&account_id=1", "account[id]"),
+        ("account[ID]=31234567&account[subdomain]=acme", "account[subdomain]"),
     ])
-    func missingAccountID(body: String) {
+    func missingAccountID(body: String, path: String) {
         let error = webhookParseError(body)
         #expect(error?.code == .missingAccountID)
-        #expect(error?.path == "account[id]")
+        #expect(error?.path == path)
+        #expect(error?.detail.hasPrefix("no account was found") == true)
     }
 
     @Test("a non-numeric account id is refused", arguments: [
@@ -233,5 +235,29 @@ struct WebhookHostileInputTests {
         let long = try #require(webhookParseError(webhookAccountPairs + "&" + String(repeating: "k", count: 1_000) + "]=1"))
         #expect(long.code == .malformedKey)
         #expect((long.path?.count ?? 0) <= 200)
+    }
+}
+
+@Suite("Kommo webhook limits while scanning", .timeLimit(.minutes(1)))
+struct WebhookScanLimitTests {
+    @Test("too many items are refused at the first item over the limit, before the rest is read")
+    func tooManyItemsWhileScanning() throws {
+        let items = (0..<20).map { "leads[status][\($0)][id]=\($0 + 1)" }
+        let body = webhookAccountPairs + "&" + items.joined(separator: "&")
+        let error = try #require(webhookParseError(body, limits: .init(maxItems: 5)))
+        #expect(error.code == .tooManyItems)
+        // The offset is that of the sixth item's pair, not the end of the body.
+        let sixth = try #require(body.range(of: "leads[status][5][id]"))
+        #expect(error.byteOffset == body.utf8.distance(from: body.startIndex, to: sixth.lowerBound))
+    }
+
+    @Test("indexes order by value whatever their length or leading zeros, then by bytes")
+    func longIndexes() throws {
+        let keys = ["0000000000000000000000001", "5", "05", "123456789012345678901", "9", "0", "b", "a",
+                    "99999999999999999999", "000"]
+        let body = webhookAccountPairs + keys.map { "&task[add][\($0)][x]=1" }.joined()
+        let items = try parseWebhookBody(body).events.compactMap(\.unknownItem)
+        #expect(items.map(\.index) == ["0", "000", "0000000000000000000000001", "05", "5", "9",
+                                       "99999999999999999999", "123456789012345678901", "a", "b"])
     }
 }

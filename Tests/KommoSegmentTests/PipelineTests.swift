@@ -36,6 +36,26 @@ struct AcknowledgementTests {
         #expect(await world.pipeline.statistics.webhooksRejected == 1)
     }
 
+    @Test("an older amoCRM body (no account[id]) is attributed by items or subdomain, with the same messages",
+          arguments: [false, true])
+    func olderAmoCRMBody(dropItemAccountIDs: Bool) async throws {
+        let original = String(decoding: try Fixtures.kommo("webhook-lead-status-won.txt"), as: UTF8.self)
+        var older = original.split(separator: "&").filter { !$0.hasPrefix("account%5Bid%5D=") }
+        if dropItemAccountIDs { older = older.filter { !$0.contains("%5Baccount_id%5D=") } }
+        #expect(older.count < original.split(separator: "&").count)
+        var delivered: [[SegmentMessage]] = []
+        for body in [original, older.joined(separator: "&")] {
+            let world = try World()
+            let ack = await world.pipeline.receive(body: Data(body.utf8), contentType: form, requestTarget: target)
+            #expect(ack.outcome == .accepted)
+            #expect(ack.accountID == 31_234_567)
+            try await world.stop()
+            delivered.append(world.segment.messages)
+        }
+        #expect(delivered[1].map(\.messageID) == delivered[0].map(\.messageID))
+        #expect(delivered[1].count == 3)
+    }
+
     @Test("a webhook of another account is refused with 403")
     func otherAccount() async throws {
         let world = try World()

@@ -22,7 +22,8 @@ public struct KommoWebhook: Sendable, Hashable {
 
 /// The `account[…]` block of a webhook.
 public struct KommoWebhookAccount: Sendable, Hashable {
-    /// The account id (`account[id]`).
+    /// The account id: `account[id]`, else the items' `account_id`, else the known account whose host matches
+    /// `account[subdomain]` (``idSource`` says which).
     public var id: Int64
     /// The account subdomain (`account[subdomain]`), e.g. `acme` for `acme.kommo.com`. Subdomains can change;
     /// prefer ``id`` for identity.
@@ -31,11 +32,26 @@ public struct KommoWebhookAccount: Sendable, Hashable {
     /// `amocrm.ru` host. `nil` when absent (Digital Pipeline hooks omit it) or not an absolute `http(s)` URL.
     public var baseURL: URL?
 
+    /// Where ``id`` was found.
+    public var idSource: IDSource
+
+    /// Where a webhook's account id was found.
+    public enum IDSource: String, Sendable, Hashable {
+        /// `account[id]`, which current Kommo webhooks carry.
+        case accountBlock
+        /// The items' `account_id`, all equal: older amoCRM webhooks have no `account[id]`.
+        case items
+        /// `account[subdomain]` (or the host of `account[_links][self]`) matched against
+        /// ``KommoWebhookParser/knownAccounts``.
+        case subdomain
+    }
+
     /// Creates an account block.
-    public init(id: Int64, subdomain: String, baseURL: URL? = nil) {
+    public init(id: Int64, subdomain: String, baseURL: URL? = nil, idSource: IDSource = .accountBlock) {
         self.id = id
         self.subdomain = subdomain
         self.baseURL = baseURL
+        self.idSource = idSource
     }
 }
 

@@ -32,10 +32,16 @@ public struct KommoWebhookError: Error, Sendable, Hashable, CustomStringConverti
         /// A key is not `name` followed by zero or more `[segment]` groups (empty name, unbalanced or nested
         /// brackets, text after a closing bracket).
         public static let malformedKey = Code(rawValue: "malformedKey")
-        /// `account[id]` is absent.
+        /// No account was found: the body has no `account[id]`, no item carries an `account_id`, and
+        /// `account[subdomain]` is absent or matches none of ``KommoWebhookParser/knownAccounts``.
         public static let missingAccountID = Code(rawValue: "missingAccountID")
-        /// `account[id]` is not a whole non-negative decimal number that fits in 64 bits.
+        /// `account[id]`, or an item's `account_id`, is not a whole non-negative decimal number that fits in 64 bits.
         public static let invalidAccountID = Code(rawValue: "invalidAccountID")
+        /// The body has no `account[id]`, and its items' `account_id` values differ.
+        public static let conflictingAccountIDs = Code(rawValue: "conflictingAccountIDs")
+        /// The body names its account only by `account[subdomain]`, and that matches several of
+        /// ``KommoWebhookParser/knownAccounts``.
+        public static let ambiguousAccount = Code(rawValue: "ambiguousAccount")
         /// `account[subdomain]` is absent or empty.
         public static let missingAccountSubdomain = Code(rawValue: "missingAccountSubdomain")
         /// A lead, contact, company or note item has no `id`.
@@ -84,8 +90,10 @@ public struct KommoWebhookError: Error, Sendable, Hashable, CustomStringConverti
                 + "genuine batch hits this, otherwise reject the request."
         case .invalidPercentEncoding, .invalidUTF8, .malformedKey:
             advice = "The body is not valid PHP-style form data; pass the raw request bytes unchanged."
-        case .missingAccountID, .invalidAccountID, .missingAccountSubdomain:
-            advice = "Every Kommo webhook names its account; without it the request cannot be attributed."
+        case .missingAccountID, .invalidAccountID, .conflictingAccountIDs, .ambiguousAccount, .missingAccountSubdomain:
+            advice = "Every Kommo webhook names its account (account[id], the items' account_id, or "
+                + "account[subdomain] with the account's host configured); without it the request cannot be "
+                + "attributed."
         case .missingItemID, .invalidItemID:
             advice = "An item without a usable id cannot be acted on; the whole body is refused so that nothing is "
                 + "half-processed."
@@ -93,6 +101,12 @@ public struct KommoWebhookError: Error, Sendable, Hashable, CustomStringConverti
             advice = "See Documentation/Webhooks.md."
         }
         return "Kommo webhook rejected (\(code))\(location): \(detail). \(advice)"
+    }
+
+    /// The error for a body with more than `maxItems` items.
+    static func tooManyItems(_ maxItems: Int, byteOffset: Int? = nil) -> KommoWebhookError {
+        KommoWebhookError(code: .tooManyItems, byteOffset: byteOffset,
+                          detail: "the body holds more than \(maxItems) items")
     }
 
     static func shortened(_ path: String) -> String {

@@ -3,8 +3,9 @@ import Foundation
 /// Decodes the body of a Kommo (amoCRM) webhook request into a ``KommoWebhook``.
 ///
 /// Pure and total: no I/O, no clock, no global state; it returns a value or throws a ``KommoWebhookError``, and
-/// never traps or hangs on hostile input. Cost is one pass over the body plus one dictionary step per key segment,
-/// and a sort of each set of sibling indexes.
+/// never traps or hangs on hostile input. Cost is linear in the body's size whatever its shape: one pass over the
+/// body with one dictionary step per key segment, the limits checked during that pass, then a sort of each set of
+/// sibling indexes that reads each key once (see `Documentation/Performance.md`).
 ///
 /// ```swift
 /// let parser = KommoWebhookParser()
@@ -40,12 +41,30 @@ public struct KommoWebhookParser: Sendable {
         }
     }
 
+    /// An account served, by host: how a body that names its account only by `account[subdomain]` is attributed.
+    public struct KnownAccount: Sendable, Hashable {
+        /// The Kommo account id.
+        public var id: Int64
+        /// The account's host, lowercased: `acme.kommo.com`, `acme.amocrm.ru`…
+        public var host: String
+
+        /// Creates a known account; the host is lowercased.
+        public init(id: Int64, host: String) {
+            self.id = id
+            self.host = host.lowercased()
+        }
+    }
+
     /// The limits this parser enforces.
     public var limits: Limits
+    /// The accounts served, for bodies without `account[id]` whose items carry no `account_id` either: the one
+    /// whose host is that of `account[_links][self]`, else whose host's first label is `account[subdomain]`.
+    public var knownAccounts: [KnownAccount]
 
-    /// Creates a parser with the given limits.
-    public init(limits: Limits = .init()) {
+    /// Creates a parser with the given limits and known accounts.
+    public init(limits: Limits = .init(), knownAccounts: [KnownAccount] = []) {
         self.limits = limits
+        self.knownAccounts = knownAccounts
     }
 
     /// Decodes a webhook body.
@@ -56,10 +75,10 @@ public struct KommoWebhookParser: Sendable {
     ///     (any case), optionally with `charset=utf-8` (or `us-ascii`); other parameters are ignored.
     /// - Returns: The account block and every item, sections in order of first appearance, items by index.
     /// - Throws: ``KommoWebhookError`` and nothing else: a wrong content type, an empty or oversized body, a
-    ///   limit exceeded, bad percent-encoding or UTF-8, a malformed key, a missing or invalid account id or
-    ///   subdomain, or a lead/contact/company/note item without a numeric `id` (which fails the whole body, with
-    ///   the item's path in ``KommoWebhookError/path``). Unknown sections and unparseable non-key fields are never
-    ///   errors.
+    ///   limit exceeded, bad percent-encoding or UTF-8, a malformed key, no account found (see
+    ///   ``KommoWebhookAccount/id``) or items that disagree on it, a missing subdomain, or a
+    ///   lead/contact/company/note item without a numeric `id` (which fails the whole body, with the item's path
+    ///   in ``KommoWebhookError/path``). Unknown sections and unparseable non-key fields are never errors.
     public func parse(body: Data, contentType: String?) throws(KommoWebhookError) -> KommoWebhook {
         try Self.checkContentType(contentType)
         if body.isEmpty {
@@ -72,7 +91,7 @@ public struct KommoWebhookParser: Sendable {
         }
         let tree = try WebhookFormDecoder.decode([UInt8](body), limits: limits)
         let items = WebhookItemDecoder(tree: tree)
-        let account = try items.account()
+        let account = try items.account(knownAccounts: knownAccounts)
         let events = try items.events(maxItems: max(0, limits.maxItems))
         return KommoWebhook(account: account, events: events)
     }

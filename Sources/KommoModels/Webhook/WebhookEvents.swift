@@ -1,4 +1,5 @@
 import Foundation
+import JSONCore
 
 /// A lead item of a webhook (`leads[<action>][i][…]`).
 ///
@@ -153,6 +154,13 @@ public struct EntityEvent: Sendable, Hashable {
     public var tags: [WebhookTag]
     /// The leads linked to a company (`linked_leads_id[<lead id>][ID]`), in ascending id order.
     public var linkedLeadIDs: [Int64]
+    /// The company a contact belongs to (`linked_company_id`), `nil` when not sent.
+    public var linkedCompanyID: Int64?
+    /// The name of that company (`company_name`), `nil` when not sent.
+    public var companyName: String?
+    /// Every field of the item this model does not name, by key, as decoded: leaves are strings, nested keys are
+    /// objects (as in ``UnknownWebhookItem/raw``). Nothing Kommo sends about a contact or company is dropped.
+    public var unknownFields: [String: JSONValue]
 
     /// Creates a contact or company event; everything but the type, action and id defaults to absent.
     public init(
@@ -160,8 +168,12 @@ public struct EntityEvent: Sendable, Hashable {
         responsibleUserID: Int64? = nil, oldResponsibleUserID: Int64? = nil, createdUserID: Int64? = nil,
         modifiedUserID: Int64? = nil, accountID: Int64? = nil, dateCreate: Date? = nil, lastModified: Date? = nil,
         createdAt: Date? = nil, updatedAt: Date? = nil, customFields: [WebhookCustomField] = [],
-        tags: [WebhookTag] = [], linkedLeadIDs: [Int64] = []
+        tags: [WebhookTag] = [], linkedLeadIDs: [Int64] = [], linkedCompanyID: Int64? = nil,
+        companyName: String? = nil, unknownFields: [String: JSONValue] = [:]
     ) {
+        self.linkedCompanyID = linkedCompanyID
+        self.companyName = companyName
+        self.unknownFields = unknownFields
         self.entityType = entityType
         self.action = action
         self.id = id

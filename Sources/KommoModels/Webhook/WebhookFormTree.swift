@@ -1,3 +1,4 @@
+import Foundation
 import JSONCore
 
 /// A decoded PHP-style form body (`section[action][0][field]=value&…`) as a tree of string-keyed maps with string
@@ -12,6 +13,9 @@ struct WebhookFormTree {
         var children: [String: Int] = [:]
         /// The index an empty segment (`[]`) appends at: one past the largest numeric key seen.
         var nextAppendIndex = 0
+        /// The value of this node's own key when it is numeric with at most 18 significant digits, else -1: items
+        /// are sorted on it without reading the key again.
+        var keyIndex = -1
     }
 
     /// The first time a top-level key (`action == nil`) or a `key[action]` pair was created, in body order.
@@ -23,6 +27,9 @@ struct WebhookFormTree {
     static let root = 0
     private(set) var nodes: [Node] = [Node()]
     private(set) var appearances: [Appearance] = []
+    /// How many `section[action][index]` maps were created outside `account`: a lower bound on the number of items,
+    /// kept while scanning so that a body with too many items is refused before any of them is sorted or decoded.
+    private(set) var itemCount = 0
 
     /// Assigns `value` at `name[segments[0]][segments[1]]…`; a `nil` segment is PHP's `[]` (append).
     mutating func insert(name: String, segments: [String?], value: String) {
@@ -37,15 +44,19 @@ struct WebhookFormTree {
             } else {
                 nodes[current].leaf = nil
                 let index = nodes.count
-                nodes.append(Node())
-                nodes[current].children[key] = index
+                var node = Node()
+                node.keyIndex = Self.sortIndex(key) ?? -1
                 if let number = Self.smallIndex(key), number >= nodes[current].nextAppendIndex {
                     nodes[current].nextAppendIndex = number + 1
                 }
+                nodes.append(node)
+                nodes[current].children[key] = index
                 if depth == 0 {
                     appearances.append(Appearance(entity: key, action: nil))
                 } else if depth == 1 {
                     appearances.append(Appearance(entity: name, action: key))
+                } else if depth == 2, name != "account" {
+                    itemCount += 1
                 }
                 current = index
             }
@@ -69,9 +80,86 @@ struct WebhookFormTree {
     /// The value of the leaf at `key` under `node`, if there is one.
     func leaf(_ node: Int, _ key: String) -> String? { child(node, key).flatMap { nodes[$0].leaf } }
 
+    /// The children of a map in no particular order.
+    func children(_ node: Int) -> Dictionary<String, Int> { nodes[node].children }
+
     /// The children of a map in index order: numeric keys ascending by value, then other keys in code-point order.
+    ///
+    /// Each key is examined once: keys of up to 18 significant digits are ordered by the value stored at insertion, the rest by a
+    /// byte comparison, so sorting costs O(n log n) comparisons that read each key's bytes at most to where it
+    /// differs from its neighbour.
     func orderedChildren(_ node: Int) -> [(key: String, node: Int)] {
-        nodes[node].children.map { (key: $0.key, node: $0.value) }.sorted { Self.indexOrder($0.key, $1.key) }
+        var small: [(key: String, node: Int)] = []
+        var large: [SortKey] = []
+        for (key, child) in nodes[node].children {
+            if nodes[child].keyIndex >= 0 {
+                small.append((key: key, node: child))
+            } else {
+                large.append(SortKey(key: key, node: child))
+            }
+        }
+        small.sort { lhs, rhs in
+            let left = nodes[lhs.node].keyIndex, right = nodes[rhs.node].keyIndex
+            return left != right ? left < right : Self.bytesPrecede(lhs.key, rhs.key)
+        }
+        guard !large.isEmpty else { return small }
+        large.sort()
+        return small + large.map { (key: $0.key, node: $0.node) }
+    }
+
+    /// A key with more than 18 significant digits, or not numeric, with what its place depends on computed once:
+    /// numeric keys by value (significant digits: first their count, then their bytes), ties and the rest by their
+    /// UTF-8 bytes, numeric before non-numeric.
+    private struct SortKey: Comparable {
+        var key: String
+        var node: Int
+        /// Whether the key is all digits.
+        var isNumeric: Bool
+        /// The digits after the leading zeros (numeric keys only).
+        var significant: Substring.UTF8View
+
+        init(key: String, node: Int) {
+            self.key = key
+            self.node = node
+            isNumeric = WebhookFormTree.isNumeric(key)
+            significant = isNumeric ? Substring(key).utf8.drop { $0 == 0x30 } : Substring().utf8
+        }
+
+        static func < (lhs: SortKey, rhs: SortKey) -> Bool {
+            if lhs.isNumeric != rhs.isNumeric { return lhs.isNumeric }
+            if lhs.isNumeric, lhs.significant.count != rhs.significant.count {
+                return lhs.significant.count < rhs.significant.count
+            }
+            // Equal lengths of significant digits: their byte order is their numeric order, and the whole keys'
+            // byte order breaks ties between equal values ("01" before "1").
+            if lhs.isNumeric, let order = WebhookFormTree.byteOrder(Substring(lhs.significant),
+                                                                    Substring(rhs.significant)), order != 0 {
+                return order < 0
+            }
+            return WebhookFormTree.bytesPrecede(lhs.key, rhs.key)
+        }
+
+        static func == (lhs: SortKey, rhs: SortKey) -> Bool { lhs.key == rhs.key }
+    }
+
+    /// Whether `lhs` comes before `rhs` in UTF-8 byte order.
+    static func bytesPrecede(_ lhs: String, _ rhs: String) -> Bool {
+        (byteOrder(Substring(lhs), Substring(rhs)) ?? 0) < 0
+    }
+
+    /// The sign of the UTF-8 byte comparison of two strings (memcmp, then length), or `nil` if either has no
+    /// contiguous UTF-8 storage (never for the native strings the parser makes).
+    static func byteOrder(_ lhs: Substring, _ rhs: Substring) -> Int? {
+        lhs.utf8.withContiguousStorageIfAvailable { left in
+            rhs.utf8.withContiguousStorageIfAvailable { right -> Int in
+                let common = min(left.count, right.count)
+                if common > 0, let a = left.baseAddress, let b = right.baseAddress {
+                    let order = memcmp(a, b, common)
+                    if order != 0 { return order < 0 ? -1 : 1 }
+                }
+                return left.count == right.count ? 0 : (left.count < right.count ? -1 : 1)
+            }
+        } ?? nil
     }
 
     /// The subtree at `node` as JSON: leaves are strings, maps are objects keyed as in the body.
@@ -96,19 +184,12 @@ struct WebhookFormTree {
         return Int(key)
     }
 
-    /// Orders keys as items are ordered: numeric keys by value (any length, no overflow), ties and the rest by
-    /// their UTF-8 bytes, numeric before non-numeric.
-    static func indexOrder(_ lhs: String, _ rhs: String) -> Bool {
-        let lhsNumeric = isNumeric(lhs)
-        let rhsNumeric = isNumeric(rhs)
-        if lhsNumeric != rhsNumeric { return lhsNumeric }
-        if lhsNumeric {
-            let lhsDigits = lhs.utf8.drop { $0 == 0x30 }
-            let rhsDigits = rhs.utf8.drop { $0 == 0x30 }
-            if lhsDigits.count != rhsDigits.count { return lhsDigits.count < rhsDigits.count }
-            if !lhsDigits.elementsEqual(rhsDigits) { return lhsDigits.lexicographicallyPrecedes(rhsDigits) }
-        }
-        return lhs.utf8.lexicographicallyPrecedes(rhs.utf8)
+    /// The numeric value of `key` when it is a run of digits with at most 18 after its leading zeros.
+    static func sortIndex(_ key: String) -> Int? {
+        guard isNumeric(key) else { return nil }
+        let significant = Substring(key).utf8.drop { $0 == 0x30 }
+        guard significant.count <= 18 else { return nil }
+        return significant.isEmpty ? 0 : Int(Substring(significant))
     }
 }
 
@@ -130,6 +211,7 @@ enum WebhookFormDecoder {
     ) throws(KommoWebhookError) -> WebhookFormTree {
         let maxPairs = max(0, limits.maxPairs)
         let maxDepth = max(0, limits.maxDepth)
+        let maxItems = max(0, limits.maxItems)
         var tree = WebhookFormTree()
         var keyBuffer: [UInt8] = []
         var valueBuffer: [UInt8] = []
@@ -160,6 +242,9 @@ enum WebhookFormDecoder {
             }
             let name = try splitKey(keyBuffer, into: &segments, maxDepth: maxDepth, offset: start)
             tree.insert(name: name, segments: segments, value: value)
+            if tree.itemCount > maxItems {
+                throw KommoWebhookError.tooManyItems(maxItems, byteOffset: start)
+            }
         }
         if pairs == 0 {
             throw KommoWebhookError(code: .emptyBody, detail: "the body holds no name=value pairs")

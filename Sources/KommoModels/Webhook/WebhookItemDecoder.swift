@@ -12,22 +12,89 @@ struct WebhookItemDecoder {
 
     // MARK: Account
 
-    func account() throws(KommoWebhookError) -> KommoWebhookAccount {
-        let accountNode = tree.child(WebhookFormTree.root, "account")
-        guard let idNode = accountNode.flatMap({ tree.child($0, "id") }) else {
-            throw KommoWebhookError(code: .missingAccountID, path: "account[id]", detail: "account[id] is absent")
+    /// The account block, with the account id found in this order: `account[id]`; else the items' `account_id`
+    /// (which must all be equal); else `account[subdomain]` (or the host of `account[_links][self]`) matched
+    /// against `knownAccounts`.
+    func account(knownAccounts: [KommoWebhookParser.KnownAccount]) throws(KommoWebhookError) -> KommoWebhookAccount {
+        let accountNode = tree.child(WebhookFormTree.root, "account").flatMap { tree.leaf($0) == nil ? $0 : nil }
+        let subdomain = accountNode.flatMap { tree.leaf($0, "subdomain") }.flatMap { $0.isEmpty ? nil : $0 }
+        let links = accountNode.flatMap { tree.child($0, "_links") }
+        let baseURL = links.flatMap { tree.leaf($0, "self") }.flatMap(WebhookScalar.httpURL)
+        let id: Int64
+        let source: KommoWebhookAccount.IDSource
+        if let idNode = accountNode.flatMap({ tree.child($0, "id") }) {
+            guard let value = WebhookScalar.int64(tree.leaf(idNode)) else {
+                throw KommoWebhookError(code: .invalidAccountID, path: "account[id]",
+                                        detail: "account[id] is not a whole non-negative number")
+            }
+            (id, source) = (value, .accountBlock)
+        } else if let value = try itemAccountID() {
+            (id, source) = (value, .items)
+        } else if let subdomain {
+            (id, source) = (try Self.match(subdomain: subdomain, baseURL: baseURL, in: knownAccounts), .subdomain)
+        } else {
+            throw KommoWebhookError(code: .missingAccountID, path: "account[id]",
+                                    detail: "no account was found: the body has no account[id], no account_id on "
+                                        + "its items and no account[subdomain]")
         }
-        guard let id = WebhookScalar.int64(tree.leaf(idNode)) else {
-            throw KommoWebhookError(code: .invalidAccountID, path: "account[id]",
-                                    detail: "account[id] is not a whole non-negative number")
-        }
-        guard let accountNode, let subdomain = tree.leaf(accountNode, "subdomain"), !subdomain.isEmpty else {
+        guard let subdomain else {
             throw KommoWebhookError(code: .missingAccountSubdomain, path: "account[subdomain]",
                                     detail: "account[subdomain] is absent or empty")
         }
-        let links = tree.child(accountNode, "_links")
-        let baseURL = links.flatMap { tree.leaf($0, "self") }.flatMap(WebhookScalar.httpURL)
-        return KommoWebhookAccount(id: id, subdomain: subdomain, baseURL: baseURL)
+        return KommoWebhookAccount(id: id, subdomain: subdomain, baseURL: baseURL, idSource: source)
+    }
+
+    /// The `account_id` that every item carrying one agrees on (a note's may sit under its `[note]`), or `nil` if no
+    /// item carries one.
+    private func itemAccountID() throws(KommoWebhookError) -> Int64? {
+        var found: (id: Int64, path: String)?
+        for appearance in tree.appearances where appearance.entity != "account" {
+            guard let action = appearance.action,
+                  let actionNode = tree.child(WebhookFormTree.root, appearance.entity).flatMap({ tree.child($0, action) })
+            else { continue }
+            for (index, itemNode) in tree.children(actionNode) {
+                let note = tree.child(itemNode, "note")
+                guard let idNode = tree.child(itemNode, "account_id") ?? note.flatMap({ tree.child($0, "account_id") })
+                else { continue }
+                let path = "\(appearance.entity)[\(action)][\(index)][account_id]"
+                guard let id = WebhookScalar.int64(tree.leaf(idNode)) else {
+                    throw KommoWebhookError(code: .invalidAccountID, path: path,
+                                            detail: "an item's account_id is not a whole non-negative number")
+                }
+                if let found, found.id != id {
+                    throw KommoWebhookError(code: .conflictingAccountIDs, path: path,
+                                            detail: "the body has no account[id] and its items name different "
+                                                + "accounts (first at \(found.path))")
+                }
+                if found == nil { found = (id, path) }
+            }
+        }
+        return found?.id
+    }
+
+    /// The one known account whose host is that of `baseURL`, else whose host's first label is `subdomain`.
+    private static func match(
+        subdomain: String, baseURL: URL?, in knownAccounts: [KommoWebhookParser.KnownAccount]
+    ) throws(KommoWebhookError) -> Int64 {
+        let linkHost = baseURL?.host?.lowercased()
+        var matches = Set(knownAccounts.filter { $0.host == linkHost }.map(\.id))
+        if matches.isEmpty {
+            let label = subdomain.lowercased()
+            matches = Set(knownAccounts.filter { $0.host.split(separator: ".").first.map(String.init) == label }
+                .map(\.id))
+        }
+        guard matches.count <= 1 else {
+            throw KommoWebhookError(code: .ambiguousAccount, path: "account[subdomain]",
+                                    detail: "the body has no account[id] and no account_id on its items, and its "
+                                        + "account[subdomain] matches \(matches.count) of the accounts served")
+        }
+        guard let id = matches.first else {
+            throw KommoWebhookError(code: .missingAccountID, path: "account[subdomain]",
+                                    detail: "no account was found: the body has no account[id] and no account_id on "
+                                        + "its items, and its account[subdomain] matches none of the "
+                                        + "\(knownAccounts.count) accounts served")
+        }
+        return id
     }
 
     // MARK: Events
@@ -56,7 +123,7 @@ struct WebhookItemDecoder {
                 continue
             }
             for (index, itemNode) in tree.orderedChildren(actionNode) {
-                if events.count >= maxItems { throw tooManyItems(maxItems) }
+                if events.count >= maxItems { throw KommoWebhookError.tooManyItems(maxItems) }
                 let item = Item(tree: tree, node: itemNode, path: "\(appearance.entity)[\(actionKey)][\(index)]")
                 events.append(try event(section: section, action: action, index: index, item: item))
             }
@@ -67,12 +134,8 @@ struct WebhookItemDecoder {
     private func append(
         _ event: KommoWebhookEvent, to events: inout [KommoWebhookEvent], maxItems: Int
     ) throws(KommoWebhookError) {
-        if events.count >= maxItems { throw tooManyItems(maxItems) }
+        if events.count >= maxItems { throw KommoWebhookError.tooManyItems(maxItems) }
         events.append(event)
-    }
-
-    private func tooManyItems(_ maxItems: Int) -> KommoWebhookError {
-        KommoWebhookError(code: .tooManyItems, detail: "the body holds more than \(maxItems) items")
     }
 
     private func event(
@@ -133,8 +196,26 @@ struct WebhookItemDecoder {
             accountID: item.int64("account_id"),
             dateCreate: item.date("date_create"), lastModified: item.date("last_modified"),
             createdAt: item.date("created_at"), updatedAt: item.date("updated_at"),
-            customFields: customFields(item), tags: tags(item), linkedLeadIDs: linkedLeadIDs(item)
+            customFields: customFields(item), tags: tags(item), linkedLeadIDs: linkedLeadIDs(item),
+            linkedCompanyID: item.int64("linked_company_id"), companyName: item.string("company_name"),
+            unknownFields: unknownFields(item, known: Self.entityKeys)
         )
+    }
+
+    /// The keys ``entity(type:action:item:)`` reads into named fields.
+    private static let entityKeys: Set<String> = [
+        "id", "type", "name", "responsible_user_id", "old_responsible_user_id", "created_user_id", "modified_user_id",
+        "account_id", "date_create", "last_modified", "created_at", "updated_at", "custom_fields", "tags",
+        "linked_leads_id", "linked_company_id", "company_name",
+    ]
+
+    /// The item's fields whose keys are not in `known`, as decoded subtrees.
+    private func unknownFields(_ item: Item, known: Set<String>) -> [String: JSONValue] {
+        var fields: [String: JSONValue] = [:]
+        for (key, child) in tree.children(item.node) where !known.contains(key) {
+            fields[key] = tree.json(child)
+        }
+        return fields
     }
 
     private func note(section: KommoWebhookSection, item: Item) throws(KommoWebhookError) -> NoteEvent {

@@ -22,14 +22,19 @@ public struct KommoSegmentAccount: Sendable {
     public var writesNotes: Bool
     /// Batching and retries of this account's Segment queue.
     public var queueConfiguration: SegmentQueue.Configuration
+    /// The account's Kommo host, used to attribute a webhook that names its account only by `account[subdomain]`
+    /// (older amoCRM bodies). Taken from the Kommo client when it is an `HTTPKommoClient`.
+    public var host: KommoAccountHost?
     /// Whether the Kommo token is known to be empty (a `LongLivedToken("")`), checked when the pipeline is built.
     var hasEmptyToken = false
 
     /// An account from its parts.
     public init(accountID: Int64, kommo: any KommoClient, segment: any SegmentClient,
                 mapping: MappingConfiguration = MappingConfiguration(), secret: WebhookSecret? = nil,
-                writesNotes: Bool = false, queueConfiguration: SegmentQueue.Configuration = .init()) {
+                writesNotes: Bool = false, queueConfiguration: SegmentQueue.Configuration = .init(),
+                host: KommoAccountHost? = nil) {
         self.accountID = accountID
+        self.host = host ?? (kommo as? HTTPKommoClient)?.host
         self.kommo = kommo
         self.segment = segment
         self.mapping = mapping

@@ -21,7 +21,11 @@ struct WebhookGate: Sendable {
         self.accounts = accounts.map { ($0.accountID, $0.secret) }
         secretLocation = configuration.secretLocation
         requiresSecret = configuration.requiresSecret
-        parser = KommoWebhookParser(limits: configuration.parserLimits)
+        parser = KommoWebhookParser(
+            limits: configuration.parserLimits,
+            knownAccounts: accounts.compactMap { account in
+                account.host.map { KommoWebhookParser.KnownAccount(id: account.accountID, host: $0.host) }
+            })
     }
 
     func check(body: Data, contentType: String?, requestTarget: String) -> Decision {
