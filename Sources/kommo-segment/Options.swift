@@ -1,7 +1,7 @@
 import Foundation
 import KommoSegment
 
-/// A command-line mistake: printed with the usage, exit status 2.
+/// A command-line mistake: printed with a pointer to the command's `--help`, exit status 2.
 struct UsageError: Error, CustomStringConvertible {
     var description: String
 }
@@ -114,34 +114,3 @@ struct ReplayOptions {
         return options
     }
 }
-
-/// The usage text.
-let usage = """
-usage: kommo-segment demo
-       kommo-segment replay [options] FILE...
-       kommo-segment resume --inbox DIR [options]
-       kommo-segment inbox list|show ID|retry ID...|retry --all --inbox DIR
-
-demo      Runs the bundled sample webhooks through the real pipeline, with the Kommo API answered from bundled
-          fixtures; prints the Segment messages it would send (one JSON object per line) on stdout.
-replay    Processes each FILE (a raw Kommo webhook body; - is standard input) to completion.
-resume    Finishes what the inbox holds, for the account of its records (replay's options; no FILE).
-inbox     Lists the dead letters, shows one, or queues them again for the next resume.
-
-replay options (environment variable in brackets; a flag wins):
-  --kommo-base-url URL        the account's Kommo URL, https (http only on loopback)   [KOMMO_BASE_URL]
-  --kommo-token TOKEN         a long-lived token (visible in ps: prefer the file)     [KOMMO_ACCESS_TOKEN]
-  --kommo-token-file FILE     a file holding the token                                [KOMMO_ACCESS_TOKEN_FILE]
-  --segment-write-key KEY     the Segment source's write key                          [SEGMENT_WRITE_KEY]
-  --segment-endpoint URL      an origin such as https://api.segment.io (/v1/batch appended) [SEGMENT_ENDPOINT]
-  --segment-region us|eu      Segment's US (default) or EU region
-  --config FILE               the mapping configuration (JSON; see Documentation/MappingConfiguration.md)
-  --kommo-account-id ID       serve only this account (default: the account of the first readable file) [KOMMO_ACCOUNT_ID]
-  --fixtures DIR              answer Kommo API reads from JSON files in DIR (see Documentation/KommoClient.md)
-  --dry-run                   print each Segment message as it would be sent; send nothing, no write key needed
-  --notes                     write a note back on each lead whose event was delivered
-  --inbox DIR                 keep every file in DIR before processing; finish what DIR holds first [KOMMO_SEGMENT_INBOX]
-
-exit status: 0 all delivered or deliberately skipped, 1 something failed (or, with --inbox, records remain
-pending or went to the dead letters), 2 bad usage or configuration
-"""

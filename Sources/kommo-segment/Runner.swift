@@ -12,7 +12,7 @@ enum Runner {
     /// Runs a replay; returns the exit status.
     static func replay(_ options: ReplayOptions) async -> Int32 {
         // Configuration first: a mistake there is exit status 2 before any work.
-        guard let setup = setup(options) else { return 2 }
+        guard let setup = setup(options, command: "replay") else { return 2 }
         let parser = KommoWebhookParser()
         var queue = WebhookFileQueue(preRead: options.webhooks, paths: options.files,
                                      reader: WebhookFileReader(limit: parser.limits.maxBodyBytes))
@@ -85,10 +85,9 @@ enum Runner {
 
     /// Runs `resume`: finishes what the inbox holds, for the account of its records; returns the exit status.
     static func resume(_ options: ReplayOptions) async -> Int32 {
-        guard let setup = setup(options) else { return 2 }
+        guard let setup = setup(options, command: "resume") else { return 2 }
         guard let inbox = setup.inbox else {
-            printError("kommo-segment: resume needs --inbox DIR (or KOMMO_SEGMENT_INBOX)")
-            return 2
+            return Usage.refuse("resume needs --inbox DIR (or KOMMO_SEGMENT_INBOX)", command: "resume")
         }
         let accounts: Set<Int64>
         do {
@@ -120,12 +119,13 @@ enum Runner {
         return await running(pipeline) { await processInbox(pipeline) }
     }
 
-    /// The setup from the options; `nil` (after printing why) for a configuration mistake.
-    private static func setup(_ options: ReplayOptions) -> Setup? {
+    /// The setup from the options; `nil` (after printing why, and where the help of `command` is) for a
+    /// configuration mistake.
+    private static func setup(_ options: ReplayOptions, command: String) -> Setup? {
         do {
             return try Setup(options)
         } catch {
-            printError("kommo-segment: \(error)")
+            _ = Usage.refuse("\(error)", command: command)
             return nil
         }
     }

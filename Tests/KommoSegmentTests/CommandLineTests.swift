@@ -130,7 +130,7 @@ struct Summary: Equatable {
 }
 
 /// Each stdout line parsed as a JSON object; records an issue for a line that is not one.
-private func jsonLines(_ run: ToolRun) -> [JSONValue] {
+func jsonLines(_ run: ToolRun) -> [JSONValue] {
     run.stdoutLines.compactMap { line in
         guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(line.utf8)), value.objectValue != nil
         else {
