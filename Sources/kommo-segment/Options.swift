@@ -31,8 +31,8 @@ struct ReplayOptions {
         "--kommo-token-file": "KOMMO_ACCESS_TOKEN_FILE",
         "--segment-write-key": "SEGMENT_WRITE_KEY",
         "--segment-endpoint": "SEGMENT_ENDPOINT",
-        "--segment-region": nil,
-        "--config": nil,
+        "--segment-region": "SEGMENT_REGION",
+        "--config": "KOMMO_SEGMENT_CONFIG",
         "--kommo-account-id": "KOMMO_ACCOUNT_ID",
         "--fixtures": nil,
         "--inbox": "KOMMO_SEGMENT_INBOX",
@@ -82,8 +82,8 @@ struct ReplayOptions {
         options.kommoTokenFile = value("--kommo-token-file")
         options.segmentWriteKey = value("--segment-write-key")
         options.segmentEndpoint = value("--segment-endpoint")
-        options.segmentRegion = values["--segment-region"]
-        options.configFile = values["--config"]
+        options.segmentRegion = value("--segment-region")
+        options.configFile = value("--config")
         options.fixtures = values["--fixtures"]
         options.inbox = value("--inbox")
         if options.inbox != nil && options.dryRun {
@@ -96,11 +96,24 @@ struct ReplayOptions {
             }
             options.kommoAccountID = id
         }
-        if options.segmentEndpoint != nil && options.segmentRegion != nil {
-            throw UsageError(description: "--segment-endpoint and --segment-region cannot be used together")
+        // Either chooses where Segment is. A flag also wins over the other one's variable (SEGMENT_REGION in the
+        // environment does not stop --segment-endpoint); two flags, or two variables, are a mistake.
+        switch (values["--segment-endpoint"] != nil, values["--segment-region"] != nil) {
+        case (true, false): options.segmentRegion = nil
+        case (false, true): options.segmentEndpoint = nil
+        default: break
         }
-        if let region = options.segmentRegion, region != "us" && region != "eu" {
-            throw UsageError(description: "--segment-region must be 'us' or 'eu', not '\(region)'")
+        if options.segmentEndpoint != nil && options.segmentRegion != nil {
+            throw UsageError(description: values["--segment-endpoint"] == nil
+                ? "SEGMENT_ENDPOINT and SEGMENT_REGION cannot be used together"
+                : "--segment-endpoint and --segment-region cannot be used together")
+        }
+        if let region = options.segmentRegion {
+            let lowercased = region.lowercased()
+            guard lowercased == "us" || lowercased == "eu" else {
+                throw UsageError(description: "--segment-region must be 'us' or 'eu' (any case), not '\(region)'")
+            }
+            options.segmentRegion = lowercased
         }
         guard takesFiles else {
             if let file = options.files.first { throw UsageError(description: "resume takes no FILE, not '\(file)'") }

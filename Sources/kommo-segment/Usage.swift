@@ -116,8 +116,8 @@ enum Usage {
       --kommo-token-file FILE     a file holding the token                                [KOMMO_ACCESS_TOKEN_FILE]
       --segment-write-key KEY     the Segment source's write key                          [SEGMENT_WRITE_KEY]
       --segment-endpoint URL      an origin such as https://api.segment.io (/v1/batch appended) [SEGMENT_ENDPOINT]
-      --segment-region us|eu      Segment's US (default) or EU region
-      --config FILE               the mapping configuration (JSON; see Documentation/MappingConfiguration.md)
+      --segment-region us|eu      Segment's US (default) or EU region, any case           [SEGMENT_REGION]
+      --config FILE               the mapping configuration, JSON (Documentation/MappingConfiguration.md) [KOMMO_SEGMENT_CONFIG]
       --kommo-account-id ID       serve only this account (default: the account of the first readable file) [KOMMO_ACCOUNT_ID]
       --fixtures DIR              answer Kommo API reads from JSON files in DIR (see Documentation/KommoClient.md)
       --dry-run                   print each Segment message as it would be sent; send nothing, no write key needed

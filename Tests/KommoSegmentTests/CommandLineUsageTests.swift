@@ -4,6 +4,13 @@ import KommoSegment
 import KommoSegmentTesting
 import Testing
 
+/// The message ids of the Segment batch requests a loopback server received, in order.
+private func batchMessageIDs(_ requests: [LoopbackHTTPServer.Request]) throws -> [String] {
+    try requests.filter { $0.target.hasSuffix("/v1/batch") }.flatMap { request in
+        try JSONDecoder().decode(JSONValue.self, from: request.body)["batch"]?.arrayValue ?? []
+    }.compactMap { $0["messageId"]?.stringValue }
+}
+
 /// `--help`, `--version`, usage errors, the variables that stand for `--config` and `--segment-region`, the dry run's
 /// summary word, the demo's account of every item, and the reasons account detection gives.
 @Suite("kommo-segment usage", .serialized, .timeLimit(.minutes(1)))
@@ -21,9 +28,10 @@ struct CommandLineUsageTests {
         (["demo", "--help"], "usage: kommo-segment demo",
          "stdout: the Segment messages it would send, one JSON object per line."),
         (["replay", "--help"], "usage: kommo-segment replay [options] FILE...",
-         "  --notes                     write a note back on each lead whose event was delivered"),
+         "  --config FILE               the mapping configuration, JSON (Documentation/MappingConfiguration.md) "
+            + "[KOMMO_SEGMENT_CONFIG]"),
         (["replay", "--dry-run", "--no-such-option", "-h"], "usage: kommo-segment replay [options] FILE...",
-         "  -h, --help                  this text"),
+         "  --segment-region us|eu      Segment's US (default) or EU region, any case           [SEGMENT_REGION]"),
         (["resume", "--help"], "usage: kommo-segment resume --inbox DIR [options]",
          "Finishes what the inbox DIR holds, for the account of its records. Takes replay's options and no FILE."),
         (["inbox", "--help"], "usage: kommo-segment inbox list --inbox DIR",
@@ -88,6 +96,82 @@ struct CommandLineUsageTests {
         #expect(run.stdout.isEmpty)
         // A usage error does nothing: not even the inbox directory it names is created.
         #expect(!FileManager.default.fileExists(atPath: Self.unopened))
+    }
+
+    @Test("--segment-region takes us and eu in any case, from the flag or SEGMENT_REGION; a flag wins", arguments: [
+        (["--segment-region", "EU"], [:], 1),
+        (["--segment-region=Us"], [:], 1),
+        ([], ["SEGMENT_REGION": "eU"], 1),
+        (["--segment-region", "us"], ["SEGMENT_REGION": "asia"], 1),
+        (["--segment-region", "asia"], [:], 2),
+        ([], ["SEGMENT_REGION": "asia"], 2),
+    ] as [([String], [String: String], Int32)])
+    func region(_ flags: [String], environment: [String: String], status: Int32) async throws {
+        // The only file is missing: a region that is accepted gets as far as looking for the account (status 1),
+        // without any request; one that is refused stops at the options (status 2).
+        let run = try await Tool.run(["replay", "--segment-write-key", "wk", "--fixtures",
+                                      try Fixtures.kommoAPIDirectory().path] + flags
+                                     + ["/nonexistent/kommo-segment/missing.txt"], environment: environment)
+        #expect(run.status == status)
+        if status == 2 {
+            let given = flags.last ?? environment["SEGMENT_REGION"] ?? ""
+            #expect(run.stderrLines == ["kommo-segment: --segment-region must be 'us' or 'eu' (any case), not "
+                                            + "'\(given)'", "see 'kommo-segment replay --help'"])
+        } else {
+            #expect(run.stderrLines.first == "/nonexistent/kommo-segment/missing.txt: no such file",
+                    "stderr: \(run.stderr)")
+        }
+    }
+
+    @Test("--segment-endpoint wins over SEGMENT_REGION; the two variables together are a usage error")
+    func endpointAndRegion() async throws {
+        let segment = try LoopbackHTTPServer { _ in .json(#"{"success":true}"#) }
+        defer { segment.stop() }
+        let fixtures = try Fixtures.kommoAPIDirectory().path
+        let run = try await Tool.run(["replay", "--fixtures", fixtures, "--segment-write-key", "wk",
+                                      "--segment-endpoint", segment.baseURL.absoluteString,
+                                      try Tool.sample(Self.won)],
+                                     environment: ["SEGMENT_REGION": "eu"])
+        #expect(run.status == 0, "stderr: \(run.stderr)")
+        #expect(try batchMessageIDs(segment.requests).count == 3)
+        #expect(run.stderrLines.last == "webhooks: 1, events: 1, messages: 3 delivered, 0 skipped, 0 failed, "
+                    + "kommo requests: 6")
+
+        let both = try await Tool.run(["replay", "--fixtures", fixtures, "--segment-write-key", "wk",
+                                       try Tool.sample(Self.won)],
+                                      environment: ["SEGMENT_REGION": "eu",
+                                                    "SEGMENT_ENDPOINT": segment.baseURL.absoluteString])
+        #expect(both.status == 2)
+        #expect(both.stderrLines == ["kommo-segment: SEGMENT_ENDPOINT and SEGMENT_REGION cannot be used together",
+                                     "see 'kommo-segment replay --help'"])
+    }
+
+    @Test("KOMMO_SEGMENT_CONFIG stands for --config, and the flag wins over it")
+    func configVariable() async throws {
+        let renamed = try Tool.temporaryFile(#"{"eventNames": {"dealWon": "Order Completed"}}"#, name: "renamed.json")
+        let invalid = try Tool.temporaryFile(#"{"wonStatusIdz": [142]}"#, name: "invalid.json")
+        defer {
+            try? FileManager.default.removeItem(atPath: renamed)
+            try? FileManager.default.removeItem(atPath: invalid)
+        }
+        let arguments = ["replay", "--dry-run", "--fixtures", try Fixtures.kommoAPIDirectory().path,
+                         try Tool.sample(Self.won)]
+        let fromVariable = try await Tool.run(arguments, environment: ["KOMMO_SEGMENT_CONFIG": renamed])
+        #expect(fromVariable.status == 0, "stderr: \(fromVariable.stderr)")
+        #expect(jsonLines(fromVariable).compactMap { $0["event"]?.stringValue } == ["Order Completed"])
+
+        let badVariable = try await Tool.run(arguments, environment: ["KOMMO_SEGMENT_CONFIG": invalid])
+        #expect(badVariable.status == 2)
+        #expect(badVariable.stderrLines.first?.hasPrefix("kommo-segment: --config \(invalid): ") == true,
+                "stderr: \(badVariable.stderr)")
+        #expect(badVariable.stderrLines.first?.contains("wonStatusIdz") == true)
+        #expect(badVariable.stderrLines.last == "see 'kommo-segment replay --help'")
+        #expect(badVariable.stdout.isEmpty)
+
+        let flagWins = try await Tool.run(["replay", "--config", renamed] + arguments.dropFirst(),
+                                          environment: ["KOMMO_SEGMENT_CONFIG": invalid])
+        #expect(flagWins.status == 0, "stderr: \(flagWins.stderr)")
+        #expect(jsonLines(flagWins).compactMap { $0["event"]?.stringValue } == ["Order Completed"])
     }
 
 }
