@@ -56,7 +56,7 @@ enum Runner {
         let files = queue
         let firstFile = first
         let fileFailures = failures
-        return await running(pipeline) { () async -> Int in
+        return await running(pipeline, dryRun: setup.dryRun) { () async -> Int in
             var queue = files
             var failures = fileFailures
             if setup.inbox != nil {
@@ -116,7 +116,7 @@ enum Runner {
             printError("kommo-segment: \(error)")
             return 2
         }
-        return await running(pipeline) { await processInbox(pipeline) }
+        return await running(pipeline, dryRun: setup.dryRun) { await processInbox(pipeline) }
     }
 
     /// The setup from the options; `nil` (after printing why, and where the help of `command` is) for a
@@ -130,8 +130,9 @@ enum Runner {
         }
     }
 
-    /// Runs `work` beside the pipeline's `run()`, then shuts down and prints the summary; returns the exit status.
-    private static func running(_ pipeline: KommoSegmentPipeline,
+    /// Runs `work` beside the pipeline's `run()`, then shuts down and prints the summary (a dry run counts its
+    /// messages as printed, not delivered); returns the exit status.
+    private static func running(_ pipeline: KommoSegmentPipeline, dryRun: Bool,
                                 _ work: @escaping @Sendable () async -> Int) async -> Int32 {
         await withTaskGroup(of: Void.self) { group -> Int32 in
             group.addTask {
@@ -146,8 +147,9 @@ enum Runner {
             await group.waitForAll()
             let counters = await pipeline.statistics
             let total = failed + counters.webhooksRejected + counters.eventsFailed + (undelivered.isEmpty ? 0 : 1)
+            let sent = dryRun ? "printed" : "delivered"
             printError("webhooks: \(counters.webhooks), events: \(counters.events), messages: "
-                + "\(counters.messagesDelivered) delivered, \(counters.eventsSkipped) skipped, "
+                + "\(counters.messagesDelivered) \(sent), \(counters.eventsSkipped) skipped, "
                 + "\(counters.eventsFailed + counters.webhooksRejected) failed, kommo requests: "
                 + "\(counters.kommoRequests)")
             return total == 0 ? 0 : 1
@@ -238,6 +240,8 @@ struct Setup {
     var kommoTransport: any HTTPTransport
     var segment: any SegmentClient
     var notes: Bool
+    /// Whether Segment is the dry run's standard output.
+    var dryRun: Bool
     var usesFixtures: Bool
     var inbox: FileWebhookInbox?
 
@@ -297,6 +301,7 @@ struct Setup {
                                                                                   endpoint: endpoint))
         }
         notes = options.notes
+        dryRun = options.dryRun
         usesFixtures = options.fixtures != nil
         if let directory = options.inbox {
             do {

@@ -33,7 +33,7 @@ enum Usage {
     stdout: the Segment messages it would send, one JSON object per line.
     stderr: the items that made no message, and why; then the summary.
 
-    exit status: 0 every item delivered, skipped or a duplicate, 1 something failed, 2 bad usage
+    exit status: 0 every item printed, skipped or a duplicate, 1 something failed, 2 bad usage
     """
 
     /// `kommo-segment replay --help`.
@@ -127,8 +127,8 @@ enum Usage {
     """
 
     private static let exitStatus = """
-    exit status: 0 all delivered or deliberately skipped, 1 something failed (or, with --inbox, records remain
-    pending or went to the dead letters), 2 bad usage or configuration
+    exit status: 0 all delivered (or printed) or deliberately skipped, 1 something failed (or, with --inbox, records
+    remain pending or went to the dead letters), 2 bad usage or configuration
     """
 
     private static let inboxOption = """

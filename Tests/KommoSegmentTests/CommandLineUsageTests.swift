@@ -174,4 +174,13 @@ struct CommandLineUsageTests {
         #expect(jsonLines(flagWins).compactMap { $0["event"]?.stringValue } == ["Order Completed"])
     }
 
+    @Test("a dry run counts its messages as printed")
+    func dryRunSummary() async throws {
+        let run = try await Tool.run(["replay", "--dry-run", "--fixtures", try Fixtures.kommoAPIDirectory().path,
+                                      try Tool.sample(Self.won)])
+        #expect(run.status == 0)
+        #expect(run.stderrLines
+                == ["webhooks: 1, events: 1, messages: 3 printed, 0 skipped, 0 failed, kommo requests: 6"])
+    }
+
 }
