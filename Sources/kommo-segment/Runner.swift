@@ -34,7 +34,7 @@ enum Runner {
                         found = try parser.parse(body: file.body, contentType: formContentType).account.id
                         first = file
                     } catch {
-                        printError("\(file.name): not a readable Kommo webhook: \(error)")
+                        printError("\(file.name): \(error.description)")
                         failures += 1
                     }
                 }

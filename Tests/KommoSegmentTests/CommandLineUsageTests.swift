@@ -183,4 +183,36 @@ struct CommandLineUsageTests {
                 == ["webhooks: 1, events: 1, messages: 3 printed, 0 skipped, 0 failed, kommo requests: 6"])
     }
 
+    @Test("account detection prints, for every file it could not read, the file and the parser's reason")
+    func accountDetectionReasons() async throws {
+        let garbage = "this is not a webhook"
+        let badAccount = "account%5Bid%5D=acme&leads%5Bstatus%5D%5B0%5D%5Bid%5D=1"
+        let first = try Tool.temporaryFile(garbage, name: "garbage.txt")
+        let second = try Tool.temporaryFile(badAccount, name: "bad-account.txt")
+        defer {
+            try? FileManager.default.removeItem(atPath: first)
+            try? FileManager.default.removeItem(atPath: second)
+        }
+        func reason(_ body: String) -> String {
+            do {
+                _ = try KommoWebhookParser().parse(body: Data(body.utf8),
+                                                   contentType: "application/x-www-form-urlencoded")
+                return "parsed"
+            } catch {
+                return error.description
+            }
+        }
+        let run = try await Tool.run(["replay", "--dry-run", "--fixtures", try Fixtures.kommoAPIDirectory().path,
+                                      first, "/nonexistent/kommo-segment/missing.txt", second])
+        #expect(run.status == 1)
+        #expect(run.stderrLines == [
+            "\(first): \(reason(garbage))",
+            "/nonexistent/kommo-segment/missing.txt: no such file",
+            "\(second): \(reason(badAccount))",
+            "kommo-segment: no file is a readable Kommo webhook (reasons above), so the account is unknown; give "
+                + "--kommo-account-id",
+        ])
+        #expect(reason(garbage) != "parsed" && reason(badAccount) != "parsed")
+        #expect(run.stdout.isEmpty)
+    }
 }
