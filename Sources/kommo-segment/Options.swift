@@ -21,6 +21,9 @@ struct ReplayOptions {
     var inbox: String?
     var dryRun = false
     var notes = false
+    /// Whether standard error tells, file by file, what every item made (``RunExplanation``), instead of only the
+    /// items not delivered; the demo's, not a flag.
+    var explains = false
     /// Webhook bodies already read, processed before `files` (the demo's samples, from `Fixtures`).
     var webhooks: [WebhookFile] = []
 

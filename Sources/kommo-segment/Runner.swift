@@ -56,6 +56,7 @@ enum Runner {
         let files = queue
         let firstFile = first
         let fileFailures = failures
+        let explains = options.explains
         return await running(pipeline, dryRun: setup.dryRun) { () async -> Int in
             var queue = files
             var failures = fileFailures
@@ -73,12 +74,17 @@ enum Runner {
                 return failures + earlier + now
             }
             var position = 0
+            var explanation = explains ? RunExplanation() : nil
             failures += await forEachFile(first: firstFile, queue: &queue) { file in
-                await process(file, pipeline: pipeline)
+                let report = await pipeline.process(body: file.body, contentType: formContentType,
+                                                    requestTarget: "/")
+                if explanation == nil { printProblems(of: report, name: file.name) }
+                explanation?.explain(report, name: file.name)
                 position += 1
                 if position % 20 == 0 { printError("replay: \(position) files") }
                 return true
             }
+            explanation?.explainSharedMessages()
             return failures
         }
     }
@@ -205,12 +211,6 @@ enum Runner {
         printError("inbox: \(pending) records remain pending, \(pass.deadLettered) went to the dead letters "
             + "(see: kommo-segment inbox list --inbox DIR; run kommo-segment resume to try again)")
         return 1
-    }
-
-    /// Processes one file to completion and prints its problems.
-    private static func process(_ file: WebhookFile, pipeline: KommoSegmentPipeline) async {
-        let report = await pipeline.process(body: file.body, contentType: formContentType, requestTarget: "/")
-        printProblems(of: report, name: file.name)
     }
 
     private static func printProblems(of report: WebhookReport, name: String) {

@@ -31,7 +31,8 @@ enum Usage {
     Runs the bundled sample webhooks of account 31234567 (acme) through the real pipeline, with the Kommo API
     answered from bundled fixtures and Segment replaced by a dry run: no credentials, no network, no arguments.
     stdout: the Segment messages it would send, one JSON object per line.
-    stderr: the items that made no message, and why; then the summary.
+    stderr: file by file, the messages each item made (type, event, message id) or why it made none; the message
+    ids that two files share; then the summary.
 
     exit status: 0 every item printed, skipped or a duplicate, 1 something failed, 2 bad usage
     """

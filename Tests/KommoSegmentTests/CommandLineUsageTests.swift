@@ -183,6 +183,52 @@ struct CommandLineUsageTests {
                 == ["webhooks: 1, events: 1, messages: 3 printed, 0 skipped, 0 failed, kommo requests: 6"])
     }
 
+    @Test("the demo tells on stderr, file by file, what each item made or why not; stdout is only the messages")
+    func demoExplains() async throws {
+        let run = try await Tool.run(["demo"])
+        #expect(run.status == 0, "stderr: \(run.stderr)")
+        let messages = jsonLines(run)
+        #expect(messages.count == 12)
+        let lines = run.stderrLines
+        #expect(lines.first == "demo: 14 sample webhooks of account 31234567 (acme), Kommo answered from bundled "
+                    + "fixtures, Segment messages printed on stdout instead of sent")
+        #expect(lines.last
+                == "webhooks: 14, events: 17, messages: 12 printed, 7 skipped, 0 failed, kommo requests: 29")
+        let won = try #require(lines.firstIndex(of: "webhook-lead-status-won.txt"))
+        #expect(Array(lines[won...].prefix(5)) == [
+            "webhook-lead-status-won.txt",
+            "  leads[status] 24000017 → 3 messages",
+            "    identify 288d8840-c5cc-5c86-b60c-7eeabf37c0bc",
+            "    track \"Deal Won\" 36d8ead2-3196-59ab-a32c-069727103614",
+            "    group 2147ec88-54f6-5191-88e8-377e8cf2f4f6",
+        ])
+        let batch = try #require(lines.firstIndex(of: "webhook-lead-status-batch.txt"))
+        #expect(Array(lines[batch...].prefix(8)) == [
+            "webhook-lead-status-batch.txt",
+            "  leads[status] 24000017 → 1 message",
+            "    track \"Stage Changed\" 131ae20f-ac1a-5fd3-82f2-e9ce87678d64",
+            "  leads[status] 24000018 → skipped: noContact: lead 24000018 has no contact",
+            "  leads[status] 24000019 → 2 messages",
+            "    identify 5f24581f-facb-597d-8972-e6f047d7532d",
+            "    track \"Deal Won\" 55d261e3-4d00-596a-b195-31eac545456e",
+            "    no group: noCompany: lead 24000019 has no company and the configured company field is empty",
+        ])
+        #expect(lines.contains(
+            "  leads[status] 24000017 → duplicate: the same change as an earlier item, not sent again"))
+        #expect(lines.filter { $0.hasPrefix("message ") } == [
+            "message efd648d4-d8ea-54b9-a7c5-eaad8bdc0470 (track \"Stage Changed\") came from "
+                + "webhook-dp-lead-status-minimal.txt and webhook-lead-status-middle-stage.txt: the same change twice, "
+                + "with one messageId, so Segment's deduplication counts it once",
+        ])
+        // Every file has its block, and the ids listed are those printed on stdout, in the same order.
+        #expect(lines.filter { $0.hasPrefix("webhook-") } == Fixtures.sampleWebhookNames)
+        let listed = lines.filter { $0.hasPrefix("    ") && !$0.hasPrefix("    no ") }
+            .compactMap { $0.split(separator: " ").last.map(String.init) }
+        #expect(listed == messages.compactMap { $0["messageId"]?.stringValue })
+        // Ids, event names and reasons only: no person's email or name reaches stderr.
+        #expect(!run.stderr.contains("@example.com") && !run.stderr.contains("Olivia"))
+    }
+
     @Test("account detection prints, for every file it could not read, the file and the parser's reason")
     func accountDetectionReasons() async throws {
         let garbage = "this is not a webhook"
