@@ -159,7 +159,9 @@ extension KommoEventMapper {
             }
             switch key {
             case .dealWon:
-                properties["plan"] = plan ?? .null
+                // Left out when the lead has no plan: destinations that copy event properties to the profile would
+                // read a null as "clear the plan". Only the lost deal's identify clears it, on purpose.
+                if let plan { properties["plan"] = plan }
                 properties["revenue"] = amount ?? .null
             case .dealLost:
                 properties["loss_reason"] = lossReason

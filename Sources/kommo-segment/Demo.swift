@@ -21,9 +21,10 @@ enum Demo {
             return 1
         }
         options.dryRun = true
+        options.explains = true
         options.kommoAccountID = 31_234_567
         printError("demo: \(options.webhooks.count) sample webhooks of account 31234567 (acme), Kommo answered from "
-            + "bundled fixtures, Segment messages printed below instead of sent")
+            + "bundled fixtures, Segment messages printed on stdout instead of sent")
         return await Runner.replay(options)
     }
 }

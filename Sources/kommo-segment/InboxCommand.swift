@@ -10,7 +10,9 @@ enum InboxCommand {
         var iterator = arguments.makeIterator()
         while let argument = iterator.next() {
             if argument == "--inbox" {
-                guard let value = iterator.next(), !value.isEmpty else { return refuse("--inbox needs a value") }
+                guard let value = iterator.next(), !value.isEmpty else {
+                    return Usage.refuse("--inbox needs a value", command: "inbox")
+                }
                 directory = value
             } else if argument.hasPrefix("--inbox=") {
                 directory = String(argument.dropFirst("--inbox=".count))
@@ -18,8 +20,28 @@ enum InboxCommand {
                 rest.append(argument)
             }
         }
+        let subcommand = rest.first.flatMap { ["list", "show", "retry"].contains($0) ? $0 : nil }
+        if Usage.asksForHelp(rest) {
+            switch subcommand {
+            case "list"?: return Usage.show(Usage.inboxList)
+            case "show"?: return Usage.show(Usage.inboxShow)
+            case "retry"?: return Usage.show(Usage.inboxRetry)
+            default: return Usage.show(Usage.inbox)
+            }
+        }
+        // A mistake points to the help of the subcommand it was made in, when there is one.
+        func refuse(_ problem: String) -> Int32 {
+            Usage.refuse(problem, command: subcommand.map { "inbox \($0)" } ?? "inbox")
+        }
         guard let directory, !directory.isEmpty else { return refuse("inbox needs --inbox DIR (or KOMMO_SEGMENT_INBOX)") }
         guard let command = rest.first else { return refuse("inbox needs list, show ID or retry ID...|--all") }
+        // The arguments first: a mistake opens (and so creates) no inbox directory.
+        switch command {
+        case "list": guard rest.count == 1 else { return refuse("inbox list takes no argument") }
+        case "show": guard rest.count == 2 else { return refuse("inbox show takes one record id") }
+        case "retry": guard rest.count > 1 else { return refuse("inbox retry needs record ids, or --all") }
+        default: return refuse("unknown inbox command '\(command)'")
+        }
         let inbox: FileWebhookInbox
         do {
             inbox = try FileWebhookInbox(directory: URL(fileURLWithPath: directory))
@@ -29,18 +51,9 @@ enum InboxCommand {
         }
         do {
             switch command {
-            case "list":
-                guard rest.count == 1 else { return refuse("inbox list takes no argument") }
-                return try await list(inbox, directory: directory)
-            case "show":
-                guard rest.count == 2 else { return refuse("inbox show takes one record id") }
-                return try await show(rest[1], inbox: inbox)
-            case "retry":
-                let ids = Array(rest.dropFirst())
-                guard !ids.isEmpty else { return refuse("inbox retry needs record ids, or --all") }
-                return try await retry(ids, inbox: inbox)
-            default:
-                return refuse("unknown inbox command '\(command)'")
+            case "list": return try await list(inbox, directory: directory)
+            case "show": return try await show(rest[1], inbox: inbox)
+            default: return try await retry(Array(rest.dropFirst()), inbox: inbox)
             }
         } catch {
             printError("kommo-segment: \(error)")
@@ -107,10 +120,5 @@ enum InboxCommand {
         }
         printError("inbox: \(targets.count - missing) records queued again; run kommo-segment resume to process them")
         return missing == 0 ? 0 : 1
-    }
-
-    private static func refuse(_ problem: String) -> Int32 {
-        printError("kommo-segment: \(problem)\n\n\(usage)")
-        return 2
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 import KommoSegment
 
-/// A command-line mistake: printed with the usage, exit status 2.
+/// A command-line mistake: printed with a pointer to the command's `--help`, exit status 2.
 struct UsageError: Error, CustomStringConvertible {
     var description: String
 }
@@ -21,6 +21,9 @@ struct ReplayOptions {
     var inbox: String?
     var dryRun = false
     var notes = false
+    /// Whether standard error tells, file by file, what every item made (``RunExplanation``), instead of only the
+    /// items not delivered; the demo's, not a flag.
+    var explains = false
     /// Webhook bodies already read, processed before `files` (the demo's samples, from `Fixtures`).
     var webhooks: [WebhookFile] = []
 
@@ -31,8 +34,8 @@ struct ReplayOptions {
         "--kommo-token-file": "KOMMO_ACCESS_TOKEN_FILE",
         "--segment-write-key": "SEGMENT_WRITE_KEY",
         "--segment-endpoint": "SEGMENT_ENDPOINT",
-        "--segment-region": nil,
-        "--config": nil,
+        "--segment-region": "SEGMENT_REGION",
+        "--config": "KOMMO_SEGMENT_CONFIG",
         "--kommo-account-id": "KOMMO_ACCOUNT_ID",
         "--fixtures": nil,
         "--inbox": "KOMMO_SEGMENT_INBOX",
@@ -82,8 +85,8 @@ struct ReplayOptions {
         options.kommoTokenFile = value("--kommo-token-file")
         options.segmentWriteKey = value("--segment-write-key")
         options.segmentEndpoint = value("--segment-endpoint")
-        options.segmentRegion = values["--segment-region"]
-        options.configFile = values["--config"]
+        options.segmentRegion = value("--segment-region")
+        options.configFile = value("--config")
         options.fixtures = values["--fixtures"]
         options.inbox = value("--inbox")
         if options.inbox != nil && options.dryRun {
@@ -96,11 +99,24 @@ struct ReplayOptions {
             }
             options.kommoAccountID = id
         }
-        if options.segmentEndpoint != nil && options.segmentRegion != nil {
-            throw UsageError(description: "--segment-endpoint and --segment-region cannot be used together")
+        // Either chooses where Segment is. A flag also wins over the other one's variable (SEGMENT_REGION in the
+        // environment does not stop --segment-endpoint); two flags, or two variables, are a mistake.
+        switch (values["--segment-endpoint"] != nil, values["--segment-region"] != nil) {
+        case (true, false): options.segmentRegion = nil
+        case (false, true): options.segmentEndpoint = nil
+        default: break
         }
-        if let region = options.segmentRegion, region != "us" && region != "eu" {
-            throw UsageError(description: "--segment-region must be 'us' or 'eu', not '\(region)'")
+        if options.segmentEndpoint != nil && options.segmentRegion != nil {
+            throw UsageError(description: values["--segment-endpoint"] == nil
+                ? "SEGMENT_ENDPOINT and SEGMENT_REGION cannot be used together"
+                : "--segment-endpoint and --segment-region cannot be used together")
+        }
+        if let region = options.segmentRegion {
+            let lowercased = region.lowercased()
+            guard lowercased == "us" || lowercased == "eu" else {
+                throw UsageError(description: "--segment-region must be 'us' or 'eu' (any case), not '\(region)'")
+            }
+            options.segmentRegion = lowercased
         }
         guard takesFiles else {
             if let file = options.files.first { throw UsageError(description: "resume takes no FILE, not '\(file)'") }
@@ -114,34 +130,3 @@ struct ReplayOptions {
         return options
     }
 }
-
-/// The usage text.
-let usage = """
-usage: kommo-segment demo
-       kommo-segment replay [options] FILE...
-       kommo-segment resume --inbox DIR [options]
-       kommo-segment inbox list|show ID|retry ID...|retry --all --inbox DIR
-
-demo      Runs the bundled sample webhooks through the real pipeline, with the Kommo API answered from bundled
-          fixtures; prints the Segment messages it would send (one JSON object per line) on stdout.
-replay    Processes each FILE (a raw Kommo webhook body; - is standard input) to completion.
-resume    Finishes what the inbox holds, for the account of its records (replay's options; no FILE).
-inbox     Lists the dead letters, shows one, or queues them again for the next resume.
-
-replay options (environment variable in brackets; a flag wins):
-  --kommo-base-url URL        the account's Kommo URL, https (http only on loopback)   [KOMMO_BASE_URL]
-  --kommo-token TOKEN         a long-lived token (visible in ps: prefer the file)     [KOMMO_ACCESS_TOKEN]
-  --kommo-token-file FILE     a file holding the token                                [KOMMO_ACCESS_TOKEN_FILE]
-  --segment-write-key KEY     the Segment source's write key                          [SEGMENT_WRITE_KEY]
-  --segment-endpoint URL      an origin such as https://api.segment.io (/v1/batch appended) [SEGMENT_ENDPOINT]
-  --segment-region us|eu      Segment's US (default) or EU region
-  --config FILE               the mapping configuration (JSON; see Documentation/MappingConfiguration.md)
-  --kommo-account-id ID       serve only this account (default: the account of the first readable file) [KOMMO_ACCOUNT_ID]
-  --fixtures DIR              answer Kommo API reads from JSON files in DIR (see Documentation/KommoClient.md)
-  --dry-run                   print each Segment message as it would be sent; send nothing, no write key needed
-  --notes                     write a note back on each lead whose event was delivered
-  --inbox DIR                 keep every file in DIR before processing; finish what DIR holds first [KOMMO_SEGMENT_INBOX]
-
-exit status: 0 all delivered or deliberately skipped, 1 something failed (or, with --inbox, records remain
-pending or went to the dead letters), 2 bad usage or configuration
-"""

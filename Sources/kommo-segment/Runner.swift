@@ -12,7 +12,7 @@ enum Runner {
     /// Runs a replay; returns the exit status.
     static func replay(_ options: ReplayOptions) async -> Int32 {
         // Configuration first: a mistake there is exit status 2 before any work.
-        guard let setup = setup(options) else { return 2 }
+        guard let setup = setup(options, command: "replay") else { return 2 }
         let parser = KommoWebhookParser()
         var queue = WebhookFileQueue(preRead: options.webhooks, paths: options.files,
                                      reader: WebhookFileReader(limit: parser.limits.maxBodyBytes))
@@ -34,7 +34,7 @@ enum Runner {
                         found = try parser.parse(body: file.body, contentType: formContentType).account.id
                         first = file
                     } catch {
-                        printError("\(file.name): not a readable Kommo webhook: \(error)")
+                        printError("\(file.name): \(error.description)")
                         failures += 1
                     }
                 }
@@ -56,7 +56,8 @@ enum Runner {
         let files = queue
         let firstFile = first
         let fileFailures = failures
-        return await running(pipeline) { () async -> Int in
+        let explains = options.explains
+        return await running(pipeline, dryRun: setup.dryRun) { () async -> Int in
             var queue = files
             var failures = fileFailures
             if setup.inbox != nil {
@@ -73,22 +74,26 @@ enum Runner {
                 return failures + earlier + now
             }
             var position = 0
+            var explanation = explains ? RunExplanation() : nil
             failures += await forEachFile(first: firstFile, queue: &queue) { file in
-                await process(file, pipeline: pipeline)
+                let report = await pipeline.process(body: file.body, contentType: formContentType,
+                                                    requestTarget: "/")
+                if explanation == nil { printProblems(of: report, name: file.name) }
+                explanation?.explain(report, name: file.name)
                 position += 1
                 if position % 20 == 0 { printError("replay: \(position) files") }
                 return true
             }
+            explanation?.explainSharedMessages()
             return failures
         }
     }
 
     /// Runs `resume`: finishes what the inbox holds, for the account of its records; returns the exit status.
     static func resume(_ options: ReplayOptions) async -> Int32 {
-        guard let setup = setup(options) else { return 2 }
+        guard let setup = setup(options, command: "resume") else { return 2 }
         guard let inbox = setup.inbox else {
-            printError("kommo-segment: resume needs --inbox DIR (or KOMMO_SEGMENT_INBOX)")
-            return 2
+            return Usage.refuse("resume needs --inbox DIR (or KOMMO_SEGMENT_INBOX)", command: "resume")
         }
         let accounts: Set<Int64>
         do {
@@ -117,21 +122,23 @@ enum Runner {
             printError("kommo-segment: \(error)")
             return 2
         }
-        return await running(pipeline) { await processInbox(pipeline) }
+        return await running(pipeline, dryRun: setup.dryRun) { await processInbox(pipeline) }
     }
 
-    /// The setup from the options; `nil` (after printing why) for a configuration mistake.
-    private static func setup(_ options: ReplayOptions) -> Setup? {
+    /// The setup from the options; `nil` (after printing why, and where the help of `command` is) for a
+    /// configuration mistake.
+    private static func setup(_ options: ReplayOptions, command: String) -> Setup? {
         do {
             return try Setup(options)
         } catch {
-            printError("kommo-segment: \(error)")
+            _ = Usage.refuse("\(error)", command: command)
             return nil
         }
     }
 
-    /// Runs `work` beside the pipeline's `run()`, then shuts down and prints the summary; returns the exit status.
-    private static func running(_ pipeline: KommoSegmentPipeline,
+    /// Runs `work` beside the pipeline's `run()`, then shuts down and prints the summary (a dry run counts its
+    /// messages as printed, not delivered); returns the exit status.
+    private static func running(_ pipeline: KommoSegmentPipeline, dryRun: Bool,
                                 _ work: @escaping @Sendable () async -> Int) async -> Int32 {
         await withTaskGroup(of: Void.self) { group -> Int32 in
             group.addTask {
@@ -146,8 +153,9 @@ enum Runner {
             await group.waitForAll()
             let counters = await pipeline.statistics
             let total = failed + counters.webhooksRejected + counters.eventsFailed + (undelivered.isEmpty ? 0 : 1)
+            let sent = dryRun ? "printed" : "delivered"
             printError("webhooks: \(counters.webhooks), events: \(counters.events), messages: "
-                + "\(counters.messagesDelivered) delivered, \(counters.eventsSkipped) skipped, "
+                + "\(counters.messagesDelivered) \(sent), \(counters.eventsSkipped) skipped, "
                 + "\(counters.eventsFailed + counters.webhooksRejected) failed, kommo requests: "
                 + "\(counters.kommoRequests)")
             return total == 0 ? 0 : 1
@@ -205,12 +213,6 @@ enum Runner {
         return 1
     }
 
-    /// Processes one file to completion and prints its problems.
-    private static func process(_ file: WebhookFile, pipeline: KommoSegmentPipeline) async {
-        let report = await pipeline.process(body: file.body, contentType: formContentType, requestTarget: "/")
-        printProblems(of: report, name: file.name)
-    }
-
     private static func printProblems(of report: WebhookReport, name: String) {
         if !report.acknowledgement.isAccepted {
             printError("\(name): rejected: \(report.acknowledgement.detail)")
@@ -238,6 +240,8 @@ struct Setup {
     var kommoTransport: any HTTPTransport
     var segment: any SegmentClient
     var notes: Bool
+    /// Whether Segment is the dry run's standard output.
+    var dryRun: Bool
     var usesFixtures: Bool
     var inbox: FileWebhookInbox?
 
@@ -297,6 +301,7 @@ struct Setup {
                                                                                   endpoint: endpoint))
         }
         notes = options.notes
+        dryRun = options.dryRun
         usesFixtures = options.fixtures != nil
         if let directory = options.inbox {
             do {

@@ -4,40 +4,41 @@ import Foundation
 import KommoSegment
 
 let arguments = Array(CommandLine.arguments.dropFirst())
+let rest = Array(arguments.dropFirst())
+let environment = ProcessInfo.processInfo.environment
 let status: Int32
 switch arguments.first {
 case "demo"?:
-    if arguments.count > 1 {
-        printError("kommo-segment: demo takes no arguments\n\n\(usage)")
-        status = 2
+    if Usage.asksForHelp(rest) {
+        status = Usage.show(Usage.demo)
+    } else if let extra = rest.first {
+        status = Usage.refuse("demo takes no arguments, not '\(extra)'", command: "demo")
     } else {
         status = await Demo.run()
     }
-case "replay"?:
-    do {
-        let options = try ReplayOptions.parse(Array(arguments.dropFirst()),
-                                              environment: ProcessInfo.processInfo.environment)
-        status = await Runner.replay(options)
-    } catch {
-        printError("kommo-segment: \(error)\n\n\(usage)")
-        status = 2
-    }
-case "resume"?:
-    do {
-        let options = try ReplayOptions.parse(Array(arguments.dropFirst()),
-                                              environment: ProcessInfo.processInfo.environment, takesFiles: false)
-        status = await Runner.resume(options)
-    } catch {
-        printError("kommo-segment: \(error)\n\n\(usage)")
-        status = 2
+case let command? where command == "replay" || command == "resume":
+    let isReplay = command == "replay"
+    if Usage.asksForHelp(rest) {
+        status = Usage.show(isReplay ? Usage.replay : Usage.resume)
+    } else {
+        do {
+            let options = try ReplayOptions.parse(rest, environment: environment, takesFiles: isReplay)
+            status = isReplay ? await Runner.replay(options) : await Runner.resume(options)
+        } catch {
+            status = Usage.refuse("\(error)", command: command)
+        }
     }
 case "inbox"?:
-    status = await InboxCommand.run(Array(arguments.dropFirst()), environment: ProcessInfo.processInfo.environment)
+    status = await InboxCommand.run(rest, environment: environment)
 case "--help"?, "-h"?, "help"?:
-    print(usage)
+    status = Usage.show(Usage.overview)
+case "--version"?:
+    print("kommo-segment \(SDKInfo.version)")
     status = 0
-default:
-    printError(usage)
-    status = 2
+case let unknown?:
+    status = Usage.refuse(unknown.hasPrefix("-") ? "unknown option \(unknown)" : "unknown command '\(unknown)'",
+                          command: nil)
+case nil:
+    status = Usage.refuse("a command is needed: demo, replay, resume or inbox", command: nil)
 }
 exit(status)

@@ -240,6 +240,25 @@ struct KommoEventMapperTests {
         #expect(reason(context, config) == "No budget")
     }
 
+    @Test("a won deal without a plan value leaves plan out of every call; only the lost identify clears it")
+    func planLeftOutWhenUnknown() throws {
+        let config = try MappingConfiguration.load(from: Data(#"{"customFields": {"plan": 1100030}}"#.utf8))
+        let mapping = KommoEventMapper(configuration: config)
+        let won = mapping.map(Self.status(from: 61_000_005, to: 142),
+                              context: Self.context(company: Company(id: 36_000_005, name: "Northwind")))
+        #expect(won.messages.map(\.type) == [.identify, .track, .group])
+        #expect(won.messages[0].traits?.keys.contains("plan") == false)
+        #expect(won.messages[0].traits?["company"]?["plan"] == nil)
+        #expect(won.messages[1].properties?.keys.contains("plan") == false)
+        #expect(won.messages[2].traits?.keys.contains("plan") == false)
+        let planned = Self.lead(status: 142, fields: [CustomFieldValue(
+            fieldID: 1_100_030, fieldName: "Plan", fieldType: .select, values: [.init(value: "Enterprise")])])
+        let withPlan = mapping.map(Self.status(from: 61_000_005, to: 142), context: Self.context(lead: planned))
+        #expect(withPlan.messages.map { $0.properties?["plan"] ?? $0.traits?["plan"] } == ["Enterprise", "Enterprise"])
+        let lost = mapping.map(Self.status(from: 61_000_005, to: 143), context: Self.context())
+        #expect(lost.messages.first?.traits?["plan"] == .null)
+    }
+
     @Test("amounts keep their decimals; the configured currency wins over the account's")
     func amountAndCurrency() throws {
         let track = try #require(mapper.map(Self.status(from: 61_000_004, to: 61_000_005), context: Self.context())

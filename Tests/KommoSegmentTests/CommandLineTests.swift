@@ -102,35 +102,41 @@ enum Tool {
     }
 }
 
-/// The summary line: `webhooks: N, events: N, messages: N delivered, N skipped, N failed, kommo requests: N`.
+/// The summary line: `webhooks: N, events: N, messages: N delivered, N skipped, N failed, kommo requests: N`, with
+/// `printed` instead of `delivered` for a dry run.
 struct Summary: Equatable {
     var webhooks, events, delivered, skipped, failed, kommoRequests: Int
+    /// `delivered`, or `printed` for a dry run.
+    var verb: String
 
-    init(webhooks: Int, events: Int, delivered: Int, skipped: Int, failed: Int, kommoRequests: Int) {
+    init(webhooks: Int, events: Int, delivered: Int, skipped: Int, failed: Int, kommoRequests: Int,
+         verb: String = "delivered") {
         (self.webhooks, self.events, self.delivered, self.skipped, self.failed, self.kommoRequests)
             = (webhooks, events, delivered, skipped, failed, kommoRequests)
+        self.verb = verb
     }
 
     /// Parses the last line of standard error; `nil` when it is not a summary line.
     init?(_ run: ToolRun) {
         guard let line = run.stderrLines.last,
               let regex = try? NSRegularExpression(pattern: #"^webhooks: (\d+), events: (\d+), messages: (\d+) "#
-                  + #"delivered, (\d+) skipped, (\d+) failed, kommo requests: (\d+)$"#),
+                  + #"(delivered|printed), (\d+) skipped, (\d+) failed, kommo requests: (\d+)$"#),
               let match = regex.firstMatch(in: line, range: NSRange(line.startIndex..., in: line)) else {
             return nil
         }
-        let numbers = (1...6).compactMap { index -> Int? in
-            guard let range = Range(match.range(at: index), in: line) else { return nil }
-            return Int(line[range])
+        let groups = (1...7).compactMap { index -> String? in
+            Range(match.range(at: index), in: line).map { String(line[$0]) }
         }
+        guard groups.count == 7 else { return nil }
+        let numbers = groups.enumerated().compactMap { $0.offset == 3 ? nil : Int($0.element) }
         guard numbers.count == 6 else { return nil }
         self.init(webhooks: numbers[0], events: numbers[1], delivered: numbers[2], skipped: numbers[3],
-                  failed: numbers[4], kommoRequests: numbers[5])
+                  failed: numbers[4], kommoRequests: numbers[5], verb: groups[3])
     }
 }
 
 /// Each stdout line parsed as a JSON object; records an issue for a line that is not one.
-private func jsonLines(_ run: ToolRun) -> [JSONValue] {
+func jsonLines(_ run: ToolRun) -> [JSONValue] {
     run.stdoutLines.compactMap { line in
         guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(line.utf8)), value.objectValue != nil
         else {
@@ -162,6 +168,7 @@ struct CommandLineTests {
         let summary = try #require(Summary(run), "no summary line in: \(run.stderr)")
         #expect(summary.webhooks == Fixtures.sampleWebhookNames.count)
         #expect(summary.delivered == messages.count)
+        #expect(summary.verb == "printed")
         #expect(summary.failed == 0)
         #expect(summary.kommoRequests > 0)
     }
@@ -205,7 +212,8 @@ struct CommandLineTests {
         #expect(messages.compactMap { $0["type"]?.stringValue } == ["identify", "track", "group"])
         #expect(messages.map { $0["userId"]?.stringValue } == Array(repeating: "olivia.bennett@example.com", count: 3))
         #expect(messages[1]["event"]?.stringValue == "Deal Won")
-        #expect(Summary(run) == Summary(webhooks: 1, events: 1, delivered: 3, skipped: 0, failed: 0, kommoRequests: 6))
+        #expect(Summary(run) == Summary(webhooks: 1, events: 1, delivered: 3, skipped: 0, failed: 0, kommoRequests: 6,
+                                        verb: "printed"))
     }
 
     @Test("a file that is not a webhook makes the exit status 1, and the other files are still processed")

@@ -1,0 +1,161 @@
+import Foundation
+import KommoSegment
+
+/// The help texts (`--help` on every command, on stdout, exit status 0) and the usage error (one line, then where the
+/// help is, on stderr, exit status 2).
+enum Usage {
+    /// `kommo-segment --help`: the commands, and where each one's options are.
+    static let overview = """
+    usage: kommo-segment demo
+           kommo-segment replay [options] FILE...
+           kommo-segment resume --inbox DIR [options]
+           kommo-segment inbox list|show ID|retry ID...|retry --all --inbox DIR
+           kommo-segment --version
+
+    demo      Runs the bundled sample webhooks through the real pipeline, with the Kommo API answered from bundled
+              fixtures; prints the Segment messages it would send (one JSON object per line) on stdout.
+    replay    Processes each FILE (a raw Kommo webhook body; - is standard input) to completion.
+    resume    Finishes what the inbox holds, for the account of its records (replay's options; no FILE).
+    inbox     Lists the dead letters, shows one, or queues them again for the next resume.
+
+    kommo-segment COMMAND --help shows the command's options and environment variables.
+    --version prints the SDK version.
+
+    \(exitStatus)
+    """
+
+    /// `kommo-segment demo --help`.
+    static let demo = """
+    usage: kommo-segment demo
+
+    Runs the bundled sample webhooks of account 31234567 (acme) through the real pipeline, with the Kommo API
+    answered from bundled fixtures and Segment replaced by a dry run: no credentials, no network, no arguments.
+    stdout: the Segment messages it would send, one JSON object per line.
+    stderr: file by file, the messages each item made (type, event, message id) or why it made none; the message
+    ids that two files share; then the summary.
+
+    exit status: 0 every item printed, skipped or a duplicate, 1 something failed, 2 bad usage
+    """
+
+    /// `kommo-segment replay --help`.
+    static let replay = """
+    usage: kommo-segment replay [options] FILE...
+
+    Processes each FILE (a raw Kommo webhook body; - is standard input) to completion, one at a time, in order.
+
+    \(options)
+
+    \(exitStatus)
+    """
+
+    /// `kommo-segment resume --help`.
+    static let resume = """
+    usage: kommo-segment resume --inbox DIR [options]
+
+    Finishes what the inbox DIR holds, for the account of its records. Takes replay's options and no FILE.
+
+    \(options)
+
+    \(exitStatus)
+    """
+
+    /// `kommo-segment inbox --help`.
+    static let inbox = """
+    usage: kommo-segment inbox list --inbox DIR
+           kommo-segment inbox show ID --inbox DIR
+           kommo-segment inbox retry ID...|--all --inbox DIR
+
+    list      The counts, then one line per dead letter: id, account, time, reason.
+    show      One dead letter: its metadata and its body (personal data).
+    retry     Queues dead letters again (--all: every one) for the next resume.
+
+    \(inboxOption)
+
+    \(inboxExitStatus)
+    """
+
+    /// `kommo-segment inbox list --help`.
+    static let inboxList = """
+    usage: kommo-segment inbox list --inbox DIR
+
+    Prints the inbox's counts (pending records, dead letters, bytes), then one line per dead letter: id, account,
+    time, reason.
+
+    \(inboxOption)
+
+    \(inboxExitStatus)
+    """
+
+    /// `kommo-segment inbox show --help`.
+    static let inboxShow = """
+    usage: kommo-segment inbox show ID --inbox DIR
+
+    Prints one dead letter: id, account, times, attempts, reason, content type, then its body (personal data).
+
+    \(inboxOption)
+
+    \(inboxExitStatus)
+    """
+
+    /// `kommo-segment inbox retry --help`.
+    static let inboxRetry = """
+    usage: kommo-segment inbox retry ID...|--all --inbox DIR
+
+    Moves the dead letters ID... (--all: every one) back to the pending records, attempts reset; the next
+    kommo-segment resume processes them.
+
+    \(inboxOption)
+
+    \(inboxExitStatus)
+    """
+
+    /// The options of `replay` and `resume`, with their environment variables.
+    private static let options = """
+    options (environment variable in brackets; a flag wins over its variable):
+      --kommo-base-url URL        the account's Kommo URL, https (http only on loopback)   [KOMMO_BASE_URL]
+      --kommo-token TOKEN         a long-lived token (visible in ps: prefer the file)     [KOMMO_ACCESS_TOKEN]
+      --kommo-token-file FILE     a file holding the token                                [KOMMO_ACCESS_TOKEN_FILE]
+      --segment-write-key KEY     the Segment source's write key                          [SEGMENT_WRITE_KEY]
+      --segment-endpoint URL      an origin such as https://api.segment.io (/v1/batch appended) [SEGMENT_ENDPOINT]
+      --segment-region us|eu      Segment's US (default) or EU region, any case           [SEGMENT_REGION]
+      --config FILE               the mapping configuration, JSON (Documentation/MappingConfiguration.md) [KOMMO_SEGMENT_CONFIG]
+      --kommo-account-id ID       serve only this account (default: the account of the first readable file) [KOMMO_ACCOUNT_ID]
+      --fixtures DIR              answer Kommo API reads from JSON files in DIR (see Documentation/KommoClient.md)
+      --dry-run                   print each Segment message as it would be sent; send nothing, no write key needed
+      --notes                     write a note back on each lead whose event was delivered
+      --inbox DIR                 keep every file in DIR before processing; finish what DIR holds first [KOMMO_SEGMENT_INBOX]
+      -h, --help                  this text
+    """
+
+    private static let exitStatus = """
+    exit status: 0 all delivered (or printed) or deliberately skipped, 1 something failed (or, with --inbox, records
+    remain pending or went to the dead letters), 2 bad usage or configuration
+    """
+
+    private static let inboxOption = """
+    options:
+      --inbox DIR                 the inbox directory                                     [KOMMO_SEGMENT_INBOX]
+      -h, --help                  this text
+    """
+
+    private static let inboxExitStatus = "exit status: 0 done, 1 no such dead letter or the inbox failed, 2 bad usage"
+
+    /// Whether `arguments` (those after the command) ask for the help: `--help` or `-h` before any `--`.
+    static func asksForHelp(_ arguments: [String]) -> Bool {
+        arguments.prefix { $0 != "--" }.contains { $0 == "--help" || $0 == "-h" }
+    }
+
+    /// Prints `text` on stdout; returns exit status 0.
+    static func show(_ text: String) -> Int32 {
+        print(text)
+        return 0
+    }
+
+    /// Prints the mistake and where the help of `command` (a subcommand such as `replay` or `inbox list`, or `nil`
+    /// for the top level) is, on stderr; returns exit status 2.
+    static func refuse(_ problem: String, command: String?) -> Int32 {
+        let help = ["kommo-segment", command, "--help"].compactMap { $0 }.joined(separator: " ")
+        printError("kommo-segment: \(problem)\nsee '\(help)'")
+        return 2
+    }
+}
