@@ -46,9 +46,10 @@ struct AcknowledgementTests {
         var delivered: [[SegmentMessage]] = []
         for body in [original, older.joined(separator: "&")] {
             let world = try World()
-            let ack = await world.pipeline.receive(body: Data(body.utf8), contentType: form, requestTarget: target)
-            #expect(ack.outcome == .accepted)
-            #expect(ack.accountID == 31_234_567)
+            let report = await world.pipeline.process(body: Data(body.utf8), contentType: form, requestTarget: target)
+            #expect(report.acknowledgement.outcome == .accepted)
+            #expect(report.acknowledgement.accountID == 31_234_567)
+            #expect(!report.hasFailures)
             try await world.stop()
             delivered.append(world.segment.messages)
         }
