@@ -26,3 +26,11 @@ private func snippet1(body: Data, headers: [String: String], installation: Insta
         }
     }
 }
+
+/// An older amoCRM body, attributed by its subdomain.
+private func snippet2() throws {
+    let parser = KommoWebhookParser(knownAccounts: [.init(id: 31_234_567, host: "acme.kommo.com")])
+    let older = try parser.parse(body: Data("account%5Bsubdomain%5D=acme&leads%5Bstatus%5D%5B0%5D%5Bid%5D=1".utf8),
+                                 contentType: "application/x-www-form-urlencoded")
+    print(older.account.id, older.account.idSource)   // 31234567 subdomain
+}
