@@ -70,6 +70,19 @@ struct URLSessionTransportTests {
         #expect(error?.isTransient == true)
     }
 
+    @Test("a connection reset before the answer is a transient connection failure")
+    func connectionReset() async throws {
+        let server = try LoopbackHTTPServer { _ in .connectionReset }
+        defer { server.stop() }
+        let request = HTTPRequest(method: .post, url: server.baseURL, timeout: .seconds(5))
+        let error = await #expect(throws: HTTPTransportError.self) {
+            _ = try await URLSessionTransport().send(request, body: Data("{}".utf8))
+        }
+        #expect(error?.code == .connectionFailed)
+        #expect(error?.isTransient == true)
+        #expect(server.requests.count == 1)
+    }
+
     @Test("a refused connection is a transient connection failure")
     func connectionRefused() async throws {
         let refusing = try LoopbackHTTPServer.RefusingPort()
