@@ -209,6 +209,27 @@ struct FaultSuiteKommoTests {
         try await world.finish()
     }
 
+    @Test("a 204 for a deleted lead: the item is skipped (leadNotFound) and logged, nothing sent, the record deleted")
+    func deletedLead() async throws {
+        let world = try FaultWorld(kommoFault: ScriptedAnswers([Answer(status: 204)]).kommoLeads)
+        defer { world.remove() }
+        await world.receive([try faultWebhook()])
+
+        #expect(world.kommoRequests("/api/v4/leads").count == 1)
+        guard case .skipped(let reasons)? = world.ledger.reports.first?.events.first?.outcome else {
+            Issue.record("expected a skip, got \(world.ledger.reports.map(\.events))")
+            return
+        }
+        #expect(reasons.map(\.code).contains(.leadNotFound))
+        let record = try #require(world.records("event skipped", level: .debug).first)
+        #expect(record.metadata["item"] == "leads[status] 24000017")
+        #expect(record.metadata["lead"] == "24000017")
+        #expect(record.metadata["reasons"]?.split(separator: ",").contains("leadNotFound") == true)
+        #expect(world.segment.batchRequests.isEmpty)
+        #expect(try await world.inbox.status().pending == 0)
+        try await world.finish()
+    }
+
     @Test("a lead read that times out once is read again and delivered")
     func timeoutThenSuccess() async throws {
         let world = try FaultWorld(kommoFault: ScriptedAnswers([.hang]).kommoLeads, kommoTimeout: .milliseconds(200))
