@@ -180,6 +180,61 @@ struct FaultSuiteKommoTests {
         try await world.finish()
     }
 
+    @Test("a 401 on concurrent reads: exactly one token refresh, and every read repeated once with the new token")
+    func unauthorizedRefreshesOnce() async throws {
+        let stale = "fault-stale-access-token-0a9f"
+        let fresh = "fault-fresh-access-token-7c2e"
+        let staleRequests = LockedValue(0)
+        let overlapped = LockedValue(false)
+        let second = DispatchSemaphore(value: 0)
+        let fault: LoopbackFault = { request in
+            if request.path == "/oauth2/access_token" {
+                return .json(#"{"token_type":"Bearer","expires_in":86400,"access_token":"\#(fresh)","#
+                    + #""refresh_token":"fault-fresh-refresh-token-5d1b"}"#)
+            }
+            guard request.headers["Authorization"] == "Bearer \(stale)" else { return nil }
+            // The first refused read waits for the second, so both are refused while both are in flight.
+            let count = staleRequests.withLock { value -> Int in
+                value += 1
+                return value
+            }
+            if count == 1 {
+                let met = second.wait(timeout: .now() + 10) == .success
+                overlapped.withLock { $0 = met }
+            } else if count == 2 {
+                second.signal()
+            }
+            return Answer(status: 401, headers: [("Content-Type", "application/problem+json")],
+                          body: (try? Fixtures.kommo("api-error-401.json")) ?? Data())
+        }
+        let world = try FaultWorld(kommoFault: fault, tokenProvider: { host in
+            OAuthTokenProvider(
+                host: host,
+                credentials: KommoOAuthCredentials(clientID: "fault-client", clientSecret: "fault-client-secret-3e8a",
+                                                   redirectURI: "https://example.com/oauth"),
+                store: InMemoryTokenStore(KommoTokenPair(accessToken: stale,
+                                                         refreshToken: "fault-stale-refresh-token-91bd",
+                                                         expiresAt: Date().addingTimeInterval(86_400))))
+        })
+        defer { world.remove() }
+        // A lead webhook reads leads, a contact webhook contacts: two reads at once, both with the stale token.
+        await world.receive([try faultWebhook(), try faultWebhook("webhook-contact-update.txt")])
+
+        #expect(staleRequests.value == 2)
+        #expect(overlapped.value)
+        #expect(world.kommoRequests("/oauth2/access_token").count == 1)
+        let reads = world.kommo.server.requests.filter { $0.path != "/oauth2/access_token" }
+        #expect(reads.filter { $0.headers["Authorization"] == "Bearer \(fresh)" }.count == reads.count - 2)
+        let rejected = world.records("Kommo token rejected; asking the token provider for a new one", level: .notice)
+        #expect(rejected.compactMap { $0.metadata["path"] }.sorted() == ["/api/v4/contacts", "/api/v4/leads"])
+        #expect(world.failures.isEmpty)
+        #expect(world.outcomes.contains(.delivered))
+        let secrets = [stale, fresh, "fault-client-secret-3e8a", "fault-stale-refresh-token-91bd",
+                       "fault-fresh-refresh-token-5d1b"]
+        #expect(world.log.all.allSatisfy { record in secrets.allSatisfy { !"\(record.metadata)".contains($0) } })
+        try await world.finish()
+    }
+
     @Test("a 403 after 429s is an IP block: no further request, the failure reported and the record kept")
     func forbiddenAfterRateLimit() async throws {
         let limited = Answer(status: 429, headers: [("Content-Type", "application/problem+json")],
