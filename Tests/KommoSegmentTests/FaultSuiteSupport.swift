@@ -54,6 +54,39 @@ final class FaultLedger: Sendable {
     }
 }
 
+/// A deduplication store whose first `release` (an item failed) waits at `gate` until the test releases it.
+struct SlowReleaseStore: DeduplicationStore {
+    let gate: HoldFirstRequest
+    private let store = InMemoryDeduplicationStore()
+
+    init(gate: HoldFirstRequest) { self.gate = gate }
+
+    func claim(_ key: DeduplicationKey, for duration: Duration) async -> DeduplicationClaim {
+        await store.claim(key, for: duration)
+    }
+
+    func complete(_ key: DeduplicationKey, token: String, retention: Duration) async -> DeduplicationCompletion {
+        await store.complete(key, token: token, retention: retention)
+    }
+
+    func release(_ key: DeduplicationKey, token: String) async -> Bool {
+        await gate.hold()
+        return await store.release(key, token: token)
+    }
+
+    func renew(_ key: DeduplicationKey, token: String, for duration: Duration) async -> Bool {
+        await store.renew(key, token: token, for: duration)
+    }
+
+    func recordChangeTime(_ time: Int64, for entity: DeduplicationEntityKey, retention: Duration) async -> Bool {
+        await store.recordChangeTime(time, for: entity, retention: retention)
+    }
+
+    func newestChangeTime(for entity: DeduplicationEntityKey) async -> Int64? {
+        await store.newestChangeTime(for: entity)
+    }
+}
+
 /// A webhook body: the won deal of the samples (lead 24000017, three messages), changed at `second` so that each
 /// one is a distinct change with its own message ids; or another sample.
 func faultWebhook(_ name: String = "webhook-lead-status-won.txt", changedAt second: Int? = nil) throws -> Data {
@@ -90,9 +123,11 @@ struct FaultWorld {
     ///   - tokenProvider: the Kommo token provider for the server's host; a long-lived token by default.
     ///   - kommoTimeout: the deadline of one Kommo request.
     ///   - segmentTimeout: the deadline of one Segment request.
+    ///   - store: the deduplication store.
     init(kommoFault: LoopbackFault? = nil, segmentFault: LoopbackFault? = nil,
          tokenProvider: ((KommoAccountHost) -> any KommoTokenProvider)? = nil,
-         kommoTimeout: Duration = .seconds(30), segmentTimeout: Duration = .seconds(30)) throws {
+         kommoTimeout: Duration = .seconds(30), segmentTimeout: Duration = .seconds(30),
+         store: any DeduplicationStore = InMemoryDeduplicationStore()) throws {
         kommo = try KommoLoopback(fault: kommoFault)
         segment = try SegmentLoopback(writeKey: TCPWorld.writeKey, fault: segmentFault)
         let host = try KommoAccountHost(url: kommo.server.baseURL)
@@ -113,8 +148,8 @@ struct FaultWorld {
         inbox = try FileWebhookInbox(directory: directory.url, wallClock: wall.clock)
         var configuration = KommoSegmentPipeline.Configuration()
         configuration.inboxScanInterval = nil
-        let pipeline = try KommoSegmentPipeline(accounts: [account], configuration: configuration, inbox: inbox,
-                                                wallClock: wall.clock, log: log)
+        let pipeline = try KommoSegmentPipeline(accounts: [account], configuration: configuration,
+                                                deduplication: store, inbox: inbox, wallClock: wall.clock, log: log)
         self.pipeline = pipeline
         runner = Task { try await pipeline.run() }
     }
@@ -162,8 +197,13 @@ struct FaultWorld {
     @discardableResult
     func stop(timeout: Duration = .seconds(10)) async throws -> [SegmentMessage] {
         let undelivered = await pipeline.shutdown(timeout: timeout)
-        try await runner.value
+        try await runReturned()
         return undelivered
+    }
+
+    /// Waits for the pipeline's `run()` to return (after a shutdown).
+    func runReturned() async throws {
+        try await runner.value
     }
 
     /// Removes the inbox directory and stops the servers (hanging connections included).

@@ -336,3 +336,72 @@ struct FaultSuiteKommoTests {
         try await world.finish()
     }
 }
+
+// MARK: - Shutdown
+
+@Suite("FaultSuite: shutdown under load", .timeLimit(.minutes(1)))
+struct FaultSuiteShutdownTests {
+    @Test("40 webhooks accepted, Segment stops answering: shutdown returns in time, and nothing accepted is lost")
+    func shutdownUnderLoad() async throws {
+        // Two batches accepted, then every request hangs (past the shutdown deadline: the request timeout is 30 s).
+        let script = ScriptedAnswers([.json(#"{"success":true}"#), .json(#"{"success":true}"#)], then: .hang)
+        let (hangs, hung) = AsyncStream.makeStream(of: Void.self)
+        let world = try FaultWorld(segmentFault: { request in
+            let answer = script.segment(request)
+            if answer?.hangs == true { hung.yield() }
+            return answer
+        })
+        defer { world.remove() }
+        let count = 40
+        let reports = world.pipeline.reports(bufferingNewest: 10_000)
+        let acknowledgements = await world.accept(try (0..<count).map { try faultWebhook(changedAt: $0) })
+        #expect(acknowledgements.filter(\.isAccepted).count == count)
+        // Shutdown begins while a batch hangs in flight, so the queue holds messages it cannot deliver.
+        for await _ in hangs { break }
+
+        let timeout = Duration.seconds(1)
+        let clock = ContinuousClock()
+        let started = clock.now
+        let undelivered = try await world.stop(timeout: timeout)
+        let elapsed = clock.now - started
+        // Documented: within the timeout plus half a second of settling; the rest is slack for a loaded machine.
+        #expect(elapsed < timeout + .milliseconds(500) + .seconds(1), "shutdown took \(elapsed)")
+
+        await world.collect(reports)
+        #expect(world.ledger.reports.count == count)
+        #expect(!undelivered.isEmpty)
+        #expect(world.records("messages not delivered at shutdown", level: .error).map { $0.metadata["messages"] }
+                    == [String(undelivered.count)])
+        let status = try await world.inbox.status()
+        #expect(status.pending > 0)
+        #expect(status.deadLetters == 0)
+        #expect(world.failures.allSatisfy { $0.error.code == .shutdown }, "\(world.failures.map(\.error))")
+        // After shutdown, a webhook is refused (503), so Kommo keeps it.
+        let late = await world.accept([try faultWebhook(changedAt: count)])
+        #expect(late.map(\.httpStatus) == [503])
+        try await world.expectInvariants()
+    }
+
+    @Test("work that outlasts shutdown's grace still has its report in reports(), which ends when run() returns")
+    func reportAfterGrace() async throws {
+        let gate = HoldFirstRequest()
+        let world = try FaultWorld(segmentFault: ScriptedAnswers([], then: .hang).segment,
+                                   store: SlowReleaseStore(gate: gate))
+        defer { world.remove() }
+        let reports = world.pipeline.reports()
+        #expect(await world.accept([try faultWebhook()]).map(\.httpStatus) == [200])
+
+        // The item fails at the deadline (its batch hangs, or its read is cancelled), and its claim's release is held:
+        // the webhook is still in flight when shutdown returns, after its half second of grace.
+        _ = await world.pipeline.shutdown(timeout: .milliseconds(300))
+        await gate.waitUntilHeld()
+        gate.release()
+        try await world.runReturned()
+        await world.collect(reports)
+
+        #expect(world.ledger.reports.count == 1)
+        #expect(world.failures.map(\.error.code) == [.shutdown])
+        #expect(try await world.inbox.status().pending == 1)
+        try await world.expectInvariants()
+    }
+}
