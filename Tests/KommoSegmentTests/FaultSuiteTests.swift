@@ -8,7 +8,7 @@ import Testing
 // The fault suite (issue 10, section 4): the real pipeline, file inbox, Kommo client and Segment queue over TCP,
 // against loopback servers that fail the way Kommo and Segment do. Every scenario ends with the invariants of
 // `FaultWorld.expectInvariants()`. Retry waits are instant (the Kommo client's `ImmediateClock`, Segment's
-// millisecond policy); only the hang and timeout scenarios wait, 200 ms per request.
+// millisecond policy); only the hang and timeout scenarios wait, for a request timeout of their own.
 
 typealias Answer = LoopbackHTTPServer.Response
 
@@ -59,7 +59,7 @@ struct FaultSuiteSegmentTests {
     }
 
     static let broken: [PassingFault] = [
-        PassingFault(name: "a hang past the 200 ms request timeout", answer: .hang, requestedByServer: false,
+        PassingFault(name: "a hang past the request timeout", answer: .hang, requestedByServer: false,
                      seconds: "0.001"),
         PassingFault(name: "a connection reset", answer: .connectionReset, requestedByServer: false,
                      seconds: "0.001"),
@@ -68,7 +68,7 @@ struct FaultSuiteSegmentTests {
     @Test("a request that hangs or is reset is retried with the same batch, and delivered", arguments: broken)
     func brokenConnectionThenSuccess(_ fault: PassingFault) async throws {
         let world = try FaultWorld(segmentFault: ScriptedAnswers([fault.answer]).segment,
-                                   segmentTimeout: .milliseconds(200))
+                                   segmentTimeout: FaultWorld.retriedTimeout)
         defer { world.remove() }
         await world.receive([try faultWebhook()])
 
@@ -287,7 +287,8 @@ struct FaultSuiteKommoTests {
 
     @Test("a lead read that times out once is read again and delivered")
     func timeoutThenSuccess() async throws {
-        let world = try FaultWorld(kommoFault: ScriptedAnswers([.hang]).kommoLeads, kommoTimeout: .milliseconds(200))
+        let world = try FaultWorld(kommoFault: ScriptedAnswers([.hang]).kommoLeads,
+                                   kommoTimeout: FaultWorld.retriedTimeout)
         defer { world.remove() }
         await world.receive([try faultWebhook()])
 
@@ -300,7 +301,7 @@ struct FaultSuiteKommoTests {
     @Test("a lead read that always times out: the client's attempts, then the record kept and logged")
     func timeoutAlways() async throws {
         let world = try FaultWorld(kommoFault: ScriptedAnswers([], then: .hang).kommoLeads,
-                                   kommoTimeout: .milliseconds(200))
+                                   kommoTimeout: .milliseconds(200))  // every attempt hangs: as short as may be
         defer { world.remove() }
         await world.receive([try faultWebhook()])
 
