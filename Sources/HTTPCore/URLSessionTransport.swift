@@ -80,7 +80,10 @@ public final class URLSessionTransport: HTTPTransport {
             urlRequest.addValue(field.value, forHTTPHeaderField: field.name)
         }
         urlRequest.httpBody = body
-        urlRequest.timeoutInterval = max(timeout.seconds, 0.001)
+        // `send` enforces the deadline itself. URLSession's own (idle) timeout is given whole seconds, at least one:
+        // swift-corelibs-foundation truncates it to whole seconds, so a deadline under a second would time every
+        // request out at once.
+        urlRequest.timeoutInterval = max(timeout.seconds.rounded(.up), 1)
         urlRequest.httpShouldHandleCookies = false
         return urlRequest
     }

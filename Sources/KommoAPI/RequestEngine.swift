@@ -109,6 +109,7 @@ struct RequestEngine: Sendable {
             return try await performWithRetries(method: method, url: url, body: body, token: token,
                                                 extraHeaders: extraHeaders)
         } catch let error as KommoAPIError where error.code == .unauthorized {
+            logger.log(.notice, "Kommo token rejected; asking the token provider for a new one", ["path": url.path])
             guard let fresh = try await tokenProvider.tokenRejected(token), fresh != token else { throw error }
             do {
                 return try await performWithRetries(method: method, url: url, body: body, token: fresh,

@@ -32,14 +32,25 @@ public final class LoopbackHTTPServer: Sendable {
         public var body: Data
         /// Whether to accept the request and never answer (to test deadlines).
         public var hangs: Bool
+        /// Whether to read the request and reset the connection (a TCP RST) instead of answering.
+        public var resetsConnection: Bool
 
         /// Creates a response.
-        public init(status: Int = 200, headers: [(String, String)] = [], body: Data = Data(), hangs: Bool = false) {
+        public init(status: Int = 200, headers: [(String, String)] = [], body: Data = Data(), hangs: Bool = false,
+                    resetsConnection: Bool = false) {
             self.status = status
             self.headers = headers
             self.body = body
             self.hangs = hangs
+            self.resetsConnection = resetsConnection
         }
+
+        /// Reads the request and never answers, until the peer or ``LoopbackHTTPServer/stop()`` closes the
+        /// connection.
+        public static var hang: Response { Response(hangs: true) }
+
+        /// Reads the request and resets the connection without answering, as a crashed server or proxy does.
+        public static var connectionReset: Response { Response(resetsConnection: true) }
 
         /// A JSON response.
         public static func json(_ text: String, status: Int = 200) -> Response {
@@ -206,6 +217,12 @@ public final class LoopbackHTTPServer: Sendable {
             _ = recv(fd, &byte, 1, 0)  // returns when the peer or stop() closes the connection
             return
         }
+        if response.resetsConnection {
+            // A zero linger time makes the close in `defer` send RST instead of FIN.
+            var option = linger(l_onoff: 1, l_linger: 0)
+            setsockopt(fd, SOL_SOCKET, SO_LINGER, &option, socklen_t(MemoryLayout<linger>.size))
+            return
+        }
         var head = "HTTP/1.1 \(response.status) \(Self.reason(response.status))\r\n"
         for (name, value) in response.headers { head += "\(name): \(value)\r\n" }
         head += "Content-Length: \(response.body.count)\r\nConnection: close\r\n\r\n"
@@ -270,6 +287,8 @@ public final class LoopbackHTTPServer: Sendable {
         case 302: "Found"
         case 400: "Bad Request"
         case 401: "Unauthorized"
+        case 403: "Forbidden"
+        case 413: "Payload Too Large"
         case 429: "Too Many Requests"
         case 500: "Internal Server Error"
         case 503: "Service Unavailable"

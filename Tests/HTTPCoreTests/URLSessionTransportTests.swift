@@ -70,6 +70,33 @@ struct URLSessionTransportTests {
         #expect(error?.isTransient == true)
     }
 
+    @Test("a deadline under a second still lets a prompt answer through")
+    func subSecondDeadline() async throws {
+        let server = try LoopbackHTTPServer { _ in .json(#"{"ok":true}"#) }
+        defer { server.stop() }
+        let transport = URLSessionTransport()
+        for _ in 0..<3 {
+            let request = HTTPRequest(method: .get, url: server.baseURL, timeout: .milliseconds(500))
+            let (response, body) = try await transport.send(request, body: nil)
+            #expect(response.status == 200)
+            #expect(String(decoding: body, as: UTF8.self) == #"{"ok":true}"#)
+        }
+        #expect(server.requests.count == 3)
+    }
+
+    @Test("a connection reset before the answer is a transient connection failure")
+    func connectionReset() async throws {
+        let server = try LoopbackHTTPServer { _ in .connectionReset }
+        defer { server.stop() }
+        let request = HTTPRequest(method: .post, url: server.baseURL, timeout: .seconds(5))
+        let error = await #expect(throws: HTTPTransportError.self) {
+            _ = try await URLSessionTransport().send(request, body: Data("{}".utf8))
+        }
+        #expect(error?.code == .connectionFailed)
+        #expect(error?.isTransient == true)
+        #expect(server.requests.count == 1)
+    }
+
     @Test("a refused connection is a transient connection failure")
     func connectionRefused() async throws {
         let refusing = try LoopbackHTTPServer.RefusingPort()

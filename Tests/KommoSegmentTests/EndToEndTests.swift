@@ -9,8 +9,11 @@ import Testing
 // End-to-end over real TCP: the pipeline with its HTTP clients and `URLSessionTransport`, against two loopback
 // servers started here, one playing Kommo (answering from the bundled fixture directory) and one playing Segment.
 
+/// What a test answers in place of a loopback fake, for the requests it wants to fail; `nil` lets the fake answer.
+typealias LoopbackFault = @Sendable (LoopbackHTTPServer.Request) -> LoopbackHTTPServer.Response?
+
 /// A Kommo API on 127.0.0.1 that answers from the bundled fixture directory through `KommoFixtureTransport`,
-/// or with 401 while `refusesAll` is set.
+/// or with 401 while `refusesAll` is set, or with what `fault` answers.
 final class KommoLoopback: Sendable {
     let server: LoopbackHTTPServer
     let fixtures: KommoFixtureTransport
@@ -21,7 +24,7 @@ final class KommoLoopback: Sendable {
         let value = LockedValue(false)
     }
 
-    init() throws {
+    init(fault: LoopbackFault? = nil) throws {
         let fixtures = KommoFixtureTransport(files: try Fixtures.kommoAPIFiles())
         let refusing = Flag()
         self.refusing = refusing
@@ -31,6 +34,7 @@ final class KommoLoopback: Sendable {
                 return .json(#"{"title":"Unauthorized","type":"https://httpstatus.es/401","status":401,"#
                     + #""detail":"Invalid access token"}"#, status: 401)
             }
+            if let answer = fault?(request) { return answer }
             return Self.answer(request, from: fixtures)
         }
     }
@@ -43,10 +47,7 @@ final class KommoLoopback: Sendable {
     /// Requests received per path (without the query).
     var requestsByPath: [String: Int] {
         var counts: [String: Int] = [:]
-        for request in server.requests {
-            let path = String(request.target.split(separator: "?", maxSplits: 1).first ?? "")
-            counts[path, default: 0] += 1
-        }
+        for request in server.requests { counts[request.path, default: 0] += 1 }
         return counts
     }
 
@@ -83,12 +84,22 @@ final class KommoLoopback: Sendable {
     }
 }
 
-/// A Segment Tracking API on 127.0.0.1 that records `/v1/batch` requests and checks the Basic header.
+extension LoopbackHTTPServer.Request {
+    /// The target without its query.
+    var path: String { String(target.split(separator: "?", maxSplits: 1).first ?? "") }
+}
+
+/// A Segment Tracking API on 127.0.0.1 that records `/v1/batch` requests and checks the Basic header; `fault`
+/// answers the batches it wants to fail.
 final class SegmentLoopback: Sendable {
     let server: LoopbackHTTPServer
+    /// The batch requests answered with a 2xx: what Segment accepted.
+    private let accepted: LockedValue<[LoopbackHTTPServer.Request]>
 
-    init(writeKey: String) throws {
+    init(writeKey: String, fault: LoopbackFault? = nil) throws {
         let expected = "Basic " + Data((writeKey + ":").utf8).base64EncodedString()
+        let accepted = LockedValue<[LoopbackHTTPServer.Request]>([])
+        self.accepted = accepted
         server = try LoopbackHTTPServer { request in
             guard request.method == "POST", request.target == "/v1/batch" else {
                 return .json(#"{"success":false,"message":"not found"}"#, status: 404)
@@ -96,7 +107,11 @@ final class SegmentLoopback: Sendable {
             guard request.headers["Authorization"] == expected else {
                 return .json(#"{"success":false,"message":"invalid write key"}"#, status: 401)
             }
-            return .json(#"{"success":true}"#)
+            let response = fault?(request) ?? .json(#"{"success":true}"#)
+            if !response.hangs && !response.resetsConnection && (200..<300).contains(response.status) {
+                accepted.withLock { $0.append(request) }
+            }
+            return response
         }
     }
 
@@ -107,7 +122,16 @@ final class SegmentLoopback: Sendable {
 
     /// Every message of every batch received, as JSON, in order of arrival.
     func messages() throws -> [JSONValue] {
-        try batchRequests.flatMap { request -> [JSONValue] in
+        try Self.messages(of: batchRequests)
+    }
+
+    /// Every message of every batch answered with a 2xx, as JSON, in order of arrival.
+    func acceptedMessages() throws -> [JSONValue] {
+        try Self.messages(of: accepted.value)
+    }
+
+    private static func messages(of requests: [LoopbackHTTPServer.Request]) throws -> [JSONValue] {
+        try requests.flatMap { request -> [JSONValue] in
             let envelope = try JSONDecoder().decode(JSONValue.self, from: request.body)
             return try #require(envelope["batch"]?.arrayValue)
         }

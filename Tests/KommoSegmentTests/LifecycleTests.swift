@@ -185,6 +185,18 @@ struct LifecycleTests {
         try await happy.stop()
         try await world.stop()
     }
+
+    @Test("a redelivered item is logged once as a duplicate, at debug")
+    func duplicateIsLogged() async throws {
+        let world = try World()
+        _ = try await world.process("webhook-lead-status-won.txt")
+        let again = try await world.process("webhook-lead-status-won.txt")
+        #expect(again.events.map(\.outcome) == [.duplicate])
+        let records = world.log.records("event duplicate")
+        #expect(records.map(\.level) == [.debug])
+        #expect(records.first?.metadata == ["account": "31234567", "item": "leads[status] 24000017"])
+        try await world.stop()
+    }
 }
 
 @Suite("Pipeline: nothing accepted vanishes", .timeLimit(.minutes(1)))

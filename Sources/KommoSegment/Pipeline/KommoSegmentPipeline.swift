@@ -253,7 +253,8 @@ public final class KommoSegmentPipeline: Sendable {
     /// The reports of webhooks accepted by ``receive(body:contentType:requestTarget:)``, as they finish.
     ///
     /// Each call returns a new sequence that sees the reports finished after it was made; it keeps the newest
-    /// `limit` reports when its reader falls behind, and ends after ``shutdown(timeout:)``. Failures are logged
+    /// `limit` reports when its reader falls behind, and ends after ``shutdown(timeout:)``, once ``run()`` (if it
+    /// runs) has returned, so that it holds the report of every webhook that was in flight. Failures are logged
     /// whether or not anyone reads it.
     public func reports(bufferingNewest limit: Int = 1_000) -> AsyncStream<WebhookReport> {
         state.subscribe(bufferingNewest: limit)
@@ -321,7 +322,11 @@ public final class KommoSegmentPipeline: Sendable {
         guard state.startRunning() else {
             throw PipelineError(code: .alreadyRunning, detail: "run() was called while it is already running")
         }
-        defer { state.stopRunning() }
+        defer {
+            state.stopRunning()
+            // Every webhook's task has ended (the group waits for its children), so no report comes after this.
+            if draining.value != nil { state.finishReports() }
+        }
         let runtimes = Array(self.runtimes.values)
         let stop = self.stop
         let readsIntake = state.takeIntake(for: .run)
@@ -405,7 +410,9 @@ public final class KommoSegmentPipeline: Sendable {
         if !undelivered.isEmpty {
             logger.log(.error, "messages not delivered at shutdown", ["messages": String(undelivered.count)])
         }
-        state.finishReports()
+        // A running run() ends the reports itself when it returns: work cancelled at the deadline may outlast the
+        // grace above, and its reports must not be cut off.
+        if !state.isRunning { state.finishReports() }
         return undelivered
     }
 

@@ -22,8 +22,10 @@ extension WebhookProcessor {
                 }
             case .failed(let error):
                 logFailure(error, item: item, description: description, accountID: accountID)
-            case .skipped, .duplicate:
-                break
+            case .skipped(let reasons):
+                logSkip(reasons, item: item, description: description, accountID: accountID)
+            case .duplicate:
+                logger.log(.debug, "event duplicate", ["account": String(accountID), "item": description])
             }
             reports.append(EventReport(index: item.index, item: description, outcome: outcome,
                                        messages: item.messages, partialSkips: item.partialSkips))
@@ -80,6 +82,17 @@ extension WebhookProcessor {
             }
             if let segment = error.segmentError { metadata["segmentCode"] = segment.code.description }
             if let kommo = error.kommoError { metadata["kommoCode"] = kommo.code.description }
+            return metadata
+        }())
+    }
+
+    /// One record per item skipped on purpose (a deleted lead, a pipeline not mapped...), at `debug`: the reasons,
+    /// so that an event that never reached Segment can be explained from the logs too.
+    private func logSkip(_ reasons: [SkipReason], item: Item, description: String, accountID: Int64) {
+        logger.log(.debug, "event skipped", {
+            var metadata = ["account": String(accountID), "item": description,
+                            "reasons": reasons.map(\.code.rawValue).joined(separator: ",")]
+            if case .lead(let lead) = item.event { metadata["lead"] = String(lead.id) }
             return metadata
         }())
     }

@@ -171,6 +171,16 @@ struct WebhookProcessor: Sendable {
             return PipelineError(code: .shutdown, detail: "the pipeline stopped before the event was delivered",
                                  underlyingError: CancellationError())
         }
+        // Shutdown, not a failure of Kommo or Segment: a read cut off by the deadline's cancellation, or work that
+        // outlived the deadline and found the queue closed.
+        if let kommo = error as? KommoAPIError, kommo.transportCode == .cancelled {
+            return PipelineError(code: .shutdown, detail: "the pipeline stopped before the event was delivered",
+                                 underlyingError: kommo)
+        }
+        if let segment = error as? SegmentError, segment.code == .shutDown {
+            return PipelineError(code: .shutdown, detail: "the pipeline shut down before the event was queued",
+                                 underlyingError: segment)
+        }
         return PipelineError(code: code, detail: detail, underlyingError: error)
     }
 }
