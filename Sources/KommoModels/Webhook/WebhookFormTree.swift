@@ -31,23 +31,27 @@ struct WebhookFormTree {
     /// kept while scanning so that a body with too many items is refused before any of them is sorted or decoded.
     private(set) var itemCount = 0
 
-    /// Assigns `value` at `name[segments[0]][segments[1]]…`; a `nil` segment is PHP's `[]` (append).
-    mutating func insert(name: String, segments: [String?], value: String) {
-        var current = Self.root
-        var depth = 0
-        var component: String? = name
-        var next = 0
-        while true {
-            let key = component ?? String(nodes[current].nextAppendIndex)
+    /// Assigns `value` at a key path whose first `depth` parts (the name is part 0) were already walked to `start`;
+    /// `parts` holds the rest, a `nil` part being PHP's `[]` (append). The node reached after each part is appended
+    /// to `path`. `name` is the key's name, whether or not it is among `parts`.
+    mutating func insert(name: String, from start: Int, depth startDepth: Int, parts: [String?], value: String,
+                         path: inout [Int]) {
+        var current = start
+        var depth = startDepth
+        for part in parts {
+            let key = part ?? String(nodes[current].nextAppendIndex)
             if let child = nodes[current].children[key] {
                 current = child
             } else {
                 nodes[current].leaf = nil
                 let index = nodes.count
                 var node = Node()
-                node.keyIndex = Self.sortIndex(key) ?? -1
-                if let number = Self.smallIndex(key), number >= nodes[current].nextAppendIndex {
-                    nodes[current].nextAppendIndex = number + 1
+                if let number = Self.sortIndex(key) {
+                    node.keyIndex = number
+                    // PHP's `[]` appends after the largest index of up to 18 digits, leading zeros included.
+                    if key.utf8.count <= 18, number >= nodes[current].nextAppendIndex {
+                        nodes[current].nextAppendIndex = number + 1
+                    }
                 }
                 nodes.append(node)
                 nodes[current].children[key] = index
@@ -60,10 +64,8 @@ struct WebhookFormTree {
                 }
                 current = index
             }
+            path.append(current)
             depth += 1
-            guard next < segments.count else { break }
-            component = segments[next]
-            next += 1
         }
         nodes[current].leaf = value
         if !nodes[current].children.isEmpty { nodes[current].children = [:] }
@@ -175,13 +177,12 @@ struct WebhookFormTree {
 
     /// Whether `key` is a non-empty run of ASCII digits.
     static func isNumeric(_ key: String) -> Bool {
-        !key.isEmpty && key.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
-    }
-
-    /// The numeric value of `key` when it is a run of at most 18 digits (so that adding one cannot overflow).
-    static func smallIndex(_ key: String) -> Int? {
-        guard key.utf8.count <= 18, isNumeric(key) else { return nil }
-        return Int(key)
+        var key = key
+        return key.withUTF8 { bytes in
+            guard !bytes.isEmpty else { return false }
+            for byte in bytes where byte < 0x30 || byte > 0x39 { return false }
+            return true
+        }
     }
 
     /// The numeric value of `key` when it is a run of digits with at most 18 after its leading zeros.
@@ -215,19 +216,17 @@ enum WebhookFormDecoder {
         var tree = WebhookFormTree()
         var keyBuffer: [UInt8] = []
         var valueBuffer: [UInt8] = []
-        var segments: [String?] = []
+        var parts: [String?] = []
+        var previous = KeyPath(), current = KeyPath()
         var pairs = 0
         var start = 0
         let count = bytes.count
         while start < count {
-            var end = start
-            var separator = -1
-            while end < count, bytes[end] != ampersand {
-                if separator < 0, bytes[end] == equals { separator = end }
-                end += 1
-            }
+            let end = firstIndex(of: ampersand, in: bytes, from: start, to: count)
             defer { start = end + 1 }
             if end == start { continue }
+            let equalsAt = firstIndex(of: equals, in: bytes, from: start, to: end)
+            let separator = equalsAt < end ? equalsAt : -1
             pairs += 1
             if pairs > maxPairs {
                 throw KommoWebhookError(code: .tooManyPairs, byteOffset: start,
@@ -236,12 +235,16 @@ enum WebhookFormDecoder {
             let keyEnd = separator < 0 ? end : separator
             try percentDecode(bytes, start..<keyEnd, into: &keyBuffer)
             try percentDecode(bytes, (separator < 0 ? end : separator + 1)..<end, into: &valueBuffer)
-            guard let value = String(validating: valueBuffer, as: UTF8.self) else {
+            guard let value = string(valueBuffer[...]) else {
                 throw KommoWebhookError(code: .invalidUTF8, byteOffset: start,
                                         detail: "a value is not valid UTF-8 after percent-decoding")
             }
-            let name = try splitKey(keyBuffer, into: &segments, maxDepth: maxDepth, offset: start)
-            tree.insert(name: name, segments: segments, value: value)
+            let shared = try splitKey(keyBuffer, after: previous, into: &current, parts: &parts, maxDepth: maxDepth,
+                                      offset: start)
+            current.nodes.append(contentsOf: previous.nodes[0..<shared])
+            tree.insert(name: current.name, from: shared == 0 ? WebhookFormTree.root : previous.nodes[shared - 1],
+                        depth: shared, parts: parts, value: value, path: &current.nodes)
+            swap(&previous, &current)
             if tree.itemCount > maxItems {
                 throw KommoWebhookError.tooManyItems(maxItems, byteOffset: start)
             }
@@ -258,12 +261,18 @@ enum WebhookFormDecoder {
     ) throws(KommoWebhookError) {
         output.removeAll(keepingCapacity: true)
         var index = range.lowerBound
+        var run = index  // the start of the bytes to copy as they are, in one append
         while index < range.upperBound {
             let byte = bytes[index]
+            guard byte == plus || byte == percent else {
+                index += 1
+                continue
+            }
+            if run < index { output.append(contentsOf: bytes[run..<index]) }
             if byte == plus {
                 output.append(space)
                 index += 1
-            } else if byte == percent {
+            } else {
                 guard index + 2 < range.upperBound,
                       let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2]) else {
                     throw KommoWebhookError(code: .invalidPercentEncoding, byteOffset: index,
@@ -271,10 +280,20 @@ enum WebhookFormDecoder {
                 }
                 output.append(high << 4 | low)
                 index += 3
-            } else {
-                output.append(byte)
-                index += 1
             }
+            run = index
+        }
+        if run < range.upperBound { output.append(contentsOf: bytes[run..<range.upperBound]) }
+    }
+
+    /// The index of the first `byte` in `bytes[from..<to]`, or `to` (`memchr`).
+    private static func firstIndex(of byte: UInt8, in bytes: [UInt8], from: Int, to: Int) -> Int {
+        guard from < to else { return to }
+        return bytes.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress, let found = memchr(base + from, Int32(byte), to - from) else {
+                return to
+            }
+            return base.distance(to: found.assumingMemoryBound(to: UInt8.self))
         }
     }
 
@@ -287,20 +306,60 @@ enum WebhookFormDecoder {
         }
     }
 
-    /// Splits a decoded key into its name and bracket segments (`nil` for `[]`), checking the shape and depth.
-    /// Each part is validated as UTF-8 on its own, which is equivalent to validating the key: brackets are ASCII,
-    /// so they never split a valid multi-byte sequence.
+    /// The parts of the previous key and the nodes they led to. Consecutive keys of a Kommo body share most of
+    /// their path (`leads[status][0][…]`), so a part equal, byte for byte, to the previous key's part at the same
+    /// place (and every part before it) reuses its node: no string is made and no dictionary is searched for it.
+    struct KeyPath {
+        /// The decoded key.
+        var key: [UInt8] = []
+        /// The name (part 0) and each bracket segment, as ranges of ``key``; `nil` for `[]`, which is never shared.
+        var parts: [Range<Int>?] = []
+        /// The node reached after each part.
+        var nodes: [Int] = []
+        /// The key's name.
+        var name = ""
+
+        /// Whether part `index` of this key is `range` of `bytes`.
+        func has(part index: Int, equalTo range: Range<Int>, of bytes: [UInt8]) -> Bool {
+            guard index < parts.count, let own = parts[index], own.count == range.count else { return false }
+            return key.withUnsafeBufferPointer { mine in
+                bytes.withUnsafeBufferPointer { theirs in
+                    guard let a = mine.baseAddress, let b = theirs.baseAddress else { return range.isEmpty }
+                    return memcmp(a + own.lowerBound, b + range.lowerBound, range.count) == 0
+                }
+            }
+        }
+    }
+
+    /// Splits a decoded key into its name and bracket segments, checking the shape and depth, into `path` (its key,
+    /// parts and name; its nodes are cleared). Returns how many leading parts equal those of `previous`; `parts`
+    /// receives the strings of the others (`nil` for `[]`). Each part is validated as UTF-8 on its own, which is
+    /// equivalent to validating the key: brackets are ASCII, so they never split a valid multi-byte sequence. A
+    /// shared part was validated with the previous key.
     private static func splitKey(
-        _ key: [UInt8], into segments: inout [String?], maxDepth: Int, offset: Int
-    ) throws(KommoWebhookError) -> String {
-        segments.removeAll(keepingCapacity: true)
+        _ key: [UInt8], after previous: KeyPath, into path: inout KeyPath, parts: inout [String?], maxDepth: Int,
+        offset: Int
+    ) throws(KommoWebhookError) -> Int {
+        parts.removeAll(keepingCapacity: true)
+        path.parts.removeAll(keepingCapacity: true)
+        path.nodes.removeAll(keepingCapacity: true)
+        path.key.removeAll(keepingCapacity: true)
+        path.key.append(contentsOf: key)
         var index = 0
         while index < key.count, key[index] != open {
             if key[index] == close { throw malformed(key, offset, "a ']' without a matching '['") }
             index += 1
         }
         if index == 0 { throw malformed(key, offset, "the key has no name before its brackets") }
-        let name = try text(key[0..<index], offset)
+        var shared = 0
+        if previous.has(part: 0, equalTo: 0..<index, of: key) {
+            path.name = previous.name
+            shared = 1
+        } else {
+            path.name = try text(key[0..<index], offset)
+            parts.append(path.name)
+        }
+        path.parts.append(0..<index)
         while index < key.count {
             guard key[index] == open else { throw malformed(key, offset, "text after a closing ']'") }
             var end = index + 1
@@ -309,22 +368,45 @@ enum WebhookFormDecoder {
                 end += 1
             }
             guard end < key.count else { throw malformed(key, offset, "a '[' without a matching ']'") }
-            if segments.count == maxDepth {
+            if path.parts.count > maxDepth {
                 throw KommoWebhookError(code: .tooDeep, path: printable(key), byteOffset: offset,
                                         detail: "a key nests deeper than \(maxDepth) bracket levels")
             }
-            segments.append(end == index + 1 ? nil : try text(key[(index + 1)..<end], offset))
+            let range = (index + 1)..<end
+            if range.isEmpty {
+                path.parts.append(nil)
+                parts.append(nil)
+            } else {
+                if shared == path.parts.count, previous.has(part: shared, equalTo: range, of: key) {
+                    shared += 1
+                } else {
+                    parts.append(try text(key[range], offset))
+                }
+                path.parts.append(range)
+            }
             index = end + 1
         }
-        return name
+        return shared
     }
 
     private static func text(_ bytes: ArraySlice<UInt8>, _ offset: Int) throws(KommoWebhookError) -> String {
-        guard let string = String(validating: bytes, as: UTF8.self) else {
+        guard let string = string(bytes) else {
             throw KommoWebhookError(code: .invalidUTF8, byteOffset: offset,
                                     detail: "a key is not valid UTF-8 after percent-decoding")
         }
         return string
+    }
+
+    /// `bytes` as a string if they are valid UTF-8. ASCII, which nearly every key and most values are, is checked
+    /// by a plain loop and copied; only other text goes through the standard library's validation.
+    private static func string(_ bytes: ArraySlice<UInt8>) -> String? {
+        var ascii = true
+        for byte in bytes where byte >= 0x80 {
+            ascii = false
+            break
+        }
+        if ascii { return String(decoding: bytes, as: UTF8.self) }
+        return String(validating: bytes, as: UTF8.self)
     }
 
     private static func malformed(_ key: [UInt8], _ offset: Int, _ detail: String) -> KommoWebhookError {
