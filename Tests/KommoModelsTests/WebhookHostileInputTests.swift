@@ -261,3 +261,24 @@ struct WebhookScanLimitTests {
                                        "99999999999999999999", "123456789012345678901", "a", "b"])
     }
 }
+
+@Suite("Kommo webhook keys that share a path with the key before", .timeLimit(.minutes(1)))
+struct WebhookSharedPathTests {
+    @Test("repeats, prefixes, appends and a changed name decode as if each key were read alone", arguments: [
+        // A repeated key: the last value wins.
+        ("task[add][0][x]=1&task[add][0][x]=2", #"{"x":"2"}"#),
+        // A key that is a prefix of the one before replaces its map with a leaf, and the map can grow again.
+        ("task[add][0][x][y]=1&task[add][0][x]=2&task[add][0][x][z]=3", #"{"x":{"z":"3"}}"#),
+        // `[]` appends each time, even after the same path.
+        ("task[add][0][x][]=a&task[add][0][x][]=b&task[add][0][x][5]=c&task[add][0][x][]=d",
+         #"{"x":{"0":"a","1":"b","5":"c","6":"d"}}"#),
+        // Parts equal in bytes but at another place, or under another name, are not shared.
+        ("task[add][0][x]=1&tusk[add][0][x]=2&task[add][0][y]=3", #"{"x":"1","y":"3"}"#),
+        ("task[add][0][ab]=1&task[add][0][a]=2&task[add][0][abc]=3", #"{"a":"2","ab":"1","abc":"3"}"#),
+    ])
+    func sharedPaths(pairs: String, firstItem: String) throws {
+        let items = try parseWebhookBody(webhookAccountPairs + "&" + pairs).events.compactMap(\.unknownItem)
+        let first = try #require(items.first { $0.section.rawValue == "task" })
+        #expect(first.raw == (try JSONDecoder().decode(JSONValue.self, from: Data(firstItem.utf8))))
+    }
+}
