@@ -89,7 +89,7 @@ public struct KommoWebhookParser: Sendable {
             throw KommoWebhookError(code: .bodyTooLarge,
                                     detail: "the body is \(body.count) bytes, over the limit of \(maxBodyBytes)")
         }
-        let tree = try WebhookFormDecoder.decode([UInt8](body), limits: limits)
+        let tree = try WebhookFormDecoder.decode(body, limits: limits)
         let items = WebhookItemDecoder(tree: tree)
         let account = try items.account(knownAccounts: knownAccounts)
         let events = try items.events(maxItems: max(0, limits.maxItems))

@@ -2,7 +2,7 @@ import Foundation
 import JSONCore
 
 /// A decoded PHP-style form body (`section[action][0][field]=value&…`) as a tree of string-keyed maps with string
-/// leaves, stored flat in one array so that building it costs one dictionary step per key segment.
+/// leaves, stored flat in one array so that building it costs one lookup per new key segment.
 ///
 /// Repeated keys follow PHP's rule: the last assignment wins, and a leaf and a map at the same path replace each
 /// other. Real Kommo bodies never repeat a key; the rule only makes odd input deterministic.
@@ -10,7 +10,10 @@ struct WebhookFormTree {
     /// One node: a leaf (`leaf != nil`, no children) or a map (`leaf == nil`). Only the root starts empty.
     struct Node {
         var leaf: String?
-        var children: [String: Int] = [:]
+        /// The children in creation order. Most maps have a handful, found by comparing keys (no hashing, no table);
+        /// past ``indexedChildren`` a dictionary indexes them, so that a map of many siblings costs no more.
+        var children: [(key: String, node: Int)] = []
+        var childIndex: [String: Int]?
         /// The index an empty segment (`[]`) appends at: one past the largest numeric key seen.
         var nextAppendIndex = 0
         /// The value of this node's own key when it is numeric with at most 18 significant digits, else -1: items
@@ -23,6 +26,9 @@ struct WebhookFormTree {
         var entity: String
         var action: String?
     }
+
+    /// How many children a map holds before they are indexed by a dictionary.
+    static let indexedChildren = 12
 
     static let root = 0
     private(set) var nodes: [Node] = [Node()]
@@ -40,7 +46,7 @@ struct WebhookFormTree {
         var depth = startDepth
         for part in parts {
             let key = part ?? String(nodes[current].nextAppendIndex)
-            if let child = nodes[current].children[key] {
+            if let child = child(current, key) {
                 current = child
             } else {
                 nodes[current].leaf = nil
@@ -54,7 +60,7 @@ struct WebhookFormTree {
                     }
                 }
                 nodes.append(node)
-                nodes[current].children[key] = index
+                addChild(index, key: key, to: current)
                 if depth == 0 {
                     appearances.append(Appearance(entity: key, action: nil))
                 } else if depth == 1 {
@@ -68,13 +74,32 @@ struct WebhookFormTree {
             depth += 1
         }
         nodes[current].leaf = value
-        if !nodes[current].children.isEmpty { nodes[current].children = [:] }
+        if !nodes[current].children.isEmpty {
+            nodes[current].children = []
+            nodes[current].childIndex = nil
+        }
+    }
+
+    private mutating func addChild(_ child: Int, key: String, to parent: Int) {
+        nodes[parent].children.append((key: key, node: child))
+        if nodes[parent].childIndex != nil {
+            nodes[parent].childIndex?[key] = child
+        } else if nodes[parent].children.count > Self.indexedChildren {
+            var index: [String: Int] = [:]
+            index.reserveCapacity(nodes[parent].children.count * 2)
+            for entry in nodes[parent].children { index[entry.key] = entry.node }
+            nodes[parent].childIndex = index
+        }
     }
 
     // MARK: Reading
 
     /// The node at `key` under `node`, if `node` is a map that has it.
-    func child(_ node: Int, _ key: String) -> Int? { nodes[node].children[key] }
+    func child(_ node: Int, _ key: String) -> Int? {
+        if let index = nodes[node].childIndex { return index[key] }
+        for entry in nodes[node].children where entry.key == key { return entry.node }
+        return nil
+    }
 
     /// The value of `node`, if it is a leaf.
     func leaf(_ node: Int) -> String? { nodes[node].leaf }
@@ -82,8 +107,8 @@ struct WebhookFormTree {
     /// The value of the leaf at `key` under `node`, if there is one.
     func leaf(_ node: Int, _ key: String) -> String? { child(node, key).flatMap { nodes[$0].leaf } }
 
-    /// The children of a map in no particular order.
-    func children(_ node: Int) -> Dictionary<String, Int> { nodes[node].children }
+    /// The children of a map in the order they first appeared in the body.
+    func children(_ node: Int) -> [(key: String, node: Int)] { nodes[node].children }
 
     /// The children of a map in index order: numeric keys ascending by value, then other keys in code-point order.
     ///
@@ -207,8 +232,18 @@ enum WebhookFormDecoder {
     private static let open = UInt8(ascii: "[")
     private static let close = UInt8(ascii: "]")
 
+    static func decode(_ body: Data, limits: KommoWebhookParser.Limits) throws(KommoWebhookError) -> WebhookFormTree {
+        // The body is read in place; the closure's typed error travels out through a Result.
+        let result = body.withUnsafeBytes { raw in
+            Result { () throws(KommoWebhookError) -> WebhookFormTree in
+                try decode(raw.bindMemory(to: UInt8.self), limits: limits)
+            }
+        }
+        return try result.get()
+    }
+
     static func decode(
-        _ bytes: [UInt8], limits: KommoWebhookParser.Limits
+        _ bytes: UnsafeBufferPointer<UInt8>, limits: KommoWebhookParser.Limits
     ) throws(KommoWebhookError) -> WebhookFormTree {
         let maxPairs = max(0, limits.maxPairs)
         let maxDepth = max(0, limits.maxDepth)
@@ -257,7 +292,7 @@ enum WebhookFormDecoder {
 
     /// Appends the decoded bytes of `range` to `output` (cleared first): `+` is a space, `%XX` is one byte.
     private static func percentDecode(
-        _ bytes: [UInt8], _ range: Range<Int>, into output: inout [UInt8]
+        _ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, into output: inout [UInt8]
     ) throws(KommoWebhookError) {
         output.removeAll(keepingCapacity: true)
         var index = range.lowerBound
@@ -268,7 +303,7 @@ enum WebhookFormDecoder {
                 index += 1
                 continue
             }
-            if run < index { output.append(contentsOf: bytes[run..<index]) }
+            if run < index { output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run..<index])) }
             if byte == plus {
                 output.append(space)
                 index += 1
@@ -283,18 +318,16 @@ enum WebhookFormDecoder {
             }
             run = index
         }
-        if run < range.upperBound { output.append(contentsOf: bytes[run..<range.upperBound]) }
+        if run < range.upperBound {
+            output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run..<range.upperBound]))
+        }
     }
 
     /// The index of the first `byte` in `bytes[from..<to]`, or `to` (`memchr`).
-    private static func firstIndex(of byte: UInt8, in bytes: [UInt8], from: Int, to: Int) -> Int {
-        guard from < to else { return to }
-        return bytes.withUnsafeBufferPointer { buffer in
-            guard let base = buffer.baseAddress, let found = memchr(base + from, Int32(byte), to - from) else {
-                return to
-            }
-            return base.distance(to: found.assumingMemoryBound(to: UInt8.self))
-        }
+    private static func firstIndex(of byte: UInt8, in bytes: UnsafeBufferPointer<UInt8>, from: Int, to: Int) -> Int {
+        guard from < to, let base = bytes.baseAddress,
+              let found = memchr(base + from, Int32(byte), to - from) else { return to }
+        return base.distance(to: found.assumingMemoryBound(to: UInt8.self))
     }
 
     private static func hexValue(_ byte: UInt8) -> UInt8? {
