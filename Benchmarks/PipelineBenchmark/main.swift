@@ -133,6 +133,26 @@ for items in [1, 10, 100, 1_000] {
                  Double(body.count) / perParse / 1_048_576))
 }
 
+// 1a. The bundled sample webhooks (1 to 3 KB each), every one parsed in turn: the fixed cost of a parse dominates.
+do {
+    let samples = try Fixtures.sampleWebhookNames.map { try Fixtures.webhook($0) }
+    let bytesPerRound = samples.reduce(0) { $0 + $1.count }
+    let rounds = max(4_000_000 / bytesPerRound, 3)
+    var events = 0
+    let elapsed = clock.measure {
+        for _ in 0..<rounds {
+            for body in samples { events += (try? parser.parse(body: body, contentType: form))?.events.count ?? 0 }
+        }
+    }
+    let perRound = seconds(elapsed) / Double(rounds)
+    print(String(format: "samples: files=%d bytes=%d events=%d microseconds_per_file=%.1f megabytes_per_second=%.1f",
+                 samples.count, bytesPerRound, events / rounds, perRound * 1e6 / Double(samples.count),
+                 Double(bytesPerRound) / perRound / 1_048_576))
+} catch {
+    FileHandle.standardError.write(Data("the bundled sample webhooks are missing: \(error)\n".utf8))
+    exit(1)
+}
+
 // 1b. Shapes: bodies of about 0.9 MB (and of half that) whose keys are long, many, deep or numerous. The cost per KB
 // of each stays the same at both sizes (linear), and within a few times that of a plain body of the same size.
 print("shapes: size_kb  microseconds_per_kb  ratio_to_plain  outcome  shape")
