@@ -30,8 +30,11 @@ struct WebhookProcessor: Sendable {
         var items = webhook.events.enumerated().map { Item(index: $0.offset, event: $0.element) }
         counters.update { $0.events += items.count }
         await claim(&items, accountID: accountID)
-        // Never awaited: leaving the function cancels the renewal loop and waits for it.
-        async let _ = renewClaims(items.compactMap(\.claim))
+        // Never awaited: leaving the function cancels the renewal loop and waits for it. The claims are read here:
+        // an `async let` evaluates its expression in the child task, which would read `items` while this task
+        // changes it (a race the thread sanitizer found in the instrumented executable).
+        let claims = items.compactMap(\.claim)
+        async let _ = renewClaims(claims)
         let open = items.indices.filter { items[$0].outcome == nil }
         let fetched: FetchedContext
         do {
