@@ -23,19 +23,7 @@ import Foundation
 /// Unknown keys are refused, so a misspelt key is not silently ignored.
 enum AccountsFile {
     private struct Document: Decodable {
-        var accounts: [Entry]
-    }
-
-    private struct Entry: Decodable {
-        var accountID: Int64
-        var kommoBaseURL: String
-        var kommoAccessToken: String?
-        var kommoAccessTokenFile: String?
-        var webhookSecret: String
-        var segmentWriteKey: String
-        var segmentEndpoint: String?
-        var segmentRegion: String?
-        var mappingConfig: String?
+        var accounts: [AccountSource]
     }
 
     /// The keys of an entry, by the variable each replaces.
@@ -46,16 +34,10 @@ enum AccountsFile {
         "SEGMENT_REGION": "segmentRegion", "KOMMO_SEGMENT_CONFIG": "mappingConfig",
     ]
 
-    static func read(path: String, readFile: @Sendable (String) throws -> Data)
+    static func read(path: String, readFile: @escaping @Sendable (String) throws -> Data)
     throws(ServerConfigurationError) -> [ServerConfiguration.AccountSettings] {
         let variable = ServerConfiguration.accountsFileVariable
-        let data: Data
-        do {
-            data = try readFile(path)
-        } catch {
-            throw ServerConfigurationError(.unreadableFile, variable: variable,
-                                           "\(path) cannot be read; check the path and its permissions")
-        }
+        let data = try AccountSource.Check(naming: { $0 }, readFile: readFile).read(path, variable)
         try refuseUnknownKeys(data, path: path)
         let document: Document
         do {
@@ -69,13 +51,7 @@ enum AccountsFile {
             throw ServerConfigurationError(.invalidAccountsFile, variable: variable, "\(path) lists no account")
         }
         var settings: [ServerConfiguration.AccountSettings] = []
-        for (index, entry) in document.accounts.enumerated() {
-            let source = AccountSource(
-                accountID: String(entry.accountID), kommoBaseURL: entry.kommoBaseURL,
-                kommoAccessToken: entry.kommoAccessToken, kommoAccessTokenFile: entry.kommoAccessTokenFile,
-                webhookSecret: entry.webhookSecret, segmentWriteKey: entry.segmentWriteKey,
-                segmentEndpoint: entry.segmentEndpoint, segmentRegion: entry.segmentRegion,
-                mappingConfig: entry.mappingConfig)
+        for (index, source) in document.accounts.enumerated() {
             let account = try source.settings(naming: { "\(path): accounts[\(index)].\(keys[$0] ?? $0)" },
                                               readFile: readFile)
             guard !settings.contains(where: { $0.accountID == account.accountID }) else {

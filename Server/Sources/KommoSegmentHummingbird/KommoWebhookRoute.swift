@@ -5,8 +5,8 @@ import KommoSegment
 /// The Kommo webhook route for a Hummingbird 2 router: `POST /kommo/webhook?secret=…` by default.
 ///
 /// It refuses a body over the parser's limit with 413 before reading it whole (from `Content-Length`, and while
-/// streaming a body sent without one), hands the body to ``KommoSegmentPipeline/receive(body:contentType:requestTarget:)``
-/// and answers with the acknowledgement's status and an empty body. It logs nothing itself (the pipeline's
+/// streaming a body sent without one), hands the body to
+/// ``KommoSegmentPipeline/receive(body:contentType:requestTarget:)`` and answers with the acknowledgement's status and an empty body. It logs nothing itself (the pipeline's
 /// ``LogSink`` logs rejections without the secret) and counts every answer in ``KommoSegmentMetrics``.
 ///
 /// ```swift

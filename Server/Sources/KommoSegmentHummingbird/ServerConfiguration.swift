@@ -84,8 +84,9 @@ public struct ServerConfiguration: Sendable {
     /// - Throws: ``ServerConfigurationError`` naming the variable (never its value when it is a secret) and what to
     ///   do.
     public init(environment: [String: String],
-                readFile: @Sendable (String) throws -> Data = { try Data(contentsOf: URL(fileURLWithPath: $0)) })
-    throws(ServerConfigurationError) {
+                readFile: @escaping @Sendable (String) throws -> Data = {
+                    try Data(contentsOf: URL(fileURLWithPath: $0))
+                }) throws(ServerConfigurationError) {
         let variables = Variables(environment)
         host = variables["HOST"] ?? "127.0.0.1"
         port = 8080
@@ -124,12 +125,13 @@ public struct ServerConfiguration: Sendable {
         }
     }
 
-    private static func singleAccount(_ variables: Variables, readFile: @Sendable (String) throws -> Data)
+    private static func singleAccount(_ variables: Variables, readFile: @escaping @Sendable (String) throws -> Data)
     throws(ServerConfigurationError) -> AccountSettings {
         let source = AccountSource(
-            accountID: try variables.required("KOMMO_ACCOUNT_ID"),
+            accountID: AccountSource.Number(try variables.required("KOMMO_ACCOUNT_ID")),
             kommoBaseURL: try variables.required("KOMMO_BASE_URL"),
-            kommoAccessToken: variables["KOMMO_ACCESS_TOKEN"], kommoAccessTokenFile: variables["KOMMO_ACCESS_TOKEN_FILE"],
+            kommoAccessToken: variables["KOMMO_ACCESS_TOKEN"],
+            kommoAccessTokenFile: variables["KOMMO_ACCESS_TOKEN_FILE"],
             webhookSecret: try variables.required("KOMMO_WEBHOOK_SECRET"),
             segmentWriteKey: try variables.required("SEGMENT_WRITE_KEY"),
             segmentEndpoint: variables["SEGMENT_ENDPOINT"], segmentRegion: variables["SEGMENT_REGION"],
@@ -154,9 +156,17 @@ struct Variables {
     }
 }
 
-/// One account's settings as text, from the variables or from an entry of the accounts file.
-struct AccountSource: Sendable {
-    var accountID: String
+/// One account's settings as text, from the variables or from an entry of the accounts file (whose keys are these
+/// properties' names).
+struct AccountSource: Sendable, Decodable {
+    /// The account id as written: text in a variable, a number in the accounts file.
+    struct Number: Sendable, Decodable {
+        var text: String
+        init(_ text: String) { self.text = text }
+        init(from decoder: any Decoder) throws { text = String(try decoder.singleValueContainer().decode(Int64.self)) }
+    }
+
+    var accountID: Number
     var kommoBaseURL: String
     var kommoAccessToken: String?
     var kommoAccessTokenFile: String?
@@ -167,94 +177,108 @@ struct AccountSource: Sendable {
     var mappingConfig: String?
 
     /// Validates and converts; `naming` turns a variable's name into the name of the setting in its source.
-    func settings(naming: (String) -> String, readFile: @Sendable (String) throws -> Data)
+    func settings(naming: @escaping (String) -> String, readFile: @escaping @Sendable (String) throws -> Data)
     throws(ServerConfigurationError) -> ServerConfiguration.AccountSettings {
-        func fail(_ code: ServerConfigurationError.Code, _ variable: String, _ message: String)
-        -> ServerConfigurationError {
-            ServerConfigurationError(code, variable: naming(variable), message)
-        }
-        guard let id = Int64(accountID), id > 0 else {
-            throw fail(.invalidValue, "KOMMO_ACCOUNT_ID", "must be a positive integer, not '\(accountID)'")
+        let check = Check(naming: naming, readFile: readFile)
+        guard let id = Int64(accountID.text), id > 0 else {
+            throw check.fail(.invalidValue, "KOMMO_ACCOUNT_ID", "must be a positive integer, not '\(accountID.text)'")
         }
         let host: KommoAccountHost
         do {
             host = kommoBaseURL.contains("://") ? try KommoAccountHost(url: kommoBaseURL)
                 : try KommoAccountHost(subdomain: kommoBaseURL)
         } catch {
-            throw fail(.invalidValue, "KOMMO_BASE_URL", "is not a Kommo account URL or subdomain: \(error)")
-        }
-        let token: String
-        switch (kommoAccessToken, kommoAccessTokenFile) {
-        case (.some, .some):
-            throw fail(.conflict, "KOMMO_ACCESS_TOKEN", "and \(naming("KOMMO_ACCESS_TOKEN_FILE")) cannot both be set; "
-                + "keep the file")
-        case (nil, nil):
-            throw fail(.missing, "KOMMO_ACCESS_TOKEN_FILE", "(or \(naming("KOMMO_ACCESS_TOKEN"))) is required: the "
-                + "account's long-lived Kommo token")
-        case (.some(let value), nil):
-            token = value
-        case (nil, .some(let path)):
-            let data: Data
-            do {
-                data = try readFile(path)
-            } catch {
-                throw fail(.unreadableFile, "KOMMO_ACCESS_TOKEN_FILE", "\(path) cannot be read; check the path and "
-                    + "its permissions")
-            }
-            token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            guard !token.isEmpty else {
-                throw fail(.invalidValue, "KOMMO_ACCESS_TOKEN_FILE", "\(path) is empty")
-            }
-        }
-        let secrets = webhookSecret.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-        guard !secrets.isEmpty, secrets.allSatisfy({ !$0.isEmpty }), secrets.count <= 2 else {
-            throw fail(.invalidValue, "KOMMO_WEBHOOK_SECRET", "must be one secret, or two separated by a comma during "
-                + "a rotation, none of them empty")
-        }
-        guard secrets.allSatisfy({ $0.count >= 16 }) else {
-            throw fail(.invalidValue, "KOMMO_WEBHOOK_SECRET", "is too short: use at least 16 characters "
-                + "(openssl rand -hex 32)")
-        }
-        var endpoint = SegmentEndpoint.us
-        switch (segmentEndpoint, segmentRegion) {
-        case (.some, .some):
-            throw fail(.conflict, "SEGMENT_ENDPOINT", "and \(naming("SEGMENT_REGION")) cannot both be set")
-        case (.some(let origin), nil):
-            guard let url = URL(string: origin) else {
-                throw fail(.invalidValue, "SEGMENT_ENDPOINT", "'\(origin)' is not a URL")
-            }
-            do {
-                endpoint = try SegmentEndpoint(origin: url)
-            } catch {
-                throw fail(.invalidValue, "SEGMENT_ENDPOINT", "\(error.detail)")
-            }
-        case (nil, .some(let region)):
-            switch region.lowercased() {
-            case "us": endpoint = .us
-            case "eu": endpoint = .eu
-            default: throw fail(.invalidValue, "SEGMENT_REGION", "must be 'us' or 'eu', not '\(region)'")
-            }
-        case (nil, nil): break
+            throw check.fail(.invalidValue, "KOMMO_BASE_URL", "is not a Kommo account URL or subdomain: \(error)")
         }
         var mapping = MappingConfiguration()
         if let path = mappingConfig {
-            let data: Data
             do {
-                data = try readFile(path)
+                mapping = try MappingConfiguration.load(from: try check.read(path, "KOMMO_SEGMENT_CONFIG"))
+            } catch let error as ServerConfigurationError {
+                throw error
             } catch {
-                throw fail(.unreadableFile, "KOMMO_SEGMENT_CONFIG", "\(path) cannot be read; check the path and its "
-                    + "permissions")
-            }
-            do {
-                mapping = try MappingConfiguration.load(from: data)
-            } catch {
-                throw fail(.invalidValue, "KOMMO_SEGMENT_CONFIG", "\(path): \(error)")
+                throw check.fail(.invalidValue, "KOMMO_SEGMENT_CONFIG", "\(path): \(error)")
             }
         }
         return ServerConfiguration.AccountSettings(
-            accountID: id, kommoHost: host, kommoToken: LongLivedToken(token),
-            webhookSecrets: WebhookSecrets(secrets), segmentWriteKey: SegmentWriteKey(segmentWriteKey),
-            segmentEndpoint: endpoint, mapping: mapping)
+            accountID: id, kommoHost: host, kommoToken: LongLivedToken(try token(check)),
+            webhookSecrets: WebhookSecrets(try secrets(check)), segmentWriteKey: SegmentWriteKey(segmentWriteKey),
+            segmentEndpoint: try endpoint(check), mapping: mapping)
+    }
+
+    /// The errors and file reads of one source.
+    struct Check {
+        let naming: (String) -> String
+        let readFile: @Sendable (String) throws -> Data
+
+        func fail(_ code: ServerConfigurationError.Code, _ variable: String, _ message: String)
+        -> ServerConfigurationError {
+            ServerConfigurationError(code, variable: naming(variable), message)
+        }
+
+        func read(_ path: String, _ variable: String) throws(ServerConfigurationError) -> Data {
+            do {
+                return try readFile(path)
+            } catch {
+                throw fail(.unreadableFile, variable, "\(path) cannot be read; check the path and its permissions")
+            }
+        }
+    }
+
+    private func token(_ check: Check) throws(ServerConfigurationError) -> String {
+        switch (kommoAccessToken, kommoAccessTokenFile) {
+        case (.some, .some):
+            throw check.fail(.conflict, "KOMMO_ACCESS_TOKEN", "and \(check.naming("KOMMO_ACCESS_TOKEN_FILE")) cannot "
+                + "both be set; keep the file")
+        case (nil, nil):
+            throw check.fail(.missing, "KOMMO_ACCESS_TOKEN_FILE", "(or \(check.naming("KOMMO_ACCESS_TOKEN"))) is "
+                + "required: the account's long-lived Kommo token")
+        case (.some(let value), nil):
+            return value
+        case (nil, .some(let path)):
+            let token = String(decoding: try check.read(path, "KOMMO_ACCESS_TOKEN_FILE"), as: UTF8.self)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !token.isEmpty else { throw check.fail(.invalidValue, "KOMMO_ACCESS_TOKEN_FILE", "\(path) is empty") }
+            return token
+        }
+    }
+
+    private func secrets(_ check: Check) throws(ServerConfigurationError) -> [String] {
+        let secrets = webhookSecret.split(separator: ",", omittingEmptySubsequences: false)
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        guard secrets.allSatisfy({ !$0.isEmpty }), secrets.count <= 2 else {
+            throw check.fail(.invalidValue, "KOMMO_WEBHOOK_SECRET", "must be one secret, or two separated by a comma "
+                + "during a rotation, none of them empty")
+        }
+        guard secrets.allSatisfy({ $0.count >= 16 }) else {
+            throw check.fail(.invalidValue, "KOMMO_WEBHOOK_SECRET", "is too short: use at least 16 characters "
+                + "(openssl rand -hex 32)")
+        }
+        return secrets
+    }
+
+    private func endpoint(_ check: Check) throws(ServerConfigurationError) -> SegmentEndpoint {
+        switch (segmentEndpoint, segmentRegion) {
+        case (.some, .some):
+            throw check.fail(.conflict, "SEGMENT_ENDPOINT", "and \(check.naming("SEGMENT_REGION")) cannot both be set")
+        case (.some(let origin), nil):
+            guard let url = URL(string: origin) else {
+                throw check.fail(.invalidValue, "SEGMENT_ENDPOINT", "'\(origin)' is not a URL")
+            }
+            do {
+                return try SegmentEndpoint(origin: url)
+            } catch {
+                throw check.fail(.invalidValue, "SEGMENT_ENDPOINT", "\(error.detail)")
+            }
+        case (nil, .some(let region)):
+            switch region.lowercased() {
+            case "us": return .us
+            case "eu": return .eu
+            default: throw check.fail(.invalidValue, "SEGMENT_REGION", "must be 'us' or 'eu', not '\(region)'")
+            }
+        case (nil, nil):
+            return .us
+        }
     }
 }
 

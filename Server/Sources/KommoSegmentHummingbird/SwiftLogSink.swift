@@ -40,14 +40,6 @@ public struct SwiftLogSink: LogSink {
 
     /// The SDK level of a swift-log level.
     public static func level(_ level: Logger.Level) -> LogLevel {
-        switch level {
-        case .trace: .trace
-        case .debug: .debug
-        case .info: .info
-        case .notice: .notice
-        case .warning: .warning
-        case .error: .error
-        case .critical: .critical
-        }
+        LogLevel.allCases.first { Self.level($0) == level } ?? .info
     }
 }

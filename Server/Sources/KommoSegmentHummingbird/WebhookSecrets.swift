@@ -50,7 +50,9 @@ struct SecretRotation: Sendable {
         for secrets in accounts {
             guard let (index, current) = secrets.match(candidate) else { continue }
             guard index > 0 else { return target }
-            components.queryItems = items.map { $0.name == parameter ? URLQueryItem(name: parameter, value: current) : $0 }
+            components.queryItems = items.map { item in
+                item.name == parameter ? URLQueryItem(name: parameter, value: current) : item
+            }
             return components.string ?? target
         }
         return target

@@ -2,7 +2,6 @@ import Foundation
 import KommoSegment
 import KommoSegmentHummingbird
 import KommoSegmentTesting
-import Synchronization
 
 /// `--demo` (or `KOMMO_SEGMENT_DEMO=1`): account 31234567 (acme), Kommo answered from the bundled fixtures, each
 /// Segment message printed on standard output as one JSON line instead of sent.
@@ -11,7 +10,8 @@ enum Demo {
     static let secret = "demo-secret-0123456789"
 
     static func setup(environment: [String: String]) throws -> (ServerConfiguration, KommoSegmentServer.Overrides) {
-        var variables = environment.filter { ["HOST", "PORT", "LOG_LEVEL", "KOMMO_SEGMENT_SHUTDOWN_GRACE"].contains($0.key) }
+        let kept = ["HOST", "PORT", "LOG_LEVEL", "KOMMO_SEGMENT_SHUTDOWN_GRACE"]
+        var variables = environment.filter { kept.contains($0.key) }
         variables["KOMMO_ACCOUNT_ID"] = "31234567"
         variables["KOMMO_BASE_URL"] = "acme"
         variables["KOMMO_ACCESS_TOKEN"] = "demo-token"
@@ -29,21 +29,5 @@ enum Demo {
             + "--data-binary @webhook-lead-status-won.txt "
             + "'http://\(configuration.host):\(configuration.port)/kommo/webhook?secret=\(secret)'")
         return (configuration, overrides)
-    }
-}
-
-/// A Segment client that writes each message to standard output as one JSON line, as it would be sent, and
-/// reports it delivered.
-final class PrintingSegmentClient: SegmentClient {
-    private let output = Mutex(FileHandle.standardOutput)
-
-    func send(_ batch: SegmentBatch, retryCount: Int) async throws -> SegmentDeliveryReceipt {
-        var bytes: [UInt8] = []
-        for message in batch.messages {
-            bytes += message.json
-            bytes.append(0x0A)
-        }
-        output.withLock { $0.write(Data(bytes)) }
-        return SegmentDeliveryReceipt(status: 200, requestBytes: bytes.count)
     }
 }

@@ -49,19 +49,40 @@ func expectedMessageIDs(_ webhooks: [Data]) async throws -> Set<String> {
     return ids
 }
 
-/// The environment of a server that talks to the loopback fakes.
-func serverEnvironment(kommo: URL, segment: URL, inbox: URL) -> [String: String] {
-    [
-        "KOMMO_ACCOUNT_ID": String(sampleAccountID), "KOMMO_BASE_URL": kommo.absoluteString,
-        "KOMMO_ACCESS_TOKEN": kommoToken, "KOMMO_WEBHOOK_SECRET": webhookSecret,
-        "SEGMENT_WRITE_KEY": segmentWriteKey, "SEGMENT_ENDPOINT": segment.absoluteString,
-        "KOMMO_SEGMENT_INBOX": inbox.path, "LOG_LEVEL": "debug", "KOMMO_SEGMENT_SHUTDOWN_GRACE": "20",
-    ]
-}
+/// What a test runs the server against: a Kommo fake serving the bundled fixtures over TCP, a Segment fake, and a
+/// fresh working directory (removed by ``remove()``) with the inbox in it.
+final class Stage: Sendable {
+    let api: KommoFixtureTransport
+    let kommo: LoopbackHTTPServer
+    let segment: SegmentFake
+    let work: URL
+    var inbox: URL { work.appendingPathComponent("inbox") }
 
-/// A fresh working directory for one test.
-func workDirectory() -> URL {
-    FileManager.default.temporaryDirectory.appendingPathComponent("kommo-segment-server-\(UUID().uuidString)")
+    init() throws {
+        let api = try KommoFixtureTransport(directory: Fixtures.kommoAPIDirectory(), acceptedToken: kommoToken)
+        self.api = api
+        kommo = try LoopbackHTTPServer { api.respond(to: $0) }
+        segment = try SegmentFake()
+        work = FileManager.default.temporaryDirectory
+            .appendingPathComponent("kommo-segment-server-\(UUID().uuidString)")
+    }
+
+    /// The environment of a server that talks to the fakes (or to `segment` instead of the Segment fake).
+    func environment(segment other: URL? = nil) -> [String: String] {
+        [
+            "KOMMO_ACCOUNT_ID": String(sampleAccountID), "KOMMO_BASE_URL": kommo.baseURL.absoluteString,
+            "KOMMO_ACCESS_TOKEN": kommoToken, "KOMMO_WEBHOOK_SECRET": webhookSecret,
+            "SEGMENT_WRITE_KEY": segmentWriteKey, "SEGMENT_ENDPOINT": (other ?? segment.server.baseURL).absoluteString,
+            "KOMMO_SEGMENT_INBOX": inbox.path, "LOG_LEVEL": "debug", "KOMMO_SEGMENT_SHUTDOWN_GRACE": "20",
+        ]
+    }
+
+    /// Starts the server with `environment` in the working directory, once it listens.
+    func start(_ environment: [String: String]) async throws -> ServerProcess {
+        try await ServerProcess(environment: environment, directory: work)
+    }
+
+    func remove() { try? FileManager.default.removeItem(at: work) }
 }
 
 /// The value of a Prometheus sample line `name{labels} value`, or 0 when absent.
@@ -80,18 +101,13 @@ func pendingRecords(_ inbox: URL) -> [String] {
 
 @Suite("kommo-segment-server, the built executable", .serialized)
 struct ServerIntegrationTests {
-    @Test("samples → Segment; bad secrets → 401 without a Kommo request; oversize → 413; /metrics counts; SIGTERM → 0",
+    @Test("samples → Segment; bad secrets → 401, no Kommo request; oversize → 413; /metrics counts; SIGTERM → 0",
           .timeLimit(.minutes(4)))
     func servesWebhooks() async throws {
-        let api = try KommoFixtureTransport(directory: Fixtures.kommoAPIDirectory(), acceptedToken: kommoToken)
-        let kommo = try LoopbackHTTPServer { api.respond(to: $0) }
-        let segment = try SegmentFake()
-        let work = workDirectory()
-        defer { try? FileManager.default.removeItem(at: work) }
-        let inbox = work.appendingPathComponent("inbox")
-        let server = try await ServerProcess(environment: serverEnvironment(kommo: kommo.baseURL,
-                                                                            segment: segment.server.baseURL,
-                                                                            inbox: inbox), directory: work)
+        let stage = try Stage()
+        defer { stage.remove() }
+        let (api, segment) = (stage.api, stage.segment)
+        let server = try await stage.start(stage.environment())
         #expect(try await server.request("GET", "/health").0 == 200)
         #expect(try await server.request("GET", "/ready") == (200, "ready\n"))
 
@@ -148,22 +164,18 @@ struct ServerIntegrationTests {
         for secret in [webhookSecret, segmentWriteKey, kommoToken] {
             #expect(!logs.contains(secret), "a secret is in the logs")
         }
-        #expect(pendingRecords(inbox).isEmpty)
+        #expect(pendingRecords(stage.inbox).isEmpty)
     }
 
     @Test("SIGTERM while webhooks are in flight (accepted with either rotated secret): delivered, exit 0, inbox empty",
           .timeLimit(.minutes(3)))
     func sigtermDrains() async throws {
-        let api = try KommoFixtureTransport(directory: Fixtures.kommoAPIDirectory(), acceptedToken: kommoToken)
-        let kommo = try LoopbackHTTPServer { api.respond(to: $0) }
-        let segment = try SegmentFake()
-        let work = workDirectory()
-        defer { try? FileManager.default.removeItem(at: work) }
-        let inbox = work.appendingPathComponent("inbox")
-        var environment = serverEnvironment(kommo: kommo.baseURL, segment: segment.server.baseURL, inbox: inbox)
+        let stage = try Stage()
+        defer { stage.remove() }
+        var environment = stage.environment()
         let previous = "previous-secret-0123456789abcdef"
         environment["KOMMO_WEBHOOK_SECRET"] = "\(webhookSecret),\(previous)"
-        let server = try await ServerProcess(environment: environment, directory: work)
+        let server = try await stage.start(environment)
         let samples = try sampleWebhooks()
         // During a rotation both secrets are accepted.
         for (index, sample) in samples.enumerated() {
@@ -171,24 +183,20 @@ struct ServerIntegrationTests {
         }
         // At once: the queue's 5-second interval has not passed, so the drain is what delivers.
         #expect(try await server.signal(SIGTERM) == 0)
-        #expect(Set(segment.messageIDs) == (try await expectedMessageIDs(samples.map(\.body))))
-        #expect(pendingRecords(inbox).isEmpty)
+        #expect(Set(stage.segment.messageIDs) == (try await expectedMessageIDs(samples.map(\.body))))
+        #expect(pendingRecords(stage.inbox).isEmpty)
     }
 
     @Test("kill -9 with undelivered webhooks, then a restart: the inbox's webhooks are delivered",
           .timeLimit(.minutes(3)))
     func killAndRestart() async throws {
-        let api = try KommoFixtureTransport(directory: Fixtures.kommoAPIDirectory(), acceptedToken: kommoToken)
-        let kommo = try LoopbackHTTPServer { api.respond(to: $0) }
+        let stage = try Stage()
+        defer { stage.remove() }
+        let inbox = stage.inbox
         let unreachable = try LoopbackHTTPServer.RefusingPort()
-        let work = workDirectory()
-        defer { try? FileManager.default.removeItem(at: work) }
-        let inbox = work.appendingPathComponent("inbox")
         let samples = try sampleWebhooks()
         do {
-            let server = try await ServerProcess(environment: serverEnvironment(kommo: kommo.baseURL,
-                                                                                segment: unreachable.url,
-                                                                                inbox: inbox), directory: work)
+            let server = try await stage.start(stage.environment(segment: unreachable.url))
             for sample in samples {
                 #expect(try await server.postWebhook(sample.body, secret: webhookSecret) == 200)
             }
@@ -199,12 +207,10 @@ struct ServerIntegrationTests {
             #expect(pendingRecords(inbox) == held)
         }
 
-        let segment = try SegmentFake()
-        let restarted = try await ServerProcess(environment: serverEnvironment(kommo: kommo.baseURL,
-                                                                               segment: segment.server.baseURL,
-                                                                               inbox: inbox), directory: work)
+        #expect(stage.segment.messageIDs.isEmpty)
+        let restarted = try await stage.start(stage.environment())
         let expected = try await expectedMessageIDs(samples.map(\.body))
-        let received = try await segment.waitForMessages { Set($0) == expected }
+        let received = try await stage.segment.waitForMessages { Set($0) == expected }
         #expect(Set(received) == expected)
         #expect(try await restarted.signal(SIGTERM) == 0)
         #expect(pendingRecords(inbox).isEmpty)
@@ -213,16 +219,13 @@ struct ServerIntegrationTests {
     @Test("SIGTERM while Segment hangs: 503 and not ready during the drain, exit 0 at the grace period, inbox kept",
           .timeLimit(.minutes(3)))
     func drainEndsAtGracePeriod() async throws {
-        let api = try KommoFixtureTransport(directory: Fixtures.kommoAPIDirectory(), acceptedToken: kommoToken)
-        let kommo = try LoopbackHTTPServer { api.respond(to: $0) }
+        let stage = try Stage()
+        defer { stage.remove() }
         let hanging = try LoopbackHTTPServer { _ in .init(hangs: true) }
         defer { hanging.stop() }
-        let work = workDirectory()
-        defer { try? FileManager.default.removeItem(at: work) }
-        let inbox = work.appendingPathComponent("inbox")
-        var environment = serverEnvironment(kommo: kommo.baseURL, segment: hanging.baseURL, inbox: inbox)
+        var environment = stage.environment(segment: hanging.baseURL)
         environment["KOMMO_SEGMENT_SHUTDOWN_GRACE"] = "4"
-        let server = try await ServerProcess(environment: environment, directory: work)
+        let server = try await stage.start(environment)
         let sample = try Fixtures.webhook("webhook-lead-status-won.txt")
         #expect(try await server.postWebhook(sample, secret: webhookSecret) == 200)
         kill(server.process.processIdentifier, SIGTERM)
@@ -232,32 +235,29 @@ struct ServerIntegrationTests {
         let start = ContinuousClock.now
         #expect(try await server.waitForExit(timeout: .seconds(60)) == 0)
         #expect(ContinuousClock.now - start < .seconds(15))
-        #expect(pendingRecords(inbox).count == 1, "the undelivered webhook stays in the inbox for the next start")
+        #expect(pendingRecords(stage.inbox).count == 1, "the undelivered webhook stays in the inbox for the next start")
         #expect(server.stderr.contains("inbox_pending=1"))
     }
 
     @Test("check: 0 when the token and Segment work, 1 naming what fails, 2 for a configuration mistake",
           .timeLimit(.minutes(2)))
     func check() async throws {
-        let api = try KommoFixtureTransport(directory: Fixtures.kommoAPIDirectory(), acceptedToken: kommoToken)
-        let kommo = try LoopbackHTTPServer { api.respond(to: $0) }
-        let segment = try SegmentFake()
-        let work = workDirectory()
-        defer { try? FileManager.default.removeItem(at: work) }
-        let inbox = work.appendingPathComponent("inbox")
-        var environment = serverEnvironment(kommo: kommo.baseURL, segment: segment.server.baseURL, inbox: inbox)
+        let stage = try Stage()
+        defer { stage.remove() }
+        let (api, work) = (stage.api, stage.work)
+        var environment = stage.environment()
         let good = try await ServerProcess.runToEnd(["check"], environment: environment, directory: work)
         #expect(good.status == 0, "\(good.stdout)")
         #expect(good.stdout.contains("account 31234567: kommo"))
         #expect(good.stdout.contains("ok (the token reads account 31234567)"))
         #expect(good.stdout.contains("reachable"))
         #expect(api.requestCount(path: "/api/v4/account") == 1)
-        #expect(segment.messageIDs.isEmpty, "check sends no message")
+        #expect(stage.segment.messageIDs.isEmpty, "check sends no message")
 
         environment["KOMMO_ACCESS_TOKEN"] = "a-wrong-token-value"
         let refused = try await ServerProcess.runToEnd(["check"], environment: environment, directory: work)
         #expect(refused.status == 1)
-        #expect(refused.stdout.contains("kommo http://127.0.0.1:\(kommo.port): FAILED"))
+        #expect(refused.stdout.contains("kommo http://127.0.0.1:\(stage.kommo.port): FAILED"))
         #expect(!refused.stdout.contains("a-wrong-token-value"))
 
         environment["KOMMO_ACCOUNT_ID"] = nil
@@ -273,9 +273,9 @@ struct ServerIntegrationTests {
     @Test("--demo: a sample webhook posted with the demo secret prints its Segment messages on stdout",
           .timeLimit(.minutes(2)))
     func demo() async throws {
-        let work = workDirectory()
-        defer { try? FileManager.default.removeItem(at: work) }
-        let server = try await ServerProcess(environment: [:], arguments: ["--demo"], directory: work)
+        let stage = try Stage()
+        defer { stage.remove() }
+        let server = try await ServerProcess(environment: [:], arguments: ["--demo"], directory: stage.work)
         let sample = try Fixtures.webhook("webhook-lead-status-won.txt")
         #expect(try await server.postWebhook(sample, secret: "demo-secret-0123456789") == 200)
         #expect(try await server.signal(SIGTERM) == 0)

@@ -5,6 +5,7 @@
 import Foundation
 import Hummingbird
 import KommoSegment
+import KommoSegmentHummingbird
 import Logging
 import ServiceLifecycle
 
@@ -35,34 +36,8 @@ enum DeployingGuide {
         }
     }
 
-    /// Writes the SDK's log records to a swift-log `Logger`.
-    struct SwiftLogSink: LogSink {
-        let logger: Logger
-
-        var minimumLevel: LogLevel {
-            switch logger.logLevel {
-            case .trace: .trace
-            case .debug: .debug
-            case .info: .info
-            case .notice: .notice
-            case .warning: .warning
-            case .error: .error
-            case .critical: .critical
-            }
-        }
-
-        func write(_ record: LogRecord) {
-            let level: Logger.Level = switch record.level {
-            case .trace: .trace
-            case .debug: .debug
-            case .info: .info
-            case .notice: .notice
-            case .warning: .warning
-            case .error: .error
-            case .critical: .critical
-            }
-            logger.log(level: level, "\(record.message)", metadata: record.metadata.mapValues { .string($0) },
-                       source: record.source)
-        }
+    func makePipeline(accounts: [KommoSegmentAccount], logger: Logger) throws -> KommoSegmentPipeline {
+        // One line per record, at the record's level, with its metadata; the component is the line's source.
+        try KommoSegmentPipeline(accounts: accounts, log: SwiftLogSink(logger: logger))
     }
 }
