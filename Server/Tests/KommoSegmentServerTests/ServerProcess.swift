@@ -148,12 +148,13 @@ final class SegmentFake: Sendable {
     }
 
     /// The message ids of every batch received, in order.
-    var messageIDs: [String] {
-        server.requests.flatMap { request -> [String] in
-            guard let object = try? JSONSerialization.jsonObject(with: request.body) as? [String: Any],
-                  let batch = object["batch"] as? [[String: Any]] else { return [] }
-            return batch.compactMap { $0["messageId"] as? String }
-        }
+    var messageIDs: [String] { server.requests.flatMap { Self.messageIDs(in: $0.body) } }
+
+    /// The message ids of one `/v1/batch` body.
+    static func messageIDs(in body: Data) -> [String] {
+        guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
+              let batch = object["batch"] as? [[String: Any]] else { return [] }
+        return batch.compactMap { $0["messageId"] as? String }
     }
 
     /// Waits until `predicate` holds for the ids received, or `timeout` passes; returns the ids.
@@ -182,7 +183,9 @@ func rawHTTPStatus(port: Int, head: String, body: [UInt8], chunkSize: Int = 65_5
     address.sin_port = in_port_t(UInt16(port).bigEndian)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
     }
     guard connected == 0 else { return nil }
     func sendAll(_ bytes: [UInt8]) -> Bool {
