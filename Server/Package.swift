@@ -46,9 +46,10 @@ let package = Package(
             "KommoSegmentHummingbird",
             .product(name: "KommoSegmentTesting", package: "KommoSegment"),
             .product(name: "Hummingbird", package: "hummingbird"),
-            .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ], swiftSettings: strictSwift6),
     ]
 )
