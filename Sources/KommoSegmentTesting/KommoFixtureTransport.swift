@@ -157,6 +157,36 @@ public final class KommoFixtureTransport: HTTPTransport, Sendable {
     ///   not valid JSON; `CancellationError` when the task is cancelled.
     public func send(_ request: HTTPRequest, body: Data?) async throws -> (HTTPResponse, Data) {
         try Task.checkCancellation()
+        return try answer(request, body: body)
+    }
+
+    /// Answers a request that a ``LoopbackHTTPServer`` received, synchronously, from the fixtures: serves them over
+    /// real TCP to a process under test (point its Kommo base URL at the server's `baseURL`).
+    ///
+    /// ```swift
+    /// let api = try KommoFixtureTransport(directory: Fixtures.kommoAPIDirectory())
+    /// let kommo = try LoopbackHTTPServer { api.respond(to: $0) }
+    /// ```
+    ///
+    /// The request is recorded and counted as by ``send(_:body:)``. A fixture file that is not valid JSON answers 500
+    /// with a problem body naming the file.
+    public func respond(to request: LoopbackHTTPServer.Request) -> LoopbackHTTPServer.Response {
+        guard let url = URL(string: "http://127.0.0.1" + request.target) else {
+            return LoopbackHTTPServer.Response(status: 400)
+        }
+        let answered: (HTTPResponse, Data)
+        do {
+            answered = try answer(HTTPRequest(method: HTTPMethod(rawValue: request.method), url: url,
+                                              headers: request.headers), body: request.body)
+        } catch {
+            answered = problem(500, "Internal Server Error", "\(error)")
+        }
+        return LoopbackHTTPServer.Response(status: answered.0.status,
+                                           headers: answered.0.headers.map { ($0.name, $0.value) }, body: answered.1)
+    }
+
+    /// Records and routes one request (the synchronous core of ``send(_:body:)`` and ``respond(to:)``).
+    private func answer(_ request: HTTPRequest, body: Data?) throws -> (HTTPResponse, Data) {
         // The path as sent (URL.path would drop a trailing slash, which must not match a route).
         let path = URLComponents(url: request.url, resolvingAgainstBaseURL: false)?.percentEncodedPath
             ?? request.url.path

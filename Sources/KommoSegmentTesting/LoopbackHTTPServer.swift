@@ -20,6 +20,14 @@ public final class LoopbackHTTPServer: Sendable {
         public var headers: HTTPHeaders
         /// The body bytes.
         public var body: Data
+
+        /// Creates a request, to call a handler (or ``KommoFixtureTransport/respond(to:)``) directly.
+        public init(method: String, target: String, headers: HTTPHeaders = [:], body: Data = Data()) {
+            self.method = method
+            self.target = target
+            self.headers = headers
+            self.body = body
+        }
     }
 
     /// What the server answers.

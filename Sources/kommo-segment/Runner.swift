@@ -280,7 +280,7 @@ struct Setup {
             kommoTransport = URLSessionTransport()
         }
         if options.dryRun {
-            segment = DryRunSegmentClient()
+            segment = PrintingSegmentClient()
         } else {
             guard let key = options.segmentWriteKey else {
                 throw UsageError(description: "--segment-write-key (or SEGMENT_WRITE_KEY) is required without --dry-run")

@@ -7,8 +7,9 @@
 // must appear as consecutive lines, indented as a whole by any number of spaces. A block is skipped when the line
 // before its fence is one of these markers:
 //
-// - `<!-- snippet: server-package -->`: it needs a framework this package must not depend on (Vapor, Hummingbird,
-//   ServiceLifecycle, swift-log), and compiles in the Server package instead.
+// - `<!-- snippet: server-package -->`: it needs a framework this package must not depend on (Hummingbird,
+//   ServiceLifecycle, swift-log), and compiles in the Server package's tests instead (Server/Tests/…/Snippets).
+// - `<!-- snippet: vapor -->`: it needs Vapor, whose build does not fit in CI; it is documentation only.
 // - `<!-- snippet: manifest -->`: a fragment of a user's `Package.swift`, which only a manifest can compile; the
 //   products it names are checked against this package's manifest instead.
 
@@ -24,6 +25,7 @@ struct GuideBlock: CustomStringConvertible {
     /// Why the block is not compiled here.
     enum Marker: String {
         case serverPackage = "server-package"
+        case vapor
         case manifest
     }
 

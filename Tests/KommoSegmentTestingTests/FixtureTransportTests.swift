@@ -286,3 +286,31 @@ struct FixtureTransportTests {
                     headers: ["Authorization": "Bearer \(KommoAPIFake.token)"])
     }
 }
+
+@Suite("KommoFixtureTransport over a loopback server", .timeLimit(.minutes(1)))
+struct FixtureTransportLoopbackTests {
+    @Test("respond(to:) serves the fixtures over TCP to HTTPKommoClient, and counts the requests")
+    func servesOverTCP() async throws {
+        let api = try KommoFixtureTransport(directory: Fixtures.kommoAPIDirectory(), acceptedToken: "loopback-token")
+        let server = try LoopbackHTTPServer { api.respond(to: $0) }
+        defer { server.stop() }
+        let client = HTTPKommoClient(host: try KommoAccountHost(url: server.baseURL),
+                                     tokenProvider: LongLivedToken("loopback-token"), transport: URLSessionTransport())
+        let leads = try await client.leads(ids: [24000031, 24000099, 24000017])
+        #expect(leads.map(\.id) == [24000031, 24000017])
+        let account = try await client.account()
+        #expect(account.id == 31_234_567)
+        #expect(api.requestCount(path: "/api/v4/leads") == 1)
+        #expect(api.requestCount(path: "/api/v4/account") == 1)
+    }
+
+    @Test("respond(to:) answers a wrong token 401 and an unknown path 404, as send does")
+    func refusals() throws {
+        let api = try KommoFixtureTransport(directory: Fixtures.kommoAPIDirectory(), acceptedToken: "right")
+        let headers: HTTPHeaders = ["Authorization": "Bearer wrong"]
+        let refused = api.respond(to: .init(method: "GET", target: "/api/v4/account", headers: headers, body: Data()))
+        #expect(refused.status == 401)
+        let unknown = api.respond(to: .init(method: "GET", target: "/nowhere", headers: headers, body: Data()))
+        #expect(unknown.status == 404)
+    }
+}

@@ -1,0 +1,325 @@
+import Foundation
+import KommoSegment
+import Logging
+
+/// Everything `kommo-segment-server` needs, read from environment variables (and the files they name) before it
+/// listens: where to listen, the inbox, the log level, the grace period, and each account served.
+///
+/// ```swift
+/// let configuration = try ServerConfiguration(environment: ProcessInfo.processInfo.environment)
+/// ```
+///
+/// `Documentation/Server.md` lists the variables and the accounts file's format.
+public struct ServerConfiguration: Sendable {
+    /// The address to listen on (`HOST`); default `127.0.0.1`.
+    public var host: String
+    /// The port to listen on (`PORT`); default 8080; 0 picks a free port.
+    public var port: Int
+    /// The inbox directory (`KOMMO_SEGMENT_INBOX`); default `./data/inbox`.
+    public var inboxDirectory: String
+    /// The swift-log level (`LOG_LEVEL`); default `info`.
+    public var logLevel: Logger.Level
+    /// How long a graceful shutdown drains before it gives up (`KOMMO_SEGMENT_SHUTDOWN_GRACE`, seconds);
+    /// default 25 seconds.
+    public var shutdownGracePeriod: Duration
+    /// The accounts served, at least one.
+    public var accounts: [AccountSettings]
+
+    /// Creates a configuration from its parts (tests, and teams that read their settings elsewhere).
+    public init(host: String = "127.0.0.1", port: Int = 8080, inboxDirectory: String = "./data/inbox",
+                logLevel: Logger.Level = .info, shutdownGracePeriod: Duration = .seconds(25),
+                accounts: [AccountSettings]) {
+        self.host = host
+        self.port = port
+        self.inboxDirectory = inboxDirectory
+        self.logLevel = logLevel
+        self.shutdownGracePeriod = shutdownGracePeriod
+        self.accounts = accounts
+    }
+
+    /// The settings of one Kommo account: its Kommo host and token, webhook secrets, Segment destination and mapping.
+    public struct AccountSettings: Sendable {
+        /// The Kommo account id (`account[id]` in its webhooks).
+        public var accountID: Int64
+        /// The account's Kommo host.
+        public var kommoHost: KommoAccountHost
+        /// The long-lived Kommo token.
+        public var kommoToken: LongLivedToken
+        /// The secrets accepted in the webhook URL: the current one, and during a rotation the other.
+        public var webhookSecrets: WebhookSecrets
+        /// The Segment write key.
+        public var segmentWriteKey: SegmentWriteKey
+        /// Where Segment (or RudderStack) is.
+        public var segmentEndpoint: SegmentEndpoint
+        /// How events become Segment calls.
+        public var mapping: MappingConfiguration
+
+        /// Creates an account's settings.
+        public init(accountID: Int64, kommoHost: KommoAccountHost, kommoToken: LongLivedToken,
+                    webhookSecrets: WebhookSecrets, segmentWriteKey: SegmentWriteKey,
+                    segmentEndpoint: SegmentEndpoint = .us, mapping: MappingConfiguration = MappingConfiguration()) {
+            self.accountID = accountID
+            self.kommoHost = kommoHost
+            self.kommoToken = kommoToken
+            self.webhookSecrets = webhookSecrets
+            self.segmentWriteKey = segmentWriteKey
+            self.segmentEndpoint = segmentEndpoint
+            self.mapping = mapping
+        }
+    }
+
+    /// The variable that names the accounts file (several accounts, one JSON file).
+    public static let accountsFileVariable = "KOMMO_SEGMENT_ACCOUNTS"
+
+    /// The single-account variables, which the accounts file replaces.
+    static let singleAccountVariables = ["KOMMO_ACCOUNT_ID", "KOMMO_BASE_URL", "KOMMO_ACCESS_TOKEN",
+                                         "KOMMO_ACCESS_TOKEN_FILE", "KOMMO_WEBHOOK_SECRET", "SEGMENT_WRITE_KEY",
+                                         "SEGMENT_ENDPOINT", "SEGMENT_REGION", "KOMMO_SEGMENT_CONFIG"]
+
+    /// Reads the configuration from environment variables.
+    ///
+    /// - Parameters:
+    ///   - environment: the variables (`ProcessInfo.processInfo.environment`); empty values count as unset.
+    ///   - readFile: reads a file the variables name (token, mapping, accounts file); `Data(contentsOf:)` by default.
+    /// - Throws: ``ServerConfigurationError`` naming the variable (never its value when it is a secret) and what to
+    ///   do.
+    public init(environment: [String: String],
+                readFile: @escaping @Sendable (String) throws -> Data = {
+                    try Data(contentsOf: URL(fileURLWithPath: $0))
+                }) throws(ServerConfigurationError) {
+        let variables = Variables(environment)
+        host = variables["HOST"] ?? "127.0.0.1"
+        port = 8080
+        if let text = variables["PORT"] {
+            guard let value = Int(text), (0...65_535).contains(value) else {
+                throw ServerConfigurationError(.invalidValue, variable: "PORT",
+                                               "must be a port number from 0 to 65535, not '\(text)'")
+            }
+            port = value
+        }
+        inboxDirectory = variables["KOMMO_SEGMENT_INBOX"] ?? "./data/inbox"
+        logLevel = .info
+        if let text = variables["LOG_LEVEL"] {
+            guard let level = Logger.Level(rawValue: text.lowercased()) else {
+                throw ServerConfigurationError(.invalidValue, variable: "LOG_LEVEL", "must be one of "
+                    + Logger.Level.allCases.map(\.rawValue).joined(separator: ", ") + ", not '\(text)'")
+            }
+            logLevel = level
+        }
+        shutdownGracePeriod = .seconds(25)
+        if let text = variables["KOMMO_SEGMENT_SHUTDOWN_GRACE"] {
+            guard let seconds = Double(text), seconds >= 0, seconds <= 3_600 else {
+                throw ServerConfigurationError(.invalidValue, variable: "KOMMO_SEGMENT_SHUTDOWN_GRACE",
+                                               "must be a number of seconds from 0 to 3600, not '\(text)'")
+            }
+            shutdownGracePeriod = .milliseconds(Int64(seconds * 1_000))
+        }
+        if let path = variables[Self.accountsFileVariable] {
+            if let clash = Self.singleAccountVariables.first(where: { variables[$0] != nil }) {
+                throw ServerConfigurationError(.conflict, variable: clash, "cannot be set together with "
+                    + "\(Self.accountsFileVariable); put every account in the accounts file")
+            }
+            accounts = try AccountsFile.read(path: path, readFile: readFile)
+        } else {
+            accounts = [try Self.singleAccount(variables, readFile: readFile)]
+        }
+    }
+
+    private static func singleAccount(_ variables: Variables, readFile: @escaping @Sendable (String) throws -> Data)
+    throws(ServerConfigurationError) -> AccountSettings {
+        let source = AccountSource(
+            accountID: AccountSource.Number(try variables.required("KOMMO_ACCOUNT_ID")),
+            kommoBaseURL: try variables.required("KOMMO_BASE_URL"),
+            kommoAccessToken: variables["KOMMO_ACCESS_TOKEN"],
+            kommoAccessTokenFile: variables["KOMMO_ACCESS_TOKEN_FILE"],
+            webhookSecret: try variables.required("KOMMO_WEBHOOK_SECRET"),
+            segmentWriteKey: try variables.required("SEGMENT_WRITE_KEY"),
+            segmentEndpoint: variables["SEGMENT_ENDPOINT"], segmentRegion: variables["SEGMENT_REGION"],
+            mappingConfig: variables["KOMMO_SEGMENT_CONFIG"])
+        return try source.settings(naming: { $0 }, readFile: readFile)
+    }
+}
+
+/// The environment, with empty values treated as unset.
+struct Variables {
+    private let values: [String: String]
+
+    init(_ environment: [String: String]) { values = environment.filter { !$0.value.isEmpty } }
+
+    subscript(name: String) -> String? { values[name] }
+
+    func required(_ name: String) throws(ServerConfigurationError) -> String {
+        guard let value = values[name] else {
+            throw ServerConfigurationError(.missing, variable: name, "is required (see Documentation/Server.md)")
+        }
+        return value
+    }
+}
+
+/// One account's settings as text, from the variables or from an entry of the accounts file (whose keys are these
+/// properties' names).
+struct AccountSource: Sendable, Decodable {
+    /// The account id as written: text in a variable, a number in the accounts file.
+    struct Number: Sendable, Decodable {
+        var text: String
+        init(_ text: String) { self.text = text }
+        init(from decoder: any Decoder) throws { text = String(try decoder.singleValueContainer().decode(Int64.self)) }
+    }
+
+    var accountID: Number
+    var kommoBaseURL: String
+    var kommoAccessToken: String?
+    var kommoAccessTokenFile: String?
+    var webhookSecret: String
+    var segmentWriteKey: String
+    var segmentEndpoint: String?
+    var segmentRegion: String?
+    var mappingConfig: String?
+
+    /// Validates and converts; `naming` turns a variable's name into the name of the setting in its source.
+    func settings(naming: @escaping (String) -> String, readFile: @escaping @Sendable (String) throws -> Data)
+    throws(ServerConfigurationError) -> ServerConfiguration.AccountSettings {
+        let check = Check(naming: naming, readFile: readFile)
+        guard let id = Int64(accountID.text), id > 0 else {
+            throw check.fail(.invalidValue, "KOMMO_ACCOUNT_ID", "must be a positive integer, not '\(accountID.text)'")
+        }
+        let host: KommoAccountHost
+        do {
+            host = kommoBaseURL.contains("://") ? try KommoAccountHost(url: kommoBaseURL)
+                : try KommoAccountHost(subdomain: kommoBaseURL)
+        } catch {
+            throw check.fail(.invalidValue, "KOMMO_BASE_URL", "is not a Kommo account URL or subdomain: \(error)")
+        }
+        var mapping = MappingConfiguration()
+        if let path = mappingConfig {
+            do {
+                mapping = try MappingConfiguration.load(from: try check.read(path, "KOMMO_SEGMENT_CONFIG"))
+            } catch let error as ServerConfigurationError {
+                throw error
+            } catch {
+                throw check.fail(.invalidValue, "KOMMO_SEGMENT_CONFIG", "\(path): \(error)")
+            }
+        }
+        return ServerConfiguration.AccountSettings(
+            accountID: id, kommoHost: host, kommoToken: LongLivedToken(try token(check)),
+            webhookSecrets: WebhookSecrets(try secrets(check)), segmentWriteKey: SegmentWriteKey(segmentWriteKey),
+            segmentEndpoint: try endpoint(check), mapping: mapping)
+    }
+
+    /// The errors and file reads of one source.
+    struct Check {
+        let naming: (String) -> String
+        let readFile: @Sendable (String) throws -> Data
+
+        func fail(_ code: ServerConfigurationError.Code, _ variable: String, _ message: String)
+        -> ServerConfigurationError {
+            ServerConfigurationError(code, variable: naming(variable), message)
+        }
+
+        func read(_ path: String, _ variable: String) throws(ServerConfigurationError) -> Data {
+            do {
+                return try readFile(path)
+            } catch {
+                throw fail(.unreadableFile, variable, "\(path) cannot be read; check the path and its permissions")
+            }
+        }
+    }
+
+    private func token(_ check: Check) throws(ServerConfigurationError) -> String {
+        switch (kommoAccessToken, kommoAccessTokenFile) {
+        case (.some, .some):
+            throw check.fail(.conflict, "KOMMO_ACCESS_TOKEN", "and \(check.naming("KOMMO_ACCESS_TOKEN_FILE")) cannot "
+                + "both be set; keep the file")
+        case (nil, nil):
+            throw check.fail(.missing, "KOMMO_ACCESS_TOKEN_FILE", "(or \(check.naming("KOMMO_ACCESS_TOKEN"))) is "
+                + "required: the account's long-lived Kommo token")
+        case (.some(let value), nil):
+            return value
+        case (nil, .some(let path)):
+            let token = String(decoding: try check.read(path, "KOMMO_ACCESS_TOKEN_FILE"), as: UTF8.self)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !token.isEmpty else { throw check.fail(.invalidValue, "KOMMO_ACCESS_TOKEN_FILE", "\(path) is empty") }
+            return token
+        }
+    }
+
+    private func secrets(_ check: Check) throws(ServerConfigurationError) -> [String] {
+        let secrets = webhookSecret.split(separator: ",", omittingEmptySubsequences: false)
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        guard secrets.allSatisfy({ !$0.isEmpty }), secrets.count <= 2 else {
+            throw check.fail(.invalidValue, "KOMMO_WEBHOOK_SECRET", "must be one secret, or two separated by a comma "
+                + "during a rotation, none of them empty")
+        }
+        guard secrets.allSatisfy({ $0.count >= 16 }) else {
+            throw check.fail(.invalidValue, "KOMMO_WEBHOOK_SECRET", "is too short: use at least 16 characters "
+                + "(openssl rand -hex 32)")
+        }
+        return secrets
+    }
+
+    private func endpoint(_ check: Check) throws(ServerConfigurationError) -> SegmentEndpoint {
+        switch (segmentEndpoint, segmentRegion) {
+        case (.some, .some):
+            throw check.fail(.conflict, "SEGMENT_ENDPOINT", "and \(check.naming("SEGMENT_REGION")) cannot both be set")
+        case (.some(let origin), nil):
+            guard let url = URL(string: origin) else {
+                throw check.fail(.invalidValue, "SEGMENT_ENDPOINT", "'\(origin)' is not a URL")
+            }
+            do {
+                return try SegmentEndpoint(origin: url)
+            } catch {
+                throw check.fail(.invalidValue, "SEGMENT_ENDPOINT", "\(error.detail)")
+            }
+        case (nil, .some(let region)):
+            switch region.lowercased() {
+            case "us": return .us
+            case "eu": return .eu
+            default: throw check.fail(.invalidValue, "SEGMENT_REGION", "must be 'us' or 'eu', not '\(region)'")
+            }
+        case (nil, nil):
+            return .us
+        }
+    }
+}
+
+/// Why the configuration cannot work: one line that names the variable (or the accounts file's entry and key) and
+/// says what to do. It never holds a secret's value.
+public struct ServerConfigurationError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What is wrong.
+    public struct Code: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+        /// The code's stable name.
+        public let rawValue: String
+        /// Creates a code from its name.
+        public init(rawValue: String) { self.rawValue = rawValue }
+        /// The code's name.
+        public var description: String { rawValue }
+
+        /// A required variable is not set.
+        public static let missing = Code(rawValue: "missing")
+        /// A value cannot be used (not a number, not a URL, an unknown region, a mapping that does not load…).
+        public static let invalidValue = Code(rawValue: "invalidValue")
+        /// Two settings that exclude each other are both set.
+        public static let conflict = Code(rawValue: "conflict")
+        /// A file a variable names cannot be read.
+        public static let unreadableFile = Code(rawValue: "unreadableFile")
+        /// The accounts file is not in the documented format.
+        public static let invalidAccountsFile = Code(rawValue: "invalidAccountsFile")
+    }
+
+    /// What is wrong.
+    public let code: Code
+    /// The variable, or the accounts file's `accounts[i].key`, that is wrong.
+    public let variable: String
+    /// What is wrong with it and what to do, without any secret.
+    public let message: String
+
+    /// Creates an error.
+    public init(_ code: Code, variable: String, _ message: String) {
+        self.code = code
+        self.variable = variable
+        self.message = message
+    }
+
+    /// `configuration: VARIABLE message`, on one line.
+    public var description: String { "configuration: \(variable) \(message)" }
+}

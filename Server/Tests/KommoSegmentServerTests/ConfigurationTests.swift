@@ -1,0 +1,179 @@
+import Foundation
+import KommoSegmentHummingbird
+import Logging
+import Testing
+
+/// The single-account variables of a configuration that works.
+let validEnvironment = [
+    "KOMMO_ACCOUNT_ID": "31234567", "KOMMO_BASE_URL": "acme", "KOMMO_ACCESS_TOKEN": "token-value-123",
+    "KOMMO_WEBHOOK_SECRET": "current-secret-0123456789", "SEGMENT_WRITE_KEY": "write-key-value-456",
+]
+
+/// Reads files from a dictionary instead of the disk.
+func files(_ contents: [String: String]) -> @Sendable (String) throws -> Data {
+    { path in
+        guard let text = contents[path] else { throw CocoaError(.fileNoSuchFile) }
+        return Data(text.utf8)
+    }
+}
+
+@Suite("Server configuration from the environment", .timeLimit(.minutes(1)))
+struct ConfigurationTests {
+    @Test("the defaults: 127.0.0.1:8080, ./data/inbox, info, 25 s, one account on the US endpoint")
+    func defaults() throws {
+        let configuration = try ServerConfiguration(environment: validEnvironment, readFile: files([:]))
+        #expect(configuration.host == "127.0.0.1")
+        #expect(configuration.port == 8080)
+        #expect(configuration.inboxDirectory == "./data/inbox")
+        #expect(configuration.logLevel == .info)
+        #expect(configuration.shutdownGracePeriod == .seconds(25))
+        let account = try #require(configuration.accounts.first)
+        #expect(configuration.accounts.count == 1)
+        #expect(account.accountID == 31_234_567)
+        #expect(account.kommoHost.baseURL.absoluteString == "https://acme.kommo.com")
+        #expect(account.segmentEndpoint == .us)
+        #expect(account.webhookSecrets.count == 1)
+        #expect(account.webhookSecrets.current.matches("current-secret-0123456789"))
+    }
+
+    @Test("every variable read: host, port, level, grace, inbox, region, token file, two secrets, mapping")
+    func everyVariable() throws {
+        var environment = validEnvironment
+        environment["KOMMO_ACCESS_TOKEN"] = nil
+        environment["KOMMO_ACCESS_TOKEN_FILE"] = "/secrets/token"
+        environment["KOMMO_WEBHOOK_SECRET"] = "current-secret-0123456789,previous-secret-0123456789"
+        environment["SEGMENT_REGION"] = "EU"
+        environment["HOST"] = "0.0.0.0"
+        environment["PORT"] = "0"
+        environment["LOG_LEVEL"] = "DEBUG"
+        environment["KOMMO_SEGMENT_SHUTDOWN_GRACE"] = "2.5"
+        environment["KOMMO_SEGMENT_INBOX"] = "/var/lib/kommo-segment/inbox"
+        environment["KOMMO_SEGMENT_CONFIG"] = "/etc/mapping.json"
+        let configuration = try ServerConfiguration(environment: environment, readFile: files([
+            "/secrets/token": "file-token\n", "/etc/mapping.json": "{}",
+        ]))
+        #expect(configuration.host == "0.0.0.0")
+        #expect(configuration.port == 0)
+        #expect(configuration.logLevel == .debug)
+        #expect(configuration.shutdownGracePeriod == .milliseconds(2_500))
+        #expect(configuration.inboxDirectory == "/var/lib/kommo-segment/inbox")
+        let account = try #require(configuration.accounts.first)
+        #expect(account.segmentEndpoint == .eu)
+        #expect(account.webhookSecrets.count == 2)
+        #expect(account.webhookSecrets.current.matches("current-secret-0123456789"))
+        #expect("\(account.webhookSecrets)" == "<redacted>")
+    }
+
+    @Test("missing or invalid settings: a typed error naming the variable, never the secret's value",
+          arguments: [
+              ("KOMMO_ACCOUNT_ID", nil, ServerConfigurationError.Code.missing),
+              ("KOMMO_ACCOUNT_ID", "acme", .invalidValue),
+              ("KOMMO_BASE_URL", "http://acme.example.com", .invalidValue),
+              ("KOMMO_WEBHOOK_SECRET", nil, .missing),
+              ("KOMMO_WEBHOOK_SECRET", "short", .invalidValue),
+              ("KOMMO_WEBHOOK_SECRET", "a-secret-0123456789,,", .invalidValue),
+              ("SEGMENT_WRITE_KEY", nil, .missing),
+              ("SEGMENT_REGION", "asia", .invalidValue),
+              ("SEGMENT_ENDPOINT", "http://segment.example.com", .invalidValue),
+              ("PORT", "80800", .invalidValue),
+              ("LOG_LEVEL", "loud", .invalidValue),
+              ("KOMMO_SEGMENT_SHUTDOWN_GRACE", "-1", .invalidValue),
+              ("KOMMO_SEGMENT_CONFIG", "/missing.json", .unreadableFile),
+          ] as [(String, String?, ServerConfigurationError.Code)])
+    func refusals(variable: String, value: String?, code: ServerConfigurationError.Code) throws {
+        var environment = validEnvironment
+        environment[variable] = value
+        let error = try #require(throws: ServerConfigurationError.self) {
+            try ServerConfiguration(environment: environment, readFile: files([:]))
+        }
+        #expect(error.code == code)
+        #expect(error.variable == variable)
+        #expect(error.description.hasPrefix("configuration: \(variable) "))
+        #expect(!error.description.contains("\n"))
+        for secret in ["token-value-123", "current-secret-0123456789", "write-key-value-456"] {
+            #expect(!error.description.contains(secret))
+        }
+    }
+
+    @Test("token: the file and the variable together are a conflict; neither is missing; an empty file is refused")
+    func tokenSources() throws {
+        var both = validEnvironment
+        both["KOMMO_ACCESS_TOKEN_FILE"] = "/secrets/token"
+        #expect(throws: ServerConfigurationError(.conflict, variable: "KOMMO_ACCESS_TOKEN",
+                                                 "and KOMMO_ACCESS_TOKEN_FILE cannot both be set; keep the file")) {
+            try ServerConfiguration(environment: both, readFile: files(["/secrets/token": "t"]))
+        }
+        var neither = validEnvironment
+        neither["KOMMO_ACCESS_TOKEN"] = nil
+        let missing = try #require(throws: ServerConfigurationError.self) {
+            try ServerConfiguration(environment: neither, readFile: files([:]))
+        }
+        #expect(missing.code == .missing)
+        #expect(missing.variable == "KOMMO_ACCESS_TOKEN_FILE")
+        var empty = neither
+        empty["KOMMO_ACCESS_TOKEN_FILE"] = "/secrets/token"
+        let emptyError = try #require(throws: ServerConfigurationError.self) {
+            try ServerConfiguration(environment: empty, readFile: files(["/secrets/token": " \n"]))
+        }
+        #expect(emptyError.code == .invalidValue)
+    }
+
+    @Test("the accounts file: several accounts, each checked with its entry's key named")
+    func accountsFile() throws {
+        let environment = ["KOMMO_SEGMENT_ACCOUNTS": "/etc/accounts.json", "PORT": "9000"]
+        let text = """
+            {"accounts": [
+              {"accountID": 1001, "kommoBaseURL": "https://one.kommo.com", "kommoAccessTokenFile": "/t1",
+               "webhookSecret": "secret-one-0123456789", "segmentWriteKey": "k1"},
+              {"accountID": 1002, "kommoBaseURL": "two", "kommoAccessToken": "t2",
+               "webhookSecret": "secret-two-0123456789,secret-old-0123456789", "segmentWriteKey": "k2",
+               "segmentRegion": "eu"}
+            ]}
+            """
+        let configuration = try ServerConfiguration(environment: environment,
+                                                    readFile: files(["/etc/accounts.json": text, "/t1": "one"]))
+        #expect(configuration.port == 9000)
+        #expect(configuration.accounts.map(\.accountID) == [1001, 1002])
+        #expect(configuration.accounts.map(\.segmentEndpoint) == [.us, .eu])
+        #expect(configuration.accounts[1].webhookSecrets.count == 2)
+
+        let misspelt = text.replacingOccurrences(of: "\"segmentRegion\"", with: "\"segmentRegoin\"")
+        let unknown = try #require(throws: ServerConfigurationError.self) {
+            try ServerConfiguration(environment: environment,
+                                    readFile: files(["/etc/accounts.json": misspelt, "/t1": "one"]))
+        }
+        #expect(unknown.code == .invalidAccountsFile)
+        #expect(unknown.variable == "/etc/accounts.json: accounts[1].segmentRegoin")
+
+        let badRegion = text.replacingOccurrences(of: "\"eu\"", with: "\"mars\"")
+        let region = try #require(throws: ServerConfigurationError.self) {
+            try ServerConfiguration(environment: environment,
+                                    readFile: files(["/etc/accounts.json": badRegion, "/t1": "one"]))
+        }
+        #expect(region.variable == "/etc/accounts.json: accounts[1].segmentRegion")
+
+        let repeated = text.replacingOccurrences(of: "1002", with: "1001")
+        let twice = try #require(throws: ServerConfigurationError.self) {
+            try ServerConfiguration(environment: environment,
+                                    readFile: files(["/etc/accounts.json": repeated, "/t1": "one"]))
+        }
+        #expect(twice.variable == "/etc/accounts.json: accounts[1].accountID")
+
+        let missingKey = try #require(throws: ServerConfigurationError.self) {
+            try ServerConfiguration(environment: environment,
+                                    readFile: files(["/etc/accounts.json": #"{"accounts": [{"accountID": 1}]}"#]))
+        }
+        #expect(missingKey.code == .invalidAccountsFile)
+        #expect(missingKey.message.contains("missing accounts[0].kommoBaseURL"))
+    }
+
+    @Test("the accounts file and a single-account variable together are a conflict")
+    func accountsFileConflict() throws {
+        var environment = validEnvironment
+        environment["KOMMO_SEGMENT_ACCOUNTS"] = "/etc/accounts.json"
+        let error = try #require(throws: ServerConfigurationError.self) {
+            try ServerConfiguration(environment: environment, readFile: files([:]))
+        }
+        #expect(error.code == .conflict)
+    }
+}
