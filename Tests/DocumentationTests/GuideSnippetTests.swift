@@ -14,13 +14,14 @@
 //   products it names are checked against this package's manifest instead.
 
 import Foundation
+import KommoSegmentTesting
 import Testing
 
 /// The package's root directory, found from this file's path (`Tests/DocumentationTests/…`).
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
 
-/// One ```swift block of a guide.
+/// One ```swift block of a guide, with its marker checked against the ones this suite knows.
 struct GuideBlock: CustomStringConvertible {
     /// Why the block is not compiled here.
     enum Marker: String {
@@ -29,28 +30,15 @@ struct GuideBlock: CustomStringConvertible {
         case manifest
     }
 
-    /// The guide's path from the package root.
-    let guide: String
-    /// The 1-based line of the opening fence.
-    let line: Int
+    /// The block as `GuideSnippets` read it.
+    let block: GuideSnippets.Block
     /// The marker on the line before the fence, if any.
     let marker: Marker?
-    /// The block's lines, with their common indentation removed.
-    let lines: [String]
 
-    var description: String { "\(guide):\(line)" }
-
-    /// The leading `import` statements, without comments.
-    var imports: [String] {
-        lines.prefix { $0.hasPrefix("import ") || $0.isEmpty }.filter { !$0.isEmpty }.map(Guides.importStatement)
-    }
-
-    /// The lines after the leading imports, without blank lines at either end.
-    var body: [String] {
-        var rest = Array(lines.drop { $0.hasPrefix("import ") || $0.isEmpty })
-        while rest.last?.isEmpty == true { rest.removeLast() }
-        return rest
-    }
+    var description: String { block.description }
+    var lines: [String] { block.lines }
+    var imports: [String] { block.imports }
+    var body: [String] { block.body }
 }
 
 /// Reading the guides.
@@ -84,45 +72,18 @@ enum Guides {
 
     /// The lines of a file under the package root.
     static func lines(of path: String) throws -> [String] {
-        let text = try String(contentsOf: packageRoot.appendingPathComponent(path), encoding: .utf8)
-        return text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        try GuideSnippets.lines(of: packageRoot.appendingPathComponent(path))
     }
 
-    /// Every ```swift block of `guide`.
+    /// Every ```swift block of `guide`; a marker this suite does not know is an error.
     static func blocks(of guide: String) throws -> [GuideBlock] {
-        let lines = try lines(of: guide)
-        var blocks: [GuideBlock] = []
-        var index = 0
-        while index < lines.count {
-            guard trimmed(lines[index]) == "```swift" else {
-                index += 1
-                continue
+        try GuideSnippets.blocks(in: lines(of: guide), guide: guide).map { block in
+            guard let name = block.marker else { return GuideBlock(block: block, marker: nil) }
+            guard let marker = GuideBlock.Marker(rawValue: name) else {
+                throw UnknownMarker(guide: guide, name: name, line: block.line - 1)
             }
-            let fence = index
-            var content: [String] = []
-            index += 1
-            while index < lines.count, trimmed(lines[index]) != "```" {
-                content.append(lines[index])
-                index += 1
-            }
-            index += 1
-            let found = try marker(before: fence, in: lines, of: guide)
-            blocks.append(GuideBlock(guide: guide, line: fence + 1, marker: found, lines: dedented(content)))
+            return GuideBlock(block: block, marker: marker)
         }
-        return blocks
-    }
-
-    /// The marker on the line before the fence at `fence`.
-    private static func marker(before fence: Int, in lines: [String], of guide: String) throws -> GuideBlock.Marker? {
-        guard fence > 0 else { return nil }
-        let previous = trimmed(lines[fence - 1])
-        let prefix = "<!-- snippet: ", suffix = " -->"
-        guard previous.hasPrefix(prefix), previous.hasSuffix(suffix) else { return nil }
-        let name = String(previous.dropFirst(prefix.count).dropLast(suffix.count))
-        guard let marker = GuideBlock.Marker(rawValue: name) else {
-            throw UnknownMarker(guide: guide, name: name, line: fence)
-        }
-        return marker
     }
 
     struct UnknownMarker: Error, CustomStringConvertible {
@@ -132,48 +93,9 @@ enum Guides {
         var description: String { "\(guide):\(line): unknown snippet marker \"\(name)\"" }
     }
 
-    /// An `import` line without its trailing comment.
-    static func importStatement(_ line: String) -> String {
-        trimmed(String(line.prefix { $0 != "/" }))
-    }
-
-    static func trimmed(_ line: String) -> String {
-        line.trimmingCharacters(in: .whitespaces)
-    }
-
-    /// `lines` without trailing white space and without the indentation they all share (blank lines become empty).
-    static func dedented(_ lines: [String]) -> [String] {
-        let stripped = lines.map { line -> String in
-            var line = line
-            while line.last == " " || line.last == "\t" || line.last == "\r" { line.removeLast() }
-            return line
-        }
-        let indent = stripped.filter { !$0.isEmpty }.map { $0.prefix { $0 == " " }.count }.min() ?? 0
-        return stripped.map { $0.isEmpty ? "" : String($0.dropFirst(indent)) }
-    }
-
-    /// Whether `body` appears in `source` as consecutive lines, all indented by the same run of spaces.
-    static func contains(_ source: [String], _ body: [String]) -> Bool {
-        guard !body.isEmpty else { return true }
-        guard let anchor = body.firstIndex(where: { !$0.isEmpty }) else { return true }
-        let source = source.map { line -> String in
-            var line = line
-            while line.last == " " { line.removeLast() }
-            return line
-        }
-        guard source.count >= body.count else { return false }
-        for start in 0...(source.count - body.count) {
-            let first = source[start + anchor]
-            guard first.hasSuffix(body[anchor]) else { continue }
-            let indent = String(first.dropLast(body[anchor].count))
-            guard indent.allSatisfy({ $0 == " " }) else { continue }
-            let matches = body.indices.allSatisfy { offset in
-                body[offset].isEmpty ? source[start + offset].isEmpty : source[start + offset] == indent + body[offset]
-            }
-            if matches { return true }
-        }
-        return false
-    }
+    static func importStatement(_ line: String) -> String { GuideSnippets.importStatement(line) }
+    static func dedented(_ lines: [String]) -> [String] { GuideSnippets.dedented(lines) }
+    static func contains(_ source: [String], _ body: [String]) -> Bool { GuideSnippets.contains(source, body) }
 }
 
 @Suite("Guide snippets")

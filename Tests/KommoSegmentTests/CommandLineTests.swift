@@ -20,17 +20,7 @@ struct ToolRun: Sendable {
 /// Runs the built `kommo-segment` executable, found next to the test bundle (`.build/<config>/kommo-segment`).
 enum Tool {
     /// The executable, or `nil` when the build did not produce it (`swift build --build-tests` does).
-    static let executable: URL? = {
-        var directories: [URL] = []
-        if let first = CommandLine.arguments.first {
-            directories.append(URL(fileURLWithPath: first).deletingLastPathComponent())
-        }
-        directories.append(Bundle.main.bundleURL)
-        directories.append(Bundle.main.bundleURL.deletingLastPathComponent())
-        return directories
-            .map { $0.appendingPathComponent("kommo-segment") }
-            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
-    }()
+    static let executable = BuiltProducts.executable(named: "kommo-segment")
 
     /// The executable, or an issue saying it is missing.
     static func require() throws -> URL {

@@ -1,111 +1,30 @@
 // Every ```swift block of Documentation/*.md marked `<!-- snippet: server-package -->` compiles in this target: the
 // files of Snippets/ hold them, one file per guide, and this suite checks that each block still appears there
 // verbatim. It is the root package's rule (Tests/DocumentationTests/GuideSnippetTests.swift) for the snippets the root
-// cannot compile. The root's comparison logic lives in another package's test target, which cannot be imported, so
-// `Guide` below is a small copy of it: the same fence and marker reading, the same dedenting, the same "consecutive
-// lines, indented as a whole" match.
+// cannot compile, with the same reading and matching: `GuideSnippets` of KommoSegmentTesting.
 
 import Foundation
+import KommoSegmentTesting
 import Testing
 
 /// The repository's root: this file is Server/Tests/KommoSegmentServerTests/GuideSnippetTests.swift.
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().deletingLastPathComponent()
 
-/// Reading the guides' Swift blocks.
+/// Reading the guides' Swift blocks, with the SDK's `GuideSnippets` (the root package's rule, shared).
 enum Guide {
-    /// One ```swift block: its 1-based line, the marker on the line before its fence, and its dedented lines.
-    struct Block: CustomStringConvertible {
-        let guide: String
-        let line: Int
-        let marker: String?
-        let lines: [String]
-        var description: String { "\(guide):\(line)" }
-
-        /// The leading `import` statements.
-        var imports: [String] {
-            lines.prefix { $0.hasPrefix("import ") || $0.isEmpty }.filter { !$0.isEmpty }
-                .map { $0.prefix { $0 != "/" }.trimmingCharacters(in: .whitespaces) }
-        }
-
-        /// The lines after the leading imports, without blank lines at either end.
-        var body: [String] {
-            var rest = Array(lines.drop { $0.hasPrefix("import ") || $0.isEmpty })
-            while rest.last?.isEmpty == true { rest.removeLast() }
-            return rest
-        }
-    }
-
     /// The lines of a file under the repository's root.
     static func lines(of path: String) throws -> [String] {
-        try String(contentsOf: repositoryRoot.appendingPathComponent(path), encoding: .utf8)
-            .split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        try GuideSnippets.lines(of: repositoryRoot.appendingPathComponent(path))
     }
 
     /// Every ```swift block of `guide`.
-    static func blocks(of guide: String) throws -> [Block] {
-        let lines = try lines(of: guide)
-        var blocks: [Block] = []
-        var index = 0
-        while index < lines.count {
-            guard trimmed(lines[index]) == "```swift" else {
-                index += 1
-                continue
-            }
-            let fence = index
-            var content: [String] = []
-            index += 1
-            while index < lines.count, trimmed(lines[index]) != "```" {
-                content.append(lines[index])
-                index += 1
-            }
-            index += 1
-            var marker: String?
-            if fence > 0 {
-                let previous = trimmed(lines[fence - 1])
-                if previous.hasPrefix("<!-- snippet: "), previous.hasSuffix(" -->") {
-                    marker = String(previous.dropFirst("<!-- snippet: ".count).dropLast(" -->".count))
-                }
-            }
-            blocks.append(Block(guide: guide, line: fence + 1, marker: marker, lines: dedented(content)))
-        }
-        return blocks
+    static func blocks(of guide: String) throws -> [GuideSnippets.Block] {
+        GuideSnippets.blocks(in: try lines(of: guide), guide: guide)
     }
 
-    static func trimmed(_ line: String) -> String { line.trimmingCharacters(in: .whitespaces) }
-
-    /// `lines` without trailing white space and without the indentation they all share.
-    static func dedented(_ lines: [String]) -> [String] {
-        let stripped = lines.map { line -> String in
-            var line = line
-            while line.last == " " || line.last == "\t" || line.last == "\r" { line.removeLast() }
-            return line
-        }
-        let indent = stripped.filter { !$0.isEmpty }.map { $0.prefix { $0 == " " }.count }.min() ?? 0
-        return stripped.map { $0.isEmpty ? "" : String($0.dropFirst(indent)) }
-    }
-
-    /// Whether `body` appears in `source` as consecutive lines, all indented by the same run of spaces.
-    static func contains(_ source: [String], _ body: [String]) -> Bool {
-        guard let anchor = body.firstIndex(where: { !$0.isEmpty }) else { return true }
-        let source = source.map { line -> String in
-            var line = line
-            while line.last == " " { line.removeLast() }
-            return line
-        }
-        guard source.count >= body.count else { return false }
-        for start in 0...(source.count - body.count) {
-            let first = source[start + anchor]
-            guard first.hasSuffix(body[anchor]) else { continue }
-            let indent = String(first.dropLast(body[anchor].count))
-            guard indent.allSatisfy({ $0 == " " }) else { continue }
-            let matches = body.indices.allSatisfy { offset in
-                body[offset].isEmpty ? source[start + offset].isEmpty : source[start + offset] == indent + body[offset]
-            }
-            if matches { return true }
-        }
-        return false
-    }
+    static func contains(_ source: [String], _ body: [String]) -> Bool { GuideSnippets.contains(source, body) }
+    static func dedented(_ lines: [String]) -> [String] { GuideSnippets.dedented(lines) }
 }
 
 @Suite("Guide snippets of the Server package", .timeLimit(.minutes(1)))

@@ -18,16 +18,7 @@ final class ServerProcess: @unchecked Sendable {
     private let outURL: URL
 
     /// The executable, next to the test bundle (`.build/<config>/kommo-segment-server`).
-    static let executable: URL? = {
-        var directories: [URL] = []
-        if let first = CommandLine.arguments.first {
-            directories.append(URL(fileURLWithPath: first).deletingLastPathComponent())
-        }
-        directories.append(Bundle.main.bundleURL)
-        directories.append(Bundle.main.bundleURL.deletingLastPathComponent())
-        return directories.map { $0.appendingPathComponent("kommo-segment-server") }
-            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
-    }()
+    static let executable = BuiltProducts.executable(named: "kommo-segment-server")
 
     struct Failure: Error, CustomStringConvertible { var description: String }
 
