@@ -69,7 +69,7 @@ public struct KommoAPIError: Error, Sendable, Hashable, CustomStringConvertible 
         public static let grantRevoked = Code(.grantRevoked)
         /// Refreshing the access token failed for another reason (see status and body).
         public static let tokenRefreshFailed = Code(.tokenRefreshFailed)
-        /// The rotated token pair could not be saved, so it was not used.
+        /// The token store could not load or save a pair; a rotated pair that could not be saved was not used.
         public static let tokenStoreFailed = Code(.tokenStoreFailed)
 
         /// The code's stable name, for example `unauthorized`.
@@ -216,7 +216,7 @@ public struct KommoAPIError: Error, Sendable, Hashable, CustomStringConvertible 
                 + "refreshing again will not help."
         case .tokenRefreshFailed: "refreshing the access token failed: \(detail)."
         case .tokenStoreFailed:
-            "the refreshed tokens could not be saved: \(detail). They were not used; fix the token store."
+            "the token store failed: \(detail). Fix the token store; tokens that could not be saved were not used."
         default: "\(code): \(detail)."
         }
     }

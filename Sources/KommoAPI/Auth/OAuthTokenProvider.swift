@@ -137,9 +137,11 @@ public actor OAuthTokenProvider: KommoTokenProvider, CustomStringConvertible, Cu
             let stored: KommoTokenPair?
             do {
                 stored = try await store.load()
+            } catch let error as KommoAPIError where error.code == .tokenStoreFailed {
+                throw error
             } catch {
-                throw KommoAPIError(code: .tokenStoreFailed,
-                                    detail: "loading tokens failed (\(type(of: error)))")
+                throw KommoAPIError(code: .tokenStoreFailed, detail: "loading tokens failed (\(type(of: error)))",
+                                    underlyingError: error)
             }
             if !loaded {
                 current = stored
@@ -181,8 +183,11 @@ public actor OAuthTokenProvider: KommoTokenProvider, CustomStringConvertible, Cu
     private func persist(_ pair: KommoTokenPair) async throws {
         do {
             try await store.save(pair)
+        } catch let error as KommoAPIError where error.code == .tokenStoreFailed {
+            throw error
         } catch {
-            throw KommoAPIError(code: .tokenStoreFailed, detail: "saving the rotated tokens failed (\(type(of: error)))")
+            throw KommoAPIError(code: .tokenStoreFailed, detail: "saving the rotated tokens failed (\(type(of: error)))",
+                                underlyingError: error)
         }
         current = pair
         loaded = true

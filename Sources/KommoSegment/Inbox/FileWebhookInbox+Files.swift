@@ -112,54 +112,32 @@ extension FileWebhookInbox {
         (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date
     }
 
-    /// Temporary file, `fsync`, rename, `fsync` of the directory. Returns the bytes written.
+    /// Temporary file, `fsync`, rename, `fsync` of the directory (``DurableFile/replace(_:with:temporaryPath:syncsDirectory:)``).
+    /// Returns the bytes written.
     @discardableResult
     func writeDurably(_ data: Data, to path: String, syncDirectory syncsDirectory: Bool = true)
         throws(InboxError) -> Int64 {
-        let directory = (path as NSString).deletingLastPathComponent
-        let temporary = Self.temporaryName(directory, "tmp")
-        try writeSynced(data, to: temporary)
-        guard rename(temporary, path) == 0 else {
-            let failure = errno
-            _ = unlink(temporary)
-            throw Self.storageError("a record cannot be written", failure)
+        let temporary = Self.temporaryName(DurableFile.directory(of: path), "tmp")
+        do {
+            try DurableFile.replace(path, with: data, temporaryPath: temporary, syncsDirectory: syncsDirectory)
+        } catch {
+            throw Self.storageError(error.step == .create ? "a record file cannot be created"
+                                        : "a record cannot be written", error.code)
         }
-        if syncsDirectory { syncDirectory(directory) }
         return Int64(data.count)
     }
 
     /// Creates `path` exclusively (`O_CREAT | O_EXCL`), writes `data` and `fsync`s it; the file is deleted on failure.
     func writeSynced(_ data: Data, to path: String) throws(InboxError) {
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-        guard descriptor >= 0 else { throw Self.storageError("a record file cannot be created", errno) }
-        var failure: Int32 = 0
-        data.withUnsafeBytes { buffer in
-            guard let base = buffer.baseAddress else { return }
-            var offset = 0
-            while offset < buffer.count {
-                let written = write(descriptor, base + offset, buffer.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    failure = errno
-                    return
-                }
-                offset += written
-            }
-        }
-        if failure == 0 && fsync(descriptor) != 0 { failure = errno }
-        if close(descriptor) != 0 && failure == 0 { failure = errno }
-        guard failure == 0 else {
-            _ = unlink(path)
-            throw Self.storageError("a record cannot be written", failure)
+        do {
+            try DurableFile.writeNew(data, to: path)
+        } catch {
+            throw Self.storageError(error.step == .create ? "a record file cannot be created"
+                                        : "a record cannot be written", error.code)
         }
     }
 
-    func syncDirectory(_ path: String) {
-        let descriptor = open(path, O_RDONLY)
-        guard descriptor >= 0 else { return }
-        _ = fsync(descriptor)
-        close(descriptor)
-    }
+    func syncDirectory(_ path: String) { DurableFile.syncDirectory(path) }
 
     /// A storage error for `errno` `code`; a full disk or quota (`ENOSPC`, `EDQUOT`) is ``InboxError/Code/full``.
     static func storageError(_ detail: String, _ code: Int32) -> InboxError {
