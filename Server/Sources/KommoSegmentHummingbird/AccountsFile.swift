@@ -19,7 +19,9 @@ import Foundation
 /// ```
 ///
 /// Each key is the camel-case form of the single-account variable it replaces, with the same rules:
-/// `kommoAccessToken` or `kommoAccessTokenFile`, `segmentEndpoint` or `segmentRegion`, `mappingConfig` optional.
+/// `kommoAccessToken` or `kommoAccessTokenFile` (or, for OAuth, `kommoClientID`, `kommoClientSecret` or
+/// `kommoClientSecretFile`, `kommoRedirectURI` and `kommoTokenFile`), `segmentEndpoint` or `segmentRegion`,
+/// `mappingConfig` optional.
 /// Unknown keys are refused, so a misspelt key is not silently ignored.
 enum AccountsFile {
     private struct Document: Decodable {
@@ -29,7 +31,10 @@ enum AccountsFile {
     /// The keys of an entry, by the variable each replaces.
     static let keys: [String: String] = [
         "KOMMO_ACCOUNT_ID": "accountID", "KOMMO_BASE_URL": "kommoBaseURL", "KOMMO_ACCESS_TOKEN": "kommoAccessToken",
-        "KOMMO_ACCESS_TOKEN_FILE": "kommoAccessTokenFile", "KOMMO_WEBHOOK_SECRET": "webhookSecret",
+        "KOMMO_ACCESS_TOKEN_FILE": "kommoAccessTokenFile", "KOMMO_CLIENT_ID": "kommoClientID",
+        "KOMMO_CLIENT_SECRET": "kommoClientSecret", "KOMMO_CLIENT_SECRET_FILE": "kommoClientSecretFile",
+        "KOMMO_REDIRECT_URI": "kommoRedirectURI", "KOMMO_TOKEN_FILE": "kommoTokenFile",
+        "KOMMO_WEBHOOK_SECRET": "webhookSecret",
         "SEGMENT_WRITE_KEY": "segmentWriteKey", "SEGMENT_ENDPOINT": "segmentEndpoint",
         "SEGMENT_REGION": "segmentRegion", "KOMMO_SEGMENT_CONFIG": "mappingConfig",
     ]

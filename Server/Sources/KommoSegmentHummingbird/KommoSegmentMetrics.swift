@@ -14,6 +14,7 @@ import Synchronization
 /// | `kommo_segment_kommo_requests_total` | counter | `status`: 2xx, 429, other | ``MeteredTransport`` |
 /// | `kommo_segment_segment_requests_total` | counter | `status`: 2xx, 429, other | ``MeteredTransport`` |
 /// | `kommo_segment_segment_retries_total` | counter | — | ``refresh(from:)`` |
+/// | `kommo_segment_kommo_token_refreshes_total` | counter | `outcome`: refreshed, failed | ``TokenRefreshService`` |
 /// | `kommo_segment_inbox_pending` | gauge | — | ``refresh(from:)`` |
 /// | `kommo_segment_inbox_dead_letters` | gauge | — | ``refresh(from:)`` |
 ///
@@ -61,6 +62,11 @@ public final class KommoSegmentMetrics: Sendable {
         case nil: group = "network"
         }
         increment("kommo_segment_\(service)_requests_total", ("status", group))
+    }
+
+    /// Counts one scheduled OAuth refresh by outcome (`refreshed`, `failed`).
+    public func recordTokenRefresh(outcome: String) {
+        increment("kommo_segment_kommo_token_refreshes_total", ("outcome", outcome))
     }
 
     /// Adds what the pipeline counted since the last call, and sets the inbox gauges.

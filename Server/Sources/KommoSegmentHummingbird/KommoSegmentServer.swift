@@ -26,6 +26,7 @@ public struct KommoSegmentServer: Sendable {
     /// The Prometheus registry `/metrics` emits.
     public let registry: PrometheusCollectorRegistry
     private let service: PipelineService
+    private let tokenRefresh: TokenRefreshService
     private let logger: Logger
     private let inboxDirectory: URL
     private let secrets: [WebhookSecrets]
@@ -73,20 +74,25 @@ public struct KommoSegmentServer: Sendable {
             throw ServerStartError(.inbox, "KOMMO_SEGMENT_INBOX \(configuration.inboxDirectory) cannot be used as the "
                 + "inbox (\(error)); make it a writable directory on a local disk", underlyingError: error)
         }
-        let accounts = configuration.accounts.map { settings -> KommoSegmentAccount in
+        var refreshed: [TokenRefreshService.Account] = []
+        var accounts: [KommoSegmentAccount] = []
+        for settings in configuration.accounts {
             var kommoConfiguration = HTTPKommoClient.Configuration()
             if let limit = overrides.kommoRateLimit { kommoConfiguration.rateLimit = limit }
-            let kommo = HTTPKommoClient(
-                host: settings.kommoHost, tokenProvider: settings.kommoToken, configuration: kommoConfiguration,
-                transport: MeteredTransport(overrides.kommoTransport ?? URLSessionTransport(), service: "kommo",
-                                            metrics: metrics),
-                log: sink)
+            let kommoTransport = MeteredTransport(overrides.kommoTransport ?? URLSessionTransport(), service: "kommo",
+                                                  metrics: metrics)
+            let tokens = try settings.kommoTokenProvider(transport: kommoTransport)
+            if let oauth = tokens as? OAuthTokenProvider {
+                refreshed.append(.init(accountID: settings.accountID, provider: oauth))
+            }
+            let kommo = HTTPKommoClient(host: settings.kommoHost, tokenProvider: tokens,
+                                        configuration: kommoConfiguration, transport: kommoTransport, log: sink)
             let segment = overrides.segmentClient?(settings) ?? HTTPSegmentClient(
                 configuration: SegmentClientConfiguration(writeKey: settings.segmentWriteKey,
                                                           endpoint: settings.segmentEndpoint),
                 transport: MeteredTransport(URLSessionTransport(), service: "segment", metrics: metrics))
-            return KommoSegmentAccount(accountID: settings.accountID, kommo: kommo, segment: segment,
-                                       mapping: settings.mapping, secret: settings.webhookSecrets.current)
+            accounts.append(KommoSegmentAccount(accountID: settings.accountID, kommo: kommo, segment: segment,
+                                                mapping: settings.mapping, secret: settings.webhookSecrets.current))
         }
         do {
             pipeline = try KommoSegmentPipeline(accounts: accounts, inbox: inbox, log: sink)
@@ -96,6 +102,7 @@ public struct KommoSegmentServer: Sendable {
         secrets = configuration.accounts.map(\.webhookSecrets)
         service = PipelineService(pipeline: pipeline, gracePeriod: configuration.shutdownGracePeriod,
                                   metrics: metrics, logger: logger)
+        tokenRefresh = TokenRefreshService(accounts: refreshed, metrics: metrics, logger: logger)
     }
 
     /// The router: the webhook route, `/health`, `/ready` and `/metrics`, with request logging that never prints
@@ -148,14 +155,15 @@ public struct KommoSegmentServer: Sendable {
             logger: logger)
         // Reverse order on shutdown: the pipeline drains first (the server answers 503 meanwhile), then the
         // server stops.
-        let group = ServiceGroup(configuration: .init(services: [application, service],
+        let group = ServiceGroup(configuration: .init(services: [application, service, tokenRefresh],
                                                       gracefulShutdownSignals: [.sigterm, .sigint],
                                                       logger: logger))
         try await group.run()
     }
 }
 
-/// Why the service could not start: the inbox cannot be opened, or the pipeline refuses the accounts. One line, no
+/// Why the service could not start: the inbox cannot be opened, an OAuth account has no usable token file, or the
+/// pipeline refuses the accounts. One line, no
 /// secret; the cause is kept.
 public struct ServerStartError: Error, Sendable, CustomStringConvertible {
     /// What failed.
@@ -164,6 +172,8 @@ public struct ServerStartError: Error, Sendable, CustomStringConvertible {
         case inbox
         /// Building the pipeline from the accounts.
         case pipeline
+        /// Reading an OAuth account's token file (missing, unreadable or not a token pair).
+        case tokens
     }
 
     /// What failed.

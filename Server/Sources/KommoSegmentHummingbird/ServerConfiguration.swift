@@ -37,14 +37,23 @@ public struct ServerConfiguration: Sendable {
         self.accounts = accounts
     }
 
+    /// How the server authenticates to one Kommo account.
+    public enum KommoAuthentication: Sendable {
+        /// A private integration's long-lived token (`KOMMO_ACCESS_TOKEN` or `KOMMO_ACCESS_TOKEN_FILE`).
+        case longLivedToken(LongLivedToken)
+        /// OAuth (`KOMMO_CLIENT_ID`, `KOMMO_CLIENT_SECRET` or `KOMMO_CLIENT_SECRET_FILE`, `KOMMO_REDIRECT_URI`), with
+        /// the rotating token pair in the file `tokenFile` (`KOMMO_TOKEN_FILE`), a ``FileTokenStore``.
+        case oauth(KommoOAuthCredentials, tokenFile: String)
+    }
+
     /// The settings of one Kommo account: its Kommo host and token, webhook secrets, Segment destination and mapping.
     public struct AccountSettings: Sendable {
         /// The Kommo account id (`account[id]` in its webhooks).
         public var accountID: Int64
         /// The account's Kommo host.
         public var kommoHost: KommoAccountHost
-        /// The long-lived Kommo token.
-        public var kommoToken: LongLivedToken
+        /// The long-lived token, or the OAuth client and its token file.
+        public var kommoAuthentication: KommoAuthentication
         /// The secrets accepted in the webhook URL: the current one, and during a rotation the other.
         public var webhookSecrets: WebhookSecrets
         /// The Segment write key.
@@ -55,16 +64,46 @@ public struct ServerConfiguration: Sendable {
         public var mapping: MappingConfiguration
 
         /// Creates an account's settings.
-        public init(accountID: Int64, kommoHost: KommoAccountHost, kommoToken: LongLivedToken,
+        public init(accountID: Int64, kommoHost: KommoAccountHost, kommoAuthentication: KommoAuthentication,
                     webhookSecrets: WebhookSecrets, segmentWriteKey: SegmentWriteKey,
                     segmentEndpoint: SegmentEndpoint = .us, mapping: MappingConfiguration = MappingConfiguration()) {
             self.accountID = accountID
             self.kommoHost = kommoHost
-            self.kommoToken = kommoToken
+            self.kommoAuthentication = kommoAuthentication
             self.webhookSecrets = webhookSecrets
             self.segmentWriteKey = segmentWriteKey
             self.segmentEndpoint = segmentEndpoint
             self.mapping = mapping
+        }
+
+        /// The token provider for this account's Kommo requests: the long-lived token, or an
+        /// `OAuthTokenProvider` over a ``FileTokenStore`` on the token file, whose token requests go through
+        /// `transport`.
+        ///
+        /// - Throws: ``ServerStartError`` (step `tokens`) when an OAuth account's token file does not exist yet, cannot
+        ///   be read or does not hold a token pair: a server that starts without tokens could only answer 401s.
+        public func kommoTokenProvider(transport: any HTTPTransport) throws(ServerStartError)
+        -> any KommoTokenProvider {
+            switch kommoAuthentication {
+            case .longLivedToken(let token):
+                return token
+            case .oauth(let credentials, let tokenFile):
+                let stored: KommoTokenPair?
+                do {
+                    stored = try FileTokenStore.read(path: tokenFile)
+                } catch {
+                    throw ServerStartError(.tokens, "account \(accountID): \(error.detail); fix the file or "
+                        + "authorize again (kommo-segment-server authorize CODE)", underlyingError: error)
+                }
+                guard stored != nil else {
+                    throw ServerStartError(.tokens, "account \(accountID): the token file \(tokenFile) does not exist: "
+                        + "authorize the integration first (kommo-segment-server authorize CODE, see "
+                        + "Documentation/Server.md)",
+                        underlyingError: KommoAPIError(code: .notAuthorized, detail: "no token file"))
+                }
+                return OAuthTokenProvider(host: kommoHost, credentials: credentials,
+                                          store: FileTokenStore(path: tokenFile), transport: transport)
+            }
         }
     }
 
@@ -73,8 +112,10 @@ public struct ServerConfiguration: Sendable {
 
     /// The single-account variables, which the accounts file replaces.
     static let singleAccountVariables = ["KOMMO_ACCOUNT_ID", "KOMMO_BASE_URL", "KOMMO_ACCESS_TOKEN",
-                                         "KOMMO_ACCESS_TOKEN_FILE", "KOMMO_WEBHOOK_SECRET", "SEGMENT_WRITE_KEY",
-                                         "SEGMENT_ENDPOINT", "SEGMENT_REGION", "KOMMO_SEGMENT_CONFIG"]
+                                         "KOMMO_ACCESS_TOKEN_FILE", "KOMMO_CLIENT_ID", "KOMMO_CLIENT_SECRET",
+                                         "KOMMO_CLIENT_SECRET_FILE", "KOMMO_REDIRECT_URI", "KOMMO_TOKEN_FILE",
+                                         "KOMMO_WEBHOOK_SECRET", "SEGMENT_WRITE_KEY", "SEGMENT_ENDPOINT",
+                                         "SEGMENT_REGION", "KOMMO_SEGMENT_CONFIG"]
 
     /// Reads the configuration from environment variables.
     ///
@@ -132,6 +173,9 @@ public struct ServerConfiguration: Sendable {
             kommoBaseURL: try variables.required("KOMMO_BASE_URL"),
             kommoAccessToken: variables["KOMMO_ACCESS_TOKEN"],
             kommoAccessTokenFile: variables["KOMMO_ACCESS_TOKEN_FILE"],
+            kommoClientID: variables["KOMMO_CLIENT_ID"], kommoClientSecret: variables["KOMMO_CLIENT_SECRET"],
+            kommoClientSecretFile: variables["KOMMO_CLIENT_SECRET_FILE"],
+            kommoRedirectURI: variables["KOMMO_REDIRECT_URI"], kommoTokenFile: variables["KOMMO_TOKEN_FILE"],
             webhookSecret: try variables.required("KOMMO_WEBHOOK_SECRET"),
             segmentWriteKey: try variables.required("SEGMENT_WRITE_KEY"),
             segmentEndpoint: variables["SEGMENT_ENDPOINT"], segmentRegion: variables["SEGMENT_REGION"],
@@ -170,6 +214,11 @@ struct AccountSource: Sendable, Decodable {
     var kommoBaseURL: String
     var kommoAccessToken: String?
     var kommoAccessTokenFile: String?
+    var kommoClientID: String?
+    var kommoClientSecret: String?
+    var kommoClientSecretFile: String?
+    var kommoRedirectURI: String?
+    var kommoTokenFile: String?
     var webhookSecret: String
     var segmentWriteKey: String
     var segmentEndpoint: String?
@@ -201,7 +250,7 @@ struct AccountSource: Sendable, Decodable {
             }
         }
         return ServerConfiguration.AccountSettings(
-            accountID: id, kommoHost: host, kommoToken: LongLivedToken(try token(check)),
+            accountID: id, kommoHost: host, kommoAuthentication: try authentication(check),
             webhookSecrets: WebhookSecrets(try secrets(check)), segmentWriteKey: SegmentWriteKey(segmentWriteKey),
             segmentEndpoint: try endpoint(check), mapping: mapping)
     }
@@ -225,21 +274,67 @@ struct AccountSource: Sendable, Decodable {
         }
     }
 
-    private func token(_ check: Check) throws(ServerConfigurationError) -> String {
-        switch (kommoAccessToken, kommoAccessTokenFile) {
-        case (.some, .some):
-            throw check.fail(.conflict, "KOMMO_ACCESS_TOKEN", "and \(check.naming("KOMMO_ACCESS_TOKEN_FILE")) cannot "
-                + "both be set; keep the file")
-        case (nil, nil):
+    private func authentication(_ check: Check) throws(ServerConfigurationError)
+    -> ServerConfiguration.KommoAuthentication {
+        let oauth = [("KOMMO_CLIENT_ID", kommoClientID), ("KOMMO_CLIENT_SECRET", kommoClientSecret),
+                     ("KOMMO_CLIENT_SECRET_FILE", kommoClientSecretFile), ("KOMMO_REDIRECT_URI", kommoRedirectURI),
+                     ("KOMMO_TOKEN_FILE", kommoTokenFile)].filter { $0.1 != nil }.map(\.0)
+        if oauth.isEmpty {
+            return .longLivedToken(LongLivedToken(try longLivedToken(check)))
+        }
+        if let longLived = [("KOMMO_ACCESS_TOKEN", kommoAccessToken),
+                            ("KOMMO_ACCESS_TOKEN_FILE", kommoAccessTokenFile)].first(where: { $0.1 != nil })?.0 {
+            throw check.fail(.conflict, longLived, "and \(check.naming(oauth[0])) cannot both be set: use a "
+                + "long-lived token or OAuth, not both")
+        }
+        guard let clientID = kommoClientID else {
+            throw check.fail(.missing, "KOMMO_CLIENT_ID", "is required with \(check.naming(oauth[0])): the "
+                + "integration id of the OAuth client")
+        }
+        let secret = try secretValue(check, value: kommoClientSecret, file: kommoClientSecretFile,
+                                     variable: "KOMMO_CLIENT_SECRET", what: "the integration's secret key")
+        guard let redirectURI = kommoRedirectURI else {
+            throw check.fail(.missing, "KOMMO_REDIRECT_URI", "is required with OAuth: the redirect URI exactly as "
+                + "registered for the integration")
+        }
+        guard let url = URL(string: redirectURI), let scheme = url.scheme?.lowercased(),
+              scheme == "https" || scheme == "http", url.host != nil else {
+            throw check.fail(.invalidValue, "KOMMO_REDIRECT_URI", "'\(redirectURI)' is not an http(s) URL")
+        }
+        guard let tokenFile = kommoTokenFile else {
+            throw check.fail(.missing, "KOMMO_TOKEN_FILE", "is required with OAuth: the file that keeps the rotating "
+                + "token pair (created by kommo-segment-server authorize)")
+        }
+        return .oauth(KommoOAuthCredentials(clientID: clientID, clientSecret: secret, redirectURI: redirectURI),
+                      tokenFile: tokenFile)
+    }
+
+    private func longLivedToken(_ check: Check) throws(ServerConfigurationError) -> String {
+        guard kommoAccessToken != nil || kommoAccessTokenFile != nil else {
             throw check.fail(.missing, "KOMMO_ACCESS_TOKEN_FILE", "(or \(check.naming("KOMMO_ACCESS_TOKEN"))) is "
-                + "required: the account's long-lived Kommo token")
+                + "required: the account's long-lived Kommo token; for OAuth set \(check.naming("KOMMO_CLIENT_ID")) "
+                + "and the other OAuth settings instead")
+        }
+        return try secretValue(check, value: kommoAccessToken, file: kommoAccessTokenFile,
+                               variable: "KOMMO_ACCESS_TOKEN", what: "the account's long-lived Kommo token")
+    }
+
+    /// A secret given as a value (`variable`) or in a file (`variable_FILE`), exactly one of them.
+    private func secretValue(_ check: Check, value: String?, file: String?, variable: String, what: String)
+    throws(ServerConfigurationError) -> String {
+        let fileVariable = variable + "_FILE"
+        switch (value, file) {
+        case (.some, .some):
+            throw check.fail(.conflict, variable, "and \(check.naming(fileVariable)) cannot both be set; keep the file")
+        case (nil, nil):
+            throw check.fail(.missing, fileVariable, "(or \(check.naming(variable))) is required: \(what)")
         case (.some(let value), nil):
             return value
         case (nil, .some(let path)):
-            let token = String(decoding: try check.read(path, "KOMMO_ACCESS_TOKEN_FILE"), as: UTF8.self)
+            let secret = String(decoding: try check.read(path, fileVariable), as: UTF8.self)
                 .trimmingCharacters(in: .whitespacesAndNewlines)
-            guard !token.isEmpty else { throw check.fail(.invalidValue, "KOMMO_ACCESS_TOKEN_FILE", "\(path) is empty") }
-            return token
+            guard !secret.isEmpty else { throw check.fail(.invalidValue, fileVariable, "\(path) is empty") }
+            return secret
         }
     }
 

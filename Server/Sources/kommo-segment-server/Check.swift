@@ -28,8 +28,16 @@ enum Check {
         let transport = URLSessionTransport()
         for account in configuration.accounts {
             let name = "account \(account.accountID)"
-            let client = HTTPKommoClient(host: account.kommoHost, tokenProvider: account.kommoToken,
-                                         transport: transport)
+            let token: LongLivedToken
+            switch tokenToTry(account) {
+            case .success(let found):
+                token = found
+            case .failure(let problem):
+                print("\(name): kommo \(account.kommoHost): \(problem.message)")
+                if problem.isFailure { failures += 1 }
+                continue
+            }
+            let client = HTTPKommoClient(host: account.kommoHost, tokenProvider: token, transport: transport)
             do {
                 let found = try await client.account()
                 if found.id == account.accountID {
@@ -56,5 +64,39 @@ enum Check {
         }
         print(failures == 0 ? "check: everything works" : "check: \(failures) problem(s)")
         return failures == 0 ? 0 : 1
+    }
+
+    /// Why an account's Kommo token is not tried.
+    struct Untried: Error {
+        var message: String
+        var isFailure: Bool
+    }
+
+    /// The token to try `GET /api/v4/account` with. For OAuth, the stored access token while it is valid: `check`
+    /// never refreshes, because a refresh rotates the refresh token under a server that may be running on the same
+    /// file, which would then hold a dead one.
+    static func tokenToTry(_ account: ServerConfiguration.AccountSettings) -> Result<LongLivedToken, Untried> {
+        switch account.kommoAuthentication {
+        case .longLivedToken(let token):
+            return .success(token)
+        case .oauth(_, let tokenFile):
+            let pair: KommoTokenPair?
+            do {
+                pair = try FileTokenStore.read(path: tokenFile)
+            } catch {
+                return .failure(Untried(message: "FAILED: \(error)", isFailure: true))
+            }
+            guard let pair else {
+                return .failure(Untried(message: "FAILED: the token file \(tokenFile) does not exist; run "
+                    + "kommo-segment-server authorize CODE", isFailure: true))
+            }
+            guard pair.expiresAt > Date() else {
+                return .failure(Untried(message: "not tried: the access token in \(tokenFile) expired at "
+                    + "\(ISO8601DateFormatter().string(from: pair.expiresAt)); the server refreshes it when it needs "
+                    + "it (check never refreshes, so as not to rotate the tokens under a running server)",
+                    isFailure: false))
+            }
+            return .success(LongLivedToken(pair.accessToken))
+        }
     }
 }

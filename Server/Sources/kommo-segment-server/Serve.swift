@@ -11,10 +11,13 @@ func printError(_ text: String) {
 let usage = """
     usage: kommo-segment-server            serve, configured by environment variables
            kommo-segment-server check      validate the configuration and try each account's credentials
+           kommo-segment-server authorize CODE [--account ID]
+                                           save an OAuth account's first tokens (KOMMO_TOKEN_FILE)
            kommo-segment-server --demo     serve the bundled sample data; Segment messages printed on stdout
            kommo-segment-server --version
 
-    Variables: KOMMO_ACCOUNT_ID, KOMMO_BASE_URL, KOMMO_ACCESS_TOKEN_FILE (or KOMMO_ACCESS_TOKEN),
+    Variables: KOMMO_ACCOUNT_ID, KOMMO_BASE_URL, KOMMO_ACCESS_TOKEN_FILE (or KOMMO_ACCESS_TOKEN), or for OAuth
+    KOMMO_CLIENT_ID, KOMMO_CLIENT_SECRET_FILE (or KOMMO_CLIENT_SECRET), KOMMO_REDIRECT_URI and KOMMO_TOKEN_FILE,
     KOMMO_WEBHOOK_SECRET (two, comma-separated, during a rotation), SEGMENT_WRITE_KEY, SEGMENT_ENDPOINT or
     SEGMENT_REGION, KOMMO_SEGMENT_CONFIG, or KOMMO_SEGMENT_ACCOUNTS (a JSON file of several accounts);
     KOMMO_SEGMENT_INBOX (./data/inbox), HOST (127.0.0.1), PORT (8080), LOG_LEVEL (info),

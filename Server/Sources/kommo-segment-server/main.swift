@@ -1,5 +1,5 @@
 // kommo-segment-server: the webhook service. Configuration from the environment (Documentation/Server.md); `check`
-// tries the credentials; `--demo` runs on the bundled fixtures and prints the Segment messages.
+// tries the credentials; `authorize CODE` saves an OAuth account's first tokens; `--demo` runs on the bundled fixtures and prints the Segment messages.
 import Foundation
 import KommoSegment
 import KommoSegmentHummingbird
@@ -17,6 +17,8 @@ case "--version"?:
     status = 0
 case "check"?:
     status = await Check.run(environment: environment)
+case "authorize"?:
+    status = await Authorize.run(arguments: Array(arguments.dropFirst()), environment: environment)
 case "--demo"?:
     status = await Serve.run(environment: environment, demo: true)
 case nil:

@@ -1,4 +1,5 @@
 import Foundation
+import KommoSegment
 import KommoSegmentHummingbird
 import Logging
 import Testing
@@ -116,6 +117,83 @@ struct ConfigurationTests {
             try ServerConfiguration(environment: empty, readFile: files(["/secrets/token": " \n"]))
         }
         #expect(emptyError.code == .invalidValue)
+    }
+
+    /// The OAuth variables of a configuration that works (with `validEnvironment`'s other variables).
+    static let oauthEnvironment: [String: String] = {
+        var environment = validEnvironment
+        environment["KOMMO_ACCESS_TOKEN"] = nil
+        environment["KOMMO_CLIENT_ID"] = "0b6d5c1e-client"
+        environment["KOMMO_CLIENT_SECRET_FILE"] = "/secrets/client"
+        environment["KOMMO_REDIRECT_URI"] = "https://app.example.com/kommo/oauth"
+        environment["KOMMO_TOKEN_FILE"] = "/var/lib/kommo-segment/tokens.json"
+        return environment
+    }()
+
+    @Test("OAuth: client id, secret file, redirect URI and token file make an OAuth account")
+    func oauth() throws {
+        let configuration = try ServerConfiguration(environment: Self.oauthEnvironment,
+                                                    readFile: files(["/secrets/client": "client-secret-789\n"]))
+        let account = try #require(configuration.accounts.first)
+        guard case .oauth(let credentials, let tokenFile) = account.kommoAuthentication else {
+            Issue.record("expected OAuth, got \(account.kommoAuthentication)")
+            return
+        }
+        #expect(credentials == KommoOAuthCredentials(clientID: "0b6d5c1e-client", clientSecret: "client-secret-789",
+                                                     redirectURI: "https://app.example.com/kommo/oauth"))
+        #expect(tokenFile == "/var/lib/kommo-segment/tokens.json")
+    }
+
+    @Test("OAuth refusals: mixed with a long-lived token, incomplete, a bad redirect URI, two secrets",
+          arguments: [
+              ("KOMMO_ACCESS_TOKEN", "token-value-123", "KOMMO_ACCESS_TOKEN", ServerConfigurationError.Code.conflict),
+              ("KOMMO_CLIENT_ID", nil, "KOMMO_CLIENT_ID", .missing),
+              ("KOMMO_CLIENT_SECRET_FILE", nil, "KOMMO_CLIENT_SECRET_FILE", .missing),
+              ("KOMMO_CLIENT_SECRET", "client-secret-789", "KOMMO_CLIENT_SECRET", .conflict),
+              ("KOMMO_REDIRECT_URI", nil, "KOMMO_REDIRECT_URI", .missing),
+              ("KOMMO_REDIRECT_URI", "app.example.com/oauth", "KOMMO_REDIRECT_URI", .invalidValue),
+              ("KOMMO_TOKEN_FILE", nil, "KOMMO_TOKEN_FILE", .missing),
+          ] as [(String, String?, String, ServerConfigurationError.Code)])
+    func oauthRefusals(variable: String, value: String?, named: String, code: ServerConfigurationError.Code) throws {
+        var environment = Self.oauthEnvironment
+        environment[variable] = value
+        let error = try #require(throws: ServerConfigurationError.self) {
+            try ServerConfiguration(environment: environment, readFile: files(["/secrets/client": "client-secret-789"]))
+        }
+        #expect(error.code == code)
+        #expect(error.variable == named)
+        for secret in ["client-secret-789", "token-value-123"] {
+            #expect(!error.description.contains(secret))
+        }
+    }
+
+    @Test("OAuth in the accounts file, next to a long-lived account")
+    func oauthInAccountsFile() throws {
+        let text = """
+            {"accounts": [
+              {"accountID": 1001, "kommoBaseURL": "one", "kommoAccessToken": "t1",
+               "webhookSecret": "secret-one-0123456789", "segmentWriteKey": "k1"},
+              {"accountID": 1002, "kommoBaseURL": "two", "kommoClientID": "c2", "kommoClientSecretFile": "/c2",
+               "kommoRedirectURI": "https://app.example.com/oauth", "kommoTokenFile": "/tokens/1002.json",
+               "webhookSecret": "secret-two-0123456789", "segmentWriteKey": "k2"}
+            ]}
+            """
+        let configuration = try ServerConfiguration(environment: ["KOMMO_SEGMENT_ACCOUNTS": "/a.json"],
+                                                    readFile: files(["/a.json": text, "/c2": "secret-2"]))
+        guard case .longLivedToken = configuration.accounts[0].kommoAuthentication,
+              case .oauth(let credentials, "/tokens/1002.json") = configuration.accounts[1].kommoAuthentication else {
+            Issue.record("expected a long-lived and an OAuth account")
+            return
+        }
+        #expect(credentials.clientSecret == "secret-2")
+
+        let incomplete = text.replacingOccurrences(of: #""kommoTokenFile": "/tokens/1002.json","#, with: "")
+        let error = try #require(throws: ServerConfigurationError.self) {
+            try ServerConfiguration(environment: ["KOMMO_SEGMENT_ACCOUNTS": "/a.json"],
+                                    readFile: files(["/a.json": incomplete, "/c2": "secret-2"]))
+        }
+        #expect(error.variable == "/a.json: accounts[1].kommoTokenFile")
+        #expect(error.code == .missing)
     }
 
     @Test("the accounts file: several accounts, each checked with its entry's key named")

@@ -56,4 +56,59 @@ struct LibraryTests {
                     == Double(counters.messagesDelivered))
         #expect(metric(text, #"kommo_segment_events_total{outcome="delivered"}"#) == Double(counters.eventsDelivered))
     }
+
+    @Test("TokenRefreshService: no request at start; one refresh per account per interval, saved; failures counted")
+    func scheduledRefresh() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("refresh-" + UUID().uuidString)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("tokens.json").path
+        let stored = KommoTokenPair(accessToken: "at-old", refreshToken: "rt-old", expiresAt: .distantFuture)
+        try await FileTokenStore(path: path).save(stored)
+        let grant = try Fixtures.kommo("api-oauth-token.json")
+        let transport = ScriptedTransport([.respond(status: 200, body: grant), .respond(status: 500)])
+        let credentials = KommoOAuthCredentials(clientID: "c", clientSecret: "s", redirectURI: "https://a.example/o")
+        let provider = OAuthTokenProvider(host: try KommoAccountHost(subdomain: "acme"), credentials: credentials,
+                                          store: FileTokenStore(path: path), transport: transport)
+        let registry = PrometheusCollectorRegistry()
+        let metrics = KommoSegmentMetrics(factory: PrometheusMetricsFactory(registry: registry))
+        let clock = ManualClock()
+        let service = TokenRefreshService(accounts: [.init(accountID: 7, provider: provider)], interval: .seconds(60),
+                                          clock: clock, metrics: metrics, logger: Logger(label: "test"))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await service.run() }
+            await clock.waitForSleeper(lasting: .seconds(60))
+            #expect(transport.requests.isEmpty)
+            clock.advance(by: .seconds(60))
+            await clock.waitForSleeper(lasting: .seconds(60))  // asleep again: the refresh is done
+            #expect(transport.requests.count == 1)
+            #expect(try FileTokenStore.read(path: path)?.refreshToken != "rt-old")
+            clock.advance(by: .seconds(60))
+            await clock.waitForSleeper(lasting: .seconds(60))  // the 500: logged, counted, tried next time
+            #expect(transport.requests.count == 2)
+            group.cancelAll()
+            try await group.waitForAll()
+        }
+        let text = registry.emitToString()
+        #expect(metric(text, #"kommo_segment_kommo_token_refreshes_total{outcome="refreshed"}"#) == 1)
+        #expect(metric(text, #"kommo_segment_kommo_token_refreshes_total{outcome="failed"}"#) == 1)
+    }
+
+    @Test("an OAuth account without a token file does not start: a typed error, step tokens, naming the file")
+    func missingTokenFile() throws {
+        let tokenFile = "/nonexistent/\(UUID().uuidString).json"
+        let inbox = FileManager.default.temporaryDirectory.appendingPathComponent("inbox-" + UUID().uuidString).path
+        defer { try? FileManager.default.removeItem(atPath: inbox) }
+        var environment = ConfigurationTests.oauthEnvironment
+        environment["KOMMO_TOKEN_FILE"] = tokenFile
+        environment["KOMMO_SEGMENT_INBOX"] = inbox
+        let configuration = try ServerConfiguration(environment: environment,
+                                                    readFile: files(["/secrets/client": "client-secret-789"]))
+        let error = try #require(throws: ServerStartError.self) {
+            _ = try KommoSegmentServer(configuration: configuration, logger: Logger(label: "test"))
+        }
+        #expect(error.step == .tokens)
+        #expect((error.underlyingError as? KommoAPIError)?.code == .notAuthorized)
+        #expect(error.message.contains(tokenFile))
+    }
 }

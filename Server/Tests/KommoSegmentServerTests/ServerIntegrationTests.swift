@@ -58,10 +58,18 @@ final class Stage: Sendable {
     let work: URL
     var inbox: URL { work.appendingPathComponent("inbox") }
 
-    init() throws {
-        let api = try KommoFixtureTransport(directory: Fixtures.kommoAPIDirectory(), acceptedToken: kommoToken)
+    /// - Parameters:
+    ///   - acceptedToken: the only bearer token the Kommo fake accepts.
+    ///   - tokenGrant: when set, the Kommo fake answers `POST /oauth2/access_token` with it.
+    init(acceptedToken: String = kommoToken, tokenGrant: Data? = nil) throws {
+        let api = try KommoFixtureTransport(directory: Fixtures.kommoAPIDirectory(), acceptedToken: acceptedToken)
         self.api = api
-        kommo = try LoopbackHTTPServer { api.respond(to: $0) }
+        kommo = try LoopbackHTTPServer { request in
+            if let tokenGrant, request.target.hasPrefix("/oauth2/access_token") {
+                return LoopbackHTTPServer.Response(headers: [("Content-Type", "application/json")], body: tokenGrant)
+            }
+            return api.respond(to: request)
+        }
         segment = try SegmentFake()
         work = FileManager.default.temporaryDirectory
             .appendingPathComponent("kommo-segment-server-\(UUID().uuidString)")
@@ -287,5 +295,61 @@ struct ServerIntegrationTests {
         }
         #expect(Set(printed) == expected)
         #expect(printed.count == lines.count, "stdout holds only JSON lines")
+    }
+
+    @Test("OAuth: no start before authorize; authorize saves the pair (0600); check never refreshes; it serves",
+          .timeLimit(.minutes(3)))
+    func oauth() async throws {
+        let grant = try Fixtures.kommo("api-oauth-token.json")
+        let grantObject = try #require(try JSONSerialization.jsonObject(with: grant) as? [String: Any])
+        let issued = try #require(grantObject["access_token"] as? String)
+        let stage = try Stage(acceptedToken: issued, tokenGrant: grant)
+        defer { stage.remove() }
+        let clientSecret = "integration-client-secret-4242"
+        let tokenFile = stage.work.appendingPathComponent("tokens.json").path
+        var environment = stage.environment()
+        environment["KOMMO_ACCESS_TOKEN"] = nil
+        environment["KOMMO_CLIENT_ID"] = "integration-client"
+        environment["KOMMO_CLIENT_SECRET"] = clientSecret
+        environment["KOMMO_REDIRECT_URI"] = "https://app.example.com/kommo/oauth"
+        environment["KOMMO_TOKEN_FILE"] = tokenFile
+
+        let early = try await ServerProcess.runToEnd([], environment: environment, directory: stage.work)
+        #expect(early.status == 2, "no token file: the server never listens")
+        #expect(early.stderr.split(separator: "\n").count == 1)
+        #expect(stage.kommo.requests.isEmpty)
+
+        let authorized = try await ServerProcess.runToEnd(["authorize", "code-from-the-redirect"],
+                                                          environment: environment, directory: stage.work)
+        #expect(authorized.status == 0, "\(authorized.stderr)")
+        let exchange = try #require(stage.kommo.requests.first)
+        #expect(stage.kommo.requests.count == 1)
+        #expect(exchange.target == "/oauth2/access_token")
+        let sent = try #require(try JSONSerialization.jsonObject(with: exchange.body) as? [String: String])
+        #expect(sent["grant_type"] == "authorization_code")
+        #expect(sent["code"] == "code-from-the-redirect")
+        #expect(sent["client_secret"] == clientSecret)
+        let attributes = try FileManager.default.attributesOfItem(atPath: tokenFile)
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+        let saved = try #require(try FileTokenStore.read(path: tokenFile))
+        #expect(saved.accessToken == issued)
+        for secret in [clientSecret, issued, saved.refreshToken, "code-from-the-redirect"] {
+            #expect(!authorized.stdout.contains(secret) && !authorized.stderr.contains(secret))
+        }
+
+        let checked = try await ServerProcess.runToEnd(["check"], environment: environment, directory: stage.work)
+        #expect(checked.status == 0, "\(checked.stdout)")
+        #expect(stage.api.requestCount(path: "/api/v4/account") == 1)
+        #expect(stage.kommo.requests.filter { $0.target.hasPrefix("/oauth2/") }.count == 1, "check never refreshes")
+
+        let server = try await stage.start(environment)
+        let sample = try Fixtures.webhook("webhook-lead-status-won.txt")
+        let expected = try await expectedMessageIDs([sample])
+        #expect(try await server.postWebhook(sample, secret: webhookSecret) == 200)
+        let received = try await stage.segment.waitForMessages { Set($0) == expected }
+        #expect(Set(received) == expected)
+        #expect(try await server.signal(SIGTERM) == 0)
+        #expect(stage.kommo.requests.filter { $0.target.hasPrefix("/oauth2/") }.count == 1,
+                "a valid stored token is used as it is")
     }
 }
