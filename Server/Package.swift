@@ -15,6 +15,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "KommoSegmentHummingbird", targets: ["KommoSegmentHummingbird"]),
+        .library(name: "KommoSegmentPostgres", targets: ["KommoSegmentPostgres"]),
         .executable(name: "kommo-segment-server", targets: ["kommo-segment-server"]),
     ],
     dependencies: [
@@ -25,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // The webhook route, the pipeline as a Service, the swift-log bridge, metrics, configuration from the
@@ -37,6 +39,14 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ], swiftSettings: strictSwift6),
+        // The SDK's shared seams on PostgreSQL, for several instances: deduplication store, inbox, Kommo rate limiter
+        // and OAuth token store, with the schema's migrations.
+        .target(name: "KommoSegmentPostgres", dependencies: [
+            .product(name: "KommoSegment", package: "KommoSegment"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], swiftSettings: strictSwift6),
         // The executable: configuration from the environment, `check`, `--demo`.
         .executableTarget(name: "kommo-segment-server", dependencies: [
             "KommoSegmentHummingbird",
@@ -44,6 +54,7 @@ let package = Package(
         ], swiftSettings: strictSwift6),
         .testTarget(name: "KommoSegmentServerTests", dependencies: [
             "KommoSegmentHummingbird",
+            "KommoSegmentPostgres",
             .product(name: "KommoSegmentTesting", package: "KommoSegment"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

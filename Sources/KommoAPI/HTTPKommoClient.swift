@@ -77,7 +77,7 @@ public struct HTTPKommoClient: KommoClient, CustomStringConvertible, CustomRefle
     /// The settings in force.
     public let configuration: Configuration
     /// The rate limiter in force (shared with other clients when injected).
-    public let rateLimiter: KommoRateLimiter
+    public let rateLimiter: any KommoRequestLimiter
     private let engine: RequestEngine
     private let caches: Caches
     private let counters: StatisticsCounter
@@ -94,7 +94,8 @@ public struct HTTPKommoClient: KommoClient, CustomStringConvertible, CustomRefle
     ///   - tokenProvider: ``LongLivedToken`` or ``OAuthTokenProvider``.
     ///   - configuration: timeouts, retries, rate limit, cache TTL.
     ///   - transport: the HTTP transport; default a new ``URLSessionTransport``.
-    ///   - rateLimiter: a limiter shared by every client of this account; default a new one from
+    ///   - rateLimiter: a limiter shared by every client of this account (a ``KommoRequestLimiter``; one shared
+    ///     by several processes when they call the same account); default a new ``KommoRateLimiter`` from
     ///     ``Configuration/rateLimit`` on `clock`.
     ///   - clock: the monotonic clock for waits, retries, rate limiting and cache expiry; `ContinuousClock` by
     ///     default.
@@ -102,12 +103,13 @@ public struct HTTPKommoClient: KommoClient, CustomStringConvertible, CustomRefle
     ///   - random: the source of retry jitter, in `0..<1`.
     ///   - log: where retry waits (debug) and rate limiting (notice) are logged; silent by default.
     public init(host: KommoAccountHost, tokenProvider: any KommoTokenProvider, configuration: Configuration = .init(),
-                transport: any HTTPTransport = URLSessionTransport(), rateLimiter: KommoRateLimiter? = nil,
+                transport: any HTTPTransport = URLSessionTransport(), rateLimiter: (any KommoRequestLimiter)? = nil,
                 clock: any Clock<Duration> = ContinuousClock(), wallClock: WallClock = .system,
                 random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }, log: (any LogSink)? = nil) {
         self.host = host
         self.configuration = configuration
-        let limiter = rateLimiter ?? KommoRateLimiter(limit: configuration.rateLimit, clock: clock)
+        let limiter: any KommoRequestLimiter = rateLimiter ?? KommoRateLimiter(limit: configuration.rateLimit,
+                                                                               clock: clock)
         self.rateLimiter = limiter
         let monotonic = MonotonicClock(clock)
         let counter = StatisticsCounter()

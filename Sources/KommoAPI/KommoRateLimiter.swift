@@ -1,6 +1,26 @@
 import Foundation
 import HTTPCore
 
+/// The seam that spaces the requests to one Kommo account: every request waits on ``acquire()`` first.
+///
+/// ``KommoRateLimiter`` (a token bucket in this process) is the default. Several processes that call the same
+/// account share one budget (Kommo's 7 requests per second are per account, not per instance), so they need one
+/// limiter between them: `PostgresRateLimiter` in the Server package's `KommoSegmentPostgres` is such a one.
+///
+/// Implementations must be safe to call concurrently. An error thrown by ``acquire()`` fails the Kommo call with
+/// it (the pipeline then retries the item later): a shared limiter that cannot reach its store must not let the
+/// request through.
+public protocol KommoRequestLimiter: Sendable {
+    /// Waits until a request may start, then returns; throws `CancellationError` if the task is cancelled, or the
+    /// limiter's own error.
+    func acquire() async throws
+    /// Records that Kommo answered 429 now, and holds every caller of the account back for `retryAfter` when given.
+    func noteRateLimited(retryAfter: Duration?) async
+    /// Whether Kommo answered 429 to any caller of the account within `window` (a 403 soon after a 429 is read as
+    /// an IP block).
+    func wasRateLimited(within window: Duration) async -> Bool
+}
+
 /// Spaces requests to one Kommo account so that no one-second window ever holds more than 7 of them.
 ///
 /// Kommo allows 7 requests per second (per IP, and an account-wide ceiling on top); going over returns 429 and
@@ -15,7 +35,7 @@ import HTTPCore
 /// Share one limiter between every client (and every process, as far as possible) that calls the same account
 /// from the same IP: pass it to each ``HTTPKommoClient``. After a 429 the client calls ``pause(for:)`` so that
 /// every caller of the account waits, not only the one that was refused.
-public actor KommoRateLimiter {
+public actor KommoRateLimiter: KommoRequestLimiter {
     /// A rate and a burst size.
     public struct Limit: Sendable, Hashable {
         /// The sustained rate. Values below 0.01 are clamped to 0.01.

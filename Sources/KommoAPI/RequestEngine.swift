@@ -10,7 +10,7 @@ struct RequestEngine: Sendable {
     let tokenProvider: any KommoTokenProvider
     let configuration: HTTPKommoClient.Configuration
     let transport: any HTTPTransport
-    let limiter: KommoRateLimiter
+    let limiter: any KommoRequestLimiter
     let clock: MonotonicClock
     let wallClock: WallClock
     let random: @Sendable () -> Double

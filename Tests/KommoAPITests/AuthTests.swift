@@ -54,6 +54,23 @@ private struct CountingTokenProvider: KommoTokenProvider {
     }
 }
 
+/// A store shared with another process that has already refreshed: its exclusive refresh hands back that pair.
+private actor RefreshedElsewhereStore: KommoTokenStore {
+    let stored: KommoTokenPair
+    let elsewhere: KommoTokenPair
+    init(stored: KommoTokenPair, elsewhere: KommoTokenPair) {
+        self.stored = stored
+        self.elsewhere = elsewhere
+    }
+    func load() async throws -> KommoTokenPair? { stored }
+    func save(_ pair: KommoTokenPair) async throws {}
+    func refreshExclusively(replacing stale: KommoTokenPair,
+                            refresh: @Sendable (KommoTokenPair) async throws -> KommoTokenPair) async throws
+        -> KommoTokenPair {
+        stale.accessToken == elsewhere.accessToken ? try await refresh(stale) : elsewhere
+    }
+}
+
 @Suite("Kommo authentication", .timeLimit(.minutes(1)))
 struct AuthTests {
     @Test("20 concurrent calls with an expired token make exactly one refresh request")
@@ -286,5 +303,20 @@ struct AuthTests {
                 #expect(!text.contains(secret), "secret leaked in: \(text.prefix(80))")
             }
         }
+    }
+
+    @Test("a shared store that another process refreshed hands back its pair: no token request is made")
+    func refreshedElsewhere() async throws {
+        let time = ImmediateClock()
+        let elsewhere = KommoTokenPair(accessToken: "at-from-elsewhere", refreshToken: "rt-from-elsewhere",
+                                       expiresAt: time.date.addingTimeInterval(86_400))
+        let store = RefreshedElsewhereStore(
+            stored: KommoTokenPair(accessToken: K.accessToken, refreshToken: K.refreshToken, expiresAt: time.date),
+            elsewhere: elsewhere)
+        let transport = splitTransport { _ in K.noContent }
+        let provider = try K.oauth(transport, store: store, wallClock: time.wallClock)
+        #expect(try await provider.accessToken() == "at-from-elsewhere")
+        #expect(transport.requests.isEmpty)
+        #expect(await provider.refreshCount == 0)
     }
 }

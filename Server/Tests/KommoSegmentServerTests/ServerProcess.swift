@@ -162,35 +162,11 @@ final class SegmentFake: Sendable {
 /// Sends a raw HTTP/1.1 request (`head` then `body` in pieces) over TCP and returns the status of the answer; the
 /// server may answer, and close, before the body is all sent.
 func rawHTTPStatus(port: Int, head: String, body: [UInt8], chunkSize: Int = 65_536) throws -> Int? {
-    #if canImport(Glibc)
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    #else
-    let fd = socket(AF_INET, SOCK_STREAM, 0)
-    #endif
-    guard fd >= 0 else { return nil }
+    guard let fd = connectLoopback(port: port) else { return nil }
     defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-        }
-    }
-    guard connected == 0 else { return nil }
-    func sendAll(_ bytes: [UInt8]) -> Bool {
-        var offset = 0
-        while offset < bytes.count {
-            let sent = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if sent <= 0 { return false }
-            offset += sent
-        }
-        return true
-    }
-    _ = sendAll(Array(head.utf8))
+    _ = sendAll(fd, Array(head.utf8))
     var offset = 0
-    while offset < body.count, sendAll(Array(body[offset..<min(offset + chunkSize, body.count)])) {
+    while offset < body.count, sendAll(fd, Array(body[offset..<min(offset + chunkSize, body.count)])) {
         offset += chunkSize
     }
     shutdown(fd, Int32(SHUT_WR))
@@ -201,7 +177,99 @@ func rawHTTPStatus(port: Int, head: String, body: [UInt8], chunkSize: Int = 65_5
         if n <= 0 { break }
         received += buffer[0..<n]
     }
-    let line = String(decoding: received, as: UTF8.self).split(separator: "\r\n").first ?? ""
+    return statusCode(in: received)
+}
+
+/// The status code of an HTTP/1.1 response's first line.
+private func statusCode(in response: [UInt8]) -> Int? {
+    let line = String(decoding: response, as: UTF8.self).split(separator: "\r\n").first ?? ""
     let parts = line.split(separator: " ")
     return parts.count >= 2 ? Int(parts[1]) : nil
+}
+
+/// A TCP connection to 127.0.0.1:`port`, with Nagle's algorithm off; `nil` when it cannot connect.
+func connectLoopback(port: Int) -> Int32? {
+    #if canImport(Glibc)
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    #else
+    let fd = socket(AF_INET, SOCK_STREAM, 0)
+    #endif
+    guard fd >= 0 else { return nil }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
+    }
+    guard connected == 0 else {
+        close(fd)
+        return nil
+    }
+    var one: Int32 = 1
+    _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+    return fd
+}
+
+/// Writes all of `bytes` to `fd`; `false` when the peer is gone.
+func sendAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+    var offset = 0
+    while offset < bytes.count {
+        let sent = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        if sent <= 0 { return false }
+        offset += sent
+    }
+    return true
+}
+
+/// A blocking, kept-alive HTTP/1.1 connection to the server on loopback: the load test's client, so that what it
+/// measures is the server and the kernel rather than an HTTP client library's scheduling.
+final class KeepAliveConnection {
+    private let port: Int
+    private var fd: Int32?
+
+    init(port: Int) { self.port = port }
+
+    deinit { if let fd { close(fd) } }
+
+    /// POSTs `body` to `target` and reads the whole answer; the status, or `nil` when no answer came (the
+    /// connection is then opened again for the next request).
+    func post(_ target: String, body: [UInt8], contentType: String) -> Int? {
+        if fd == nil { fd = connectLoopback(port: port) }
+        guard let fd else { return nil }
+        let head = "POST \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: \(contentType)\r\n"
+            + "Content-Length: \(body.count)\r\n\r\n"
+        guard sendAll(fd, Array(head.utf8) + body), let status = readResponse(fd) else {
+            close(fd)
+            self.fd = nil
+            return nil
+        }
+        return status
+    }
+
+    /// Reads one response whose body has a `Content-Length` (the server's answers do).
+    private func readResponse(_ fd: Int32) -> Int? {
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4_096)
+        let separator: [UInt8] = [13, 10, 13, 10]
+        var headEnd: Int?
+        var expected = Int.max
+        while received.count < expected {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n <= 0 { return nil }
+            received += buffer[0..<n]
+            if headEnd == nil, let end = received.indices.dropLast(3).first(where: {
+                received[$0..<$0 + 4].elementsEqual(separator)
+            }) {
+                headEnd = end + 4
+                let head = String(decoding: received[..<end], as: UTF8.self).lowercased()
+                let length = head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+                    .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
+                expected = end + 4 + length
+            }
+        }
+        return statusCode(in: received)
+    }
 }

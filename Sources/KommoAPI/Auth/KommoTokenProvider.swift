@@ -113,6 +113,37 @@ public protocol KommoTokenStore: Sendable {
     func load() async throws -> KommoTokenPair?
     /// Replaces the stored pair.
     func save(_ pair: KommoTokenPair) async throws
+    /// Refreshes `stale`, exclusively among every process that shares the store, and stores the result.
+    ///
+    /// `refresh` makes the token request with the pair it is given. A store shared by several processes holds a
+    /// lock across them while it runs, reads the pair stored now and, if another process has already replaced
+    /// `stale` (its access token differs), returns that pair without calling `refresh`: a refresh token is good for
+    /// one refresh only. The default implementation, for a store used by one process, calls `refresh(stale)` and
+    /// ``save(_:)``s the result.
+    ///
+    /// - Throws: what `refresh` throws, unchanged; ``KommoAPIError/Code/tokenStoreFailed`` when the store fails (a
+    ///   pair that could not be stored must not be used).
+    func refreshExclusively(replacing stale: KommoTokenPair,
+                            refresh: @Sendable (KommoTokenPair) async throws -> KommoTokenPair) async throws
+        -> KommoTokenPair
+}
+
+extension KommoTokenStore {
+    /// Calls `refresh(stale)` and saves its result (one process: the provider already makes one refresh at a time).
+    public func refreshExclusively(replacing stale: KommoTokenPair,
+                                   refresh: @Sendable (KommoTokenPair) async throws -> KommoTokenPair) async throws
+        -> KommoTokenPair {
+        let pair = try await refresh(stale)
+        do {
+            try await save(pair)
+        } catch let error as KommoAPIError where error.code == .tokenStoreFailed {
+            throw error
+        } catch {
+            throw KommoAPIError(code: .tokenStoreFailed, detail: "saving the rotated tokens failed (\(type(of: error)))",
+                                underlyingError: error)
+        }
+        return pair
+    }
 }
 
 /// A token store in memory, for tests and short-lived tools (tokens are lost when the process ends).

@@ -157,26 +157,38 @@ public actor OAuthTokenProvider: KommoTokenProvider, CustomStringConvertible, Cu
     private func refreshOnce(from pair: KommoTokenPair) async throws -> KommoTokenPair {
         if let inFlight { return try await inFlight.value }
         if let current, current.accessToken != pair.accessToken { return current }
-        let refreshToken = pair.refreshToken
-        let task = Task { try await self.performRefresh(refreshToken: refreshToken) }
+        let task = Task { try await self.performRefresh(from: pair) }
         inFlight = task
         defer { inFlight = nil }
         return try await task.value
     }
 
-    private func performRefresh(refreshToken: String) async throws -> KommoTokenPair {
+    /// One refresh through the store's ``KommoTokenStore/refreshExclusively(replacing:refresh:)``: a store shared by
+    /// several processes may hand back the pair another process refreshed meanwhile, with no request made here.
+    private func performRefresh(from stale: KommoTokenPair) async throws -> KommoTokenPair {
+        let requested = Locked(false)
         let pair: KommoTokenPair
         do {
-            pair = try await requestTokens(grant: [
-                "grant_type": "refresh_token", "refresh_token": .string(refreshToken),
-            ], secrets: [refreshToken, current?.accessToken ?? ""])
+            pair = try await store.refreshExclusively(replacing: stale) { latest in
+                requested.withLock { $0 = true }
+                return try await self.requestTokens(grant: [
+                    "grant_type": "refresh_token", "refresh_token": .string(latest.refreshToken),
+                ], secrets: [latest.refreshToken, latest.accessToken])
+            }
         } catch let error as KommoAPIError where error.code == .grantRevoked {
             deadGrant = error
             throw error
+        } catch let error as KommoAPIError {
+            throw error
+        } catch {
+            throw KommoAPIError(code: .tokenStoreFailed, detail: "the token store failed (\(type(of: error)))",
+                                underlyingError: error)
         }
-        try await persist(pair)
+        current = pair
+        loaded = true
+        deadGrant = nil
         freshlyIssued = pair.accessToken
-        refreshes += 1
+        if requested.withLock({ $0 }) { refreshes += 1 }
         return pair
     }
 

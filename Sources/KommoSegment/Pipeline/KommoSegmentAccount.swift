@@ -71,7 +71,7 @@ public struct KommoSegmentAccount: Sendable {
         segment: SegmentClientConfiguration, mapping: MappingConfiguration = MappingConfiguration(),
         secret: WebhookSecret? = nil, writesNotes: Bool = false,
         kommoConfiguration: HTTPKommoClient.Configuration = .init(),
-        queueConfiguration: SegmentQueue.Configuration = .init(), rateLimiter: KommoRateLimiter? = nil,
+        queueConfiguration: SegmentQueue.Configuration = .init(), rateLimiter: (any KommoRequestLimiter)? = nil,
         transport: any HTTPTransport = URLSessionTransport(), clock: any Clock<Duration> = ContinuousClock(),
         wallClock: WallClock = .system, log: (any LogSink)? = nil
     ) -> KommoSegmentAccount {
