@@ -1,0 +1,94 @@
+import Foundation
+import KommoSegment
+import Logging
+import PostgresNIO
+
+/// Kommo's budget for one account, shared by every instance through one row of `kommo_segment_rate_limits`.
+///
+/// Kommo allows 7 requests per second for an account, not for an instance: three instances limited to 6.5 each
+/// earn 429s, then an IP block. This limiter keeps the account's schedule in the database (GCRA: the row holds the
+/// next free start time, `tat`). ``acquire()`` is one statement that reserves the next start and moves `tat` on by
+/// one interval, atomically under the row's lock, on the database's clock (one clock for every instance):
+///
+/// ```sql
+/// INSERT INTO kommo_segment_rate_limits AS r (account, tat) VALUES ($1, clock_timestamp() + interval)
+/// ON CONFLICT (account) DO UPDATE SET tat = greatest(r.tat, clock_timestamp()) + interval
+/// RETURNING r.tat - interval - tolerance - clock_timestamp()   -- how long to wait
+/// ```
+///
+/// then waits that long on the instance's monotonic clock. With the default 6.5 requests per second and a burst of
+/// 1, starts across all instances are at least 154 ms apart. A 429 seen by any instance moves `tat` past its
+/// `Retry-After` for all of them, and is remembered for ``wasRateLimited(within:)``.
+///
+/// When the database cannot be reached, ``acquire()`` throws a ``PostgresStoreError`` rather than let the request
+/// through: the Kommo call fails, and its item is retried later.
+public struct PostgresRateLimiter: KommoRequestLimiter {
+    /// The database.
+    public let database: KommoSegmentDatabase
+    /// The account's key in the table (the account host, such as `acme.kommo.com`).
+    public let account: String
+    /// The rate and burst, the same for every instance.
+    public let limit: KommoRateLimiter.Limit
+    private let clock: any Clock<Duration>
+
+    /// A limiter for `account`.
+    ///
+    /// - Parameters:
+    ///   - database: the shared database.
+    ///   - account: the key of the account's row: give every instance the same one (the account's host).
+    ///   - limit: 6.5 requests per second, burst 1, by default.
+    ///   - clock: where the instance waits for its start.
+    public init(database: KommoSegmentDatabase, account: String, limit: KommoRateLimiter.Limit = .default,
+                clock: any Clock<Duration> = ContinuousClock()) {
+        self.database = database
+        self.account = account
+        self.limit = limit
+        self.clock = clock
+    }
+
+    private var interval: Double { 1 / (limit.requestsPerSecond.isFinite ? max(limit.requestsPerSecond, 0.01) : 6.5) }
+    private var tolerance: Double { Double(max(limit.burst, 1) - 1) * interval }
+
+    /// Reserves the account's next start and waits for it.
+    public func acquire() async throws {
+        let rows = try await database.rows("""
+            INSERT INTO kommo_segment_rate_limits AS r (account, tat)
+            VALUES (\(account), clock_timestamp() + make_interval(secs => \(interval)))
+            ON CONFLICT (account) DO UPDATE
+                SET tat = greatest(r.tat, clock_timestamp()) + make_interval(secs => \(interval))
+            RETURNING extract(epoch FROM r.tat - make_interval(secs => \(interval + tolerance))
+                - clock_timestamp())::float8
+            """, as: Double.self, operation: "reserving a Kommo request")
+        let wait = rows.first ?? 0
+        if wait > 0 {
+            try await clock.sleep(for: .milliseconds(Int64((wait * 1_000).rounded(.up))))
+        }
+    }
+
+    /// Holds every instance back for `retryAfter` (when given) and remembers the 429. A database failure here is
+    /// logged: the 429 is then only paused for by this instance's retry.
+    public func noteRateLimited(retryAfter: Duration?) async {
+        let pause = (retryAfter?.secondsValue ?? 0) + tolerance
+        do {
+            try await database.execute("""
+                INSERT INTO kommo_segment_rate_limits AS r (account, tat, rate_limited_at)
+                VALUES (\(account), clock_timestamp() + make_interval(secs => \(pause)), clock_timestamp())
+                ON CONFLICT (account) DO UPDATE
+                    SET tat = greatest(r.tat, clock_timestamp() + make_interval(secs => \(pause))),
+                        rate_limited_at = clock_timestamp()
+                """, operation: "sharing a Kommo 429")
+        } catch {
+            database.logger.error("the Kommo 429 could not be shared with the other instances",
+                                  metadata: ["account": "\(account)", "error": "\(error)"])
+        }
+    }
+
+    /// Whether any instance saw a 429 for the account within `window`.
+    public func wasRateLimited(within window: Duration) async -> Bool {
+        let rows = try? await database.rows("""
+            SELECT coalesce(rate_limited_at > clock_timestamp() - make_interval(secs => \(window.secondsValue)), false)
+            FROM kommo_segment_rate_limits WHERE account = \(account)
+            """, as: Bool.self, operation: "reading the last Kommo 429")
+        return rows?.first ?? false
+    }
+}
