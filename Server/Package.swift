@@ -33,6 +33,7 @@ let package = Package(
         // The webhook route, the pipeline as a Service, the swift-log bridge, metrics, configuration from the
         // environment and the application a team can run as it is.
         .target(name: "KommoSegmentHummingbird", dependencies: [
+            "KommoSegmentPostgres",
             .product(name: "KommoSegment", package: "KommoSegment"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),

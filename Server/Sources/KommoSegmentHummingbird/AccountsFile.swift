@@ -39,10 +39,11 @@ enum AccountsFile {
         "SEGMENT_REGION": "segmentRegion", "KOMMO_SEGMENT_CONFIG": "mappingConfig",
     ]
 
-    static func read(path: String, readFile: @escaping @Sendable (String) throws -> Data)
+    static func read(path: String, usesDatabase: Bool, readFile: @escaping @Sendable (String) throws -> Data)
     throws(ServerConfigurationError) -> [ServerConfiguration.AccountSettings] {
         let variable = ServerConfiguration.accountsFileVariable
-        let data = try AccountSource.Check(naming: { $0 }, readFile: readFile).read(path, variable)
+        let data = try AccountSource.Check(naming: { $0 }, usesDatabase: usesDatabase, readFile: readFile)
+            .read(path, variable)
         try refuseUnknownKeys(data, path: path)
         let document: Document
         do {
@@ -58,7 +59,7 @@ enum AccountsFile {
         var settings: [ServerConfiguration.AccountSettings] = []
         for (index, source) in document.accounts.enumerated() {
             let account = try source.settings(naming: { "\(path): accounts[\(index)].\(keys[$0] ?? $0)" },
-                                              readFile: readFile)
+                                              usesDatabase: usesDatabase, readFile: readFile)
             guard !settings.contains(where: { $0.accountID == account.accountID }) else {
                 throw ServerConfigurationError(.invalidAccountsFile, variable: "\(path): accounts[\(index)].accountID",
                                                "repeats account \(account.accountID); list each account once")

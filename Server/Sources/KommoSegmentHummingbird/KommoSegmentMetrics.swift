@@ -17,6 +17,7 @@ import Synchronization
 /// | `kommo_segment_kommo_token_refreshes_total` | counter | `outcome`: refreshed, failed | ``TokenRefreshService`` |
 /// | `kommo_segment_inbox_pending` | gauge | — | ``refresh(from:)`` |
 /// | `kommo_segment_inbox_dead_letters` | gauge | — | ``refresh(from:)`` |
+/// | `kommo_segment_inbox_oldest_pending_age_seconds` | gauge | — (0 when none is pending) | ``refresh(from:)`` |
 ///
 /// The pipeline keeps its own counters (``KommoSegmentPipeline/statistics``); ``refresh(from:)`` adds what changed
 /// since the last call, so call it periodically (``PipelineService`` does) and before a scrape.
@@ -29,6 +30,7 @@ public final class KommoSegmentMetrics: Sendable {
     private let segmentRetries: Counter
     private let inboxPending: Gauge
     private let inboxDeadLetters: Gauge
+    private let inboxOldestAge: Gauge
     private let state = Mutex<State>(State())
 
     private struct State {
@@ -43,6 +45,8 @@ public final class KommoSegmentMetrics: Sendable {
         segmentRetries = Counter(label: "kommo_segment_segment_retries_total", dimensions: [], factory: factory)
         inboxPending = Gauge(label: "kommo_segment_inbox_pending", dimensions: [], factory: factory)
         inboxDeadLetters = Gauge(label: "kommo_segment_inbox_dead_letters", dimensions: [], factory: factory)
+        inboxOldestAge = Gauge(label: "kommo_segment_inbox_oldest_pending_age_seconds", dimensions: [],
+                               factory: factory)
     }
 
     /// Counts one answered webhook by outcome (`accepted`, `badSecret`, `tooLarge`, …) and records how long the
@@ -93,6 +97,7 @@ public final class KommoSegmentMetrics: Sendable {
         if let inbox {
             inboxPending.record(inbox.pending)
             inboxDeadLetters.record(inbox.deadLetters)
+            inboxOldestAge.record(max(0, inbox.oldestPendingReceivedAt.map { Date().timeIntervalSince($0) } ?? 0))
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import KommoSegment
+import KommoSegmentPostgres
 import Logging
 import Metrics
 import Prometheus
@@ -29,6 +30,11 @@ public struct KommoSegmentServer: Sendable {
     private let tokenRefresh: TokenRefreshService
     private let logger: Logger
     private let inboxDirectory: URL
+    /// The shared database (`DATABASE_URL`), when the stores are there.
+    public let database: KommoSegmentDatabase?
+    private let maintenance: PostgresMaintenanceService?
+    /// The OAuth accounts whose tokens are in the database, checked once it is reachable.
+    private let databaseTokenStores: [(accountID: Int64, store: any KommoTokenStore)]
     private let secrets: [WebhookSecrets]
 
     /// Replacements for the network, for the demo mode and for tests.
@@ -67,26 +73,53 @@ public struct KommoSegmentServer: Sendable {
         self.metrics = metrics
         let sink = SwiftLogSink(logger: logger)
         inboxDirectory = URL(fileURLWithPath: configuration.inboxDirectory)
-        let inbox: FileWebhookInbox
-        do {
-            inbox = try FileWebhookInbox(directory: inboxDirectory, log: sink)
-        } catch {
-            throw ServerStartError(.inbox, "KOMMO_SEGMENT_INBOX \(configuration.inboxDirectory) cannot be used as the "
-                + "inbox (\(error)); make it a writable directory on a local disk", underlyingError: error)
+        let inbox: any WebhookInbox
+        let deduplication: any DeduplicationStore
+        let database = configuration.database.map { KommoSegmentDatabase(url: $0, logger: logger) }
+        self.database = database
+        if let database {
+            inbox = PostgresInbox(database: database)
+            let store = PostgresDeduplicationStore(database: database)
+            deduplication = store
+            maintenance = PostgresMaintenanceService(store: store, logger: logger)
+            logger.info("the inbox, deduplication, Kommo rate limit and OAuth tokens are kept in PostgreSQL",
+                        metadata: ["database": "\(database.url)"])
+            for ignored in configuration.ignoredSettings {
+                logger.notice("setting ignored: DATABASE_URL is set", metadata: ["setting": "\(ignored)"])
+            }
+        } else {
+            do {
+                inbox = try FileWebhookInbox(directory: inboxDirectory, log: sink)
+            } catch {
+                throw ServerStartError(.inbox, "KOMMO_SEGMENT_INBOX \(configuration.inboxDirectory) cannot be used as "
+                    + "the inbox (\(error)); make it a writable directory on a local disk", underlyingError: error)
+            }
+            deduplication = InMemoryDeduplicationStore()
+            maintenance = nil
         }
         var refreshed: [TokenRefreshService.Account] = []
+        var databaseStores: [(accountID: Int64, store: any KommoTokenStore)] = []
         var accounts: [KommoSegmentAccount] = []
         for settings in configuration.accounts {
             var kommoConfiguration = HTTPKommoClient.Configuration()
             if let limit = overrides.kommoRateLimit { kommoConfiguration.rateLimit = limit }
             let kommoTransport = MeteredTransport(overrides.kommoTransport ?? URLSessionTransport(), service: "kommo",
                                                   metrics: metrics)
-            let tokens = try settings.kommoTokenProvider(transport: kommoTransport)
+            let tokens = try settings.kommoTokenProvider(transport: kommoTransport, database: database)
+            if let database, case .oauth(_, nil) = settings.kommoAuthentication,
+               let store = settings.tokenStore(database: database) {
+                databaseStores.append((settings.accountID, store))
+            }
+            let limiter: (any KommoRequestLimiter)? = database.map {
+                PostgresRateLimiter(database: $0, account: settings.kommoHost.baseURL.host ?? "\(settings.accountID)",
+                                    limit: kommoConfiguration.rateLimit)
+            }
             if let oauth = tokens as? OAuthTokenProvider {
                 refreshed.append(.init(accountID: settings.accountID, provider: oauth))
             }
             let kommo = HTTPKommoClient(host: settings.kommoHost, tokenProvider: tokens,
-                                        configuration: kommoConfiguration, transport: kommoTransport, log: sink)
+                                        configuration: kommoConfiguration, transport: kommoTransport,
+                                        rateLimiter: limiter, log: sink)
             let segment = overrides.segmentClient?(settings) ?? HTTPSegmentClient(
                 configuration: SegmentClientConfiguration(writeKey: settings.segmentWriteKey,
                                                           endpoint: settings.segmentEndpoint),
@@ -95,7 +128,12 @@ public struct KommoSegmentServer: Sendable {
                                                 mapping: settings.mapping, secret: settings.webhookSecrets.current))
         }
         do {
-            pipeline = try KommoSegmentPipeline(accounts: accounts, inbox: inbox, log: sink)
+            var pipelineConfiguration = KommoSegmentPipeline.Configuration()
+            pipelineConfiguration.claimDuration = configuration.leaseDuration
+            pipelineConfiguration.inboxLeaseDuration = configuration.leaseDuration
+            pipelineConfiguration.inboxScanInterval = configuration.leaseDuration / 2
+            pipeline = try KommoSegmentPipeline(accounts: accounts, configuration: pipelineConfiguration,
+                                                deduplication: deduplication, inbox: inbox, log: sink)
         } catch {
             throw ServerStartError(.pipeline, "the accounts cannot be served: \(error)", underlyingError: error)
         }
@@ -103,6 +141,7 @@ public struct KommoSegmentServer: Sendable {
         service = PipelineService(pipeline: pipeline, gracePeriod: configuration.shutdownGracePeriod,
                                   metrics: metrics, logger: logger)
         tokenRefresh = TokenRefreshService(accounts: refreshed, metrics: metrics, logger: logger)
+        databaseTokenStores = databaseStores
     }
 
     /// The router: the webhook route, `/health`, `/ready` and `/metrics`, with request logging that never prints
@@ -135,6 +174,10 @@ public struct KommoSegmentServer: Sendable {
         case .stopped: return (false, "stopped")
         case .running: break
         }
+        if let database {
+            guard await database.isReachable() else { return (false, "database not reachable") }
+            return (true, "ready")
+        }
         let pending = inboxDirectory.appendingPathComponent("pending").path
         guard FileManager.default.isWritableFile(atPath: pending), await pipeline.inboxStatus != nil else {
             return (false, "inbox not writable")
@@ -147,6 +190,34 @@ public struct KommoSegmentServer: Sendable {
     /// - Parameter onListening: called with the port once the server listens (useful with port 0).
     /// - Throws: the server's error when it cannot listen, or the pipeline's.
     public func run(onListening: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
+        guard let database else { return try await runServices(onListening: onListening) }
+        // The pool runs around the whole service group: it stops last, after the pipeline has drained.
+        try await database.withRunningPool {
+            do {
+                try await database.migrate()
+            } catch {
+                throw ServerStartError(.database, "the database \(database.url) cannot be used (\(error)); check "
+                    + "DATABASE_URL and that the server is up", underlyingError: error)
+            }
+            for (accountID, store) in databaseTokenStores {
+                let stored: KommoTokenPair?
+                do {
+                    stored = try await store.load()
+                } catch {
+                    throw ServerStartError(.tokens, "account \(accountID): the tokens cannot be read from the "
+                        + "database (\(error))", underlyingError: error)
+                }
+                guard stored != nil else {
+                    throw ServerStartError(.tokens, "account \(accountID): no OAuth tokens in the database: authorize "
+                        + "the integration first (kommo-segment-server authorize CODE, see Documentation/Server.md)",
+                        underlyingError: KommoAPIError(code: .notAuthorized, detail: "no tokens stored"))
+                }
+            }
+            try await runServices(onListening: onListening)
+        }
+    }
+
+    private func runServices(onListening: @escaping @Sendable (Int) -> Void) async throws {
         let application = Application(
             router: router(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port),
@@ -155,7 +226,9 @@ public struct KommoSegmentServer: Sendable {
             logger: logger)
         // Reverse order on shutdown: the pipeline drains first (the server answers 503 meanwhile), then the
         // server stops.
-        let group = ServiceGroup(configuration: .init(services: [application, service, tokenRefresh],
+        var services: [any Service] = [application, service, tokenRefresh]
+        if let maintenance { services.append(maintenance) }
+        let group = ServiceGroup(configuration: .init(services: services,
                                                       gracefulShutdownSignals: [.sigterm, .sigint],
                                                       logger: logger))
         try await group.run()
@@ -172,8 +245,11 @@ public struct ServerStartError: Error, Sendable, CustomStringConvertible {
         case inbox
         /// Building the pipeline from the accounts.
         case pipeline
-        /// Reading an OAuth account's token file (missing, unreadable or not a token pair).
+        /// Reading an OAuth account's token file (missing, unreadable or not a token pair), or its tokens in the
+        /// database.
         case tokens
+        /// Reaching or migrating the database (`DATABASE_URL`).
+        case database
     }
 
     /// What failed.

@@ -1,5 +1,6 @@
 import Foundation
 import KommoSegment
+import KommoSegmentPostgres
 import Logging
 
 /// Everything `kommo-segment-server` needs, read from environment variables (and the files they name) before it
@@ -15,8 +16,19 @@ public struct ServerConfiguration: Sendable {
     public var host: String
     /// The port to listen on (`PORT`); default 8080; 0 picks a free port.
     public var port: Int
-    /// The inbox directory (`KOMMO_SEGMENT_INBOX`); default `./data/inbox`.
+    /// The inbox directory (`KOMMO_SEGMENT_INBOX`); default `./data/inbox`. Ignored when ``database`` is set.
     public var inboxDirectory: String
+    /// The PostgreSQL database that several instances share (`DATABASE_URL`): the inbox, the deduplication store, the
+    /// Kommo rate limiter and OAuth tokens are then kept there. `nil`: the file inbox, an in-memory deduplication
+    /// store and a limiter in this process.
+    public var database: PostgresURL?
+    /// How long a claim on a change and a lease on an inbox record last unless renewed
+    /// (`KOMMO_SEGMENT_LEASE_SECONDS`); default 60 seconds. Work in progress renews them; a killed instance's work is
+    /// taken over by another once they lapse, within about one and a half times this (the inbox is scanned every
+    /// half of it).
+    public var leaseDuration: Duration = .seconds(60)
+    /// Settings given but not used, to be logged once at start (`KOMMO_SEGMENT_INBOX` with `DATABASE_URL`).
+    public var ignoredSettings: [String] = []
     /// The swift-log level (`LOG_LEVEL`); default `info`.
     public var logLevel: Logger.Level
     /// How long a graceful shutdown drains before it gives up (`KOMMO_SEGMENT_SHUTDOWN_GRACE`, seconds);
@@ -27,11 +39,12 @@ public struct ServerConfiguration: Sendable {
 
     /// Creates a configuration from its parts (tests, and teams that read their settings elsewhere).
     public init(host: String = "127.0.0.1", port: Int = 8080, inboxDirectory: String = "./data/inbox",
-                logLevel: Logger.Level = .info, shutdownGracePeriod: Duration = .seconds(25),
-                accounts: [AccountSettings]) {
+                database: PostgresURL? = nil, logLevel: Logger.Level = .info,
+                shutdownGracePeriod: Duration = .seconds(25), accounts: [AccountSettings]) {
         self.host = host
         self.port = port
         self.inboxDirectory = inboxDirectory
+        self.database = database
         self.logLevel = logLevel
         self.shutdownGracePeriod = shutdownGracePeriod
         self.accounts = accounts
@@ -42,8 +55,9 @@ public struct ServerConfiguration: Sendable {
         /// A private integration's long-lived token (`KOMMO_ACCESS_TOKEN` or `KOMMO_ACCESS_TOKEN_FILE`).
         case longLivedToken(LongLivedToken)
         /// OAuth (`KOMMO_CLIENT_ID`, `KOMMO_CLIENT_SECRET` or `KOMMO_CLIENT_SECRET_FILE`, `KOMMO_REDIRECT_URI`), with
-        /// the rotating token pair in the file `tokenFile` (`KOMMO_TOKEN_FILE`), a ``FileTokenStore``.
-        case oauth(KommoOAuthCredentials, tokenFile: String)
+        /// the rotating token pair in the file `tokenFile` (`KOMMO_TOKEN_FILE`), a ``FileTokenStore``; `nil` when the
+        /// tokens are kept in the PostgreSQL database (`DATABASE_URL`), shared by every instance.
+        case oauth(KommoOAuthCredentials, tokenFile: String?)
     }
 
     /// The settings of one Kommo account: its Kommo host and token, webhook secrets, Segment destination and mapping.
@@ -76,18 +90,33 @@ public struct ServerConfiguration: Sendable {
             self.mapping = mapping
         }
 
+        /// The account's OAuth token store: a ``FileTokenStore`` on the token file, or a `PostgresTokenStore` for the
+        /// account's host on `database`; `nil` for a long-lived token.
+        public func tokenStore(database: KommoSegmentDatabase?) -> (any KommoTokenStore)? {
+            guard case .oauth(_, let tokenFile) = kommoAuthentication else { return nil }
+            if let tokenFile { return FileTokenStore(path: tokenFile) }
+            guard let database else { return nil }
+            return PostgresTokenStore(database: database, account: kommoHost.baseURL.host ?? "\(accountID)")
+        }
+
         /// The token provider for this account's Kommo requests: the long-lived token, or an
-        /// `OAuthTokenProvider` over a ``FileTokenStore`` on the token file, whose token requests go through
-        /// `transport`.
+        /// `OAuthTokenProvider` over ``tokenStore(database:)``, whose token requests go through `transport`.
         ///
         /// - Throws: ``ServerStartError`` (step `tokens`) when an OAuth account's token file does not exist yet, cannot
-        ///   be read or does not hold a token pair: a server that starts without tokens could only answer 401s.
-        public func kommoTokenProvider(transport: any HTTPTransport) throws(ServerStartError)
-        -> any KommoTokenProvider {
+        ///   be read or does not hold a token pair: a server that starts without tokens could only answer 401s. (With
+        ///   tokens in the database, the server checks them once the database is reachable.)
+        public func kommoTokenProvider(transport: any HTTPTransport, database: KommoSegmentDatabase? = nil)
+        throws(ServerStartError) -> any KommoTokenProvider {
             switch kommoAuthentication {
             case .longLivedToken(let token):
                 return token
-            case .oauth(let credentials, let tokenFile):
+            case .oauth(let credentials, nil):
+                guard let store = tokenStore(database: database) else {
+                    throw ServerStartError(.tokens, "account \(accountID): OAuth without a token file needs "
+                        + "DATABASE_URL", underlyingError: KommoAPIError(code: .notAuthorized, detail: "no token store"))
+                }
+                return OAuthTokenProvider(host: kommoHost, credentials: credentials, store: store, transport: transport)
+            case .oauth(let credentials, let tokenFile?):
                 let stored: KommoTokenPair?
                 do {
                     stored = try FileTokenStore.read(path: tokenFile)
@@ -139,6 +168,15 @@ public struct ServerConfiguration: Sendable {
             port = value
         }
         inboxDirectory = variables["KOMMO_SEGMENT_INBOX"] ?? "./data/inbox"
+        database = nil
+        if let text = variables["DATABASE_URL"] {
+            do {
+                database = try PostgresURL(text)
+            } catch {
+                throw ServerConfigurationError(.invalidValue, variable: "DATABASE_URL", "cannot be used: \(error.detail)")
+            }
+            if variables["KOMMO_SEGMENT_INBOX"] != nil { ignoredSettings.append("KOMMO_SEGMENT_INBOX") }
+        }
         logLevel = .info
         if let text = variables["LOG_LEVEL"] {
             guard let level = Logger.Level(rawValue: text.lowercased()) else {
@@ -155,18 +193,26 @@ public struct ServerConfiguration: Sendable {
             }
             shutdownGracePeriod = .milliseconds(Int64(seconds * 1_000))
         }
+        if let text = variables["KOMMO_SEGMENT_LEASE_SECONDS"] {
+            guard let seconds = Double(text), seconds >= 2, seconds <= 3_600 else {
+                throw ServerConfigurationError(.invalidValue, variable: "KOMMO_SEGMENT_LEASE_SECONDS",
+                                               "must be a number of seconds from 2 to 3600, not '\(text)'")
+            }
+            leaseDuration = .milliseconds(Int64(seconds * 1_000))
+        }
         if let path = variables[Self.accountsFileVariable] {
             if let clash = Self.singleAccountVariables.first(where: { variables[$0] != nil }) {
                 throw ServerConfigurationError(.conflict, variable: clash, "cannot be set together with "
                     + "\(Self.accountsFileVariable); put every account in the accounts file")
             }
-            accounts = try AccountsFile.read(path: path, readFile: readFile)
+            accounts = try AccountsFile.read(path: path, usesDatabase: database != nil, readFile: readFile)
         } else {
-            accounts = [try Self.singleAccount(variables, readFile: readFile)]
+            accounts = [try Self.singleAccount(variables, usesDatabase: database != nil, readFile: readFile)]
         }
     }
 
-    private static func singleAccount(_ variables: Variables, readFile: @escaping @Sendable (String) throws -> Data)
+    private static func singleAccount(_ variables: Variables, usesDatabase: Bool,
+                                      readFile: @escaping @Sendable (String) throws -> Data)
     throws(ServerConfigurationError) -> AccountSettings {
         let source = AccountSource(
             accountID: AccountSource.Number(try variables.required("KOMMO_ACCOUNT_ID")),
@@ -180,7 +226,7 @@ public struct ServerConfiguration: Sendable {
             segmentWriteKey: try variables.required("SEGMENT_WRITE_KEY"),
             segmentEndpoint: variables["SEGMENT_ENDPOINT"], segmentRegion: variables["SEGMENT_REGION"],
             mappingConfig: variables["KOMMO_SEGMENT_CONFIG"])
-        return try source.settings(naming: { $0 }, readFile: readFile)
+        return try source.settings(naming: { $0 }, usesDatabase: usesDatabase, readFile: readFile)
     }
 }
 
@@ -225,10 +271,12 @@ struct AccountSource: Sendable, Decodable {
     var segmentRegion: String?
     var mappingConfig: String?
 
-    /// Validates and converts; `naming` turns a variable's name into the name of the setting in its source.
-    func settings(naming: @escaping (String) -> String, readFile: @escaping @Sendable (String) throws -> Data)
+    /// Validates and converts; `naming` turns a variable's name into the name of the setting in its source;
+    /// `usesDatabase` tells whether OAuth tokens are kept in PostgreSQL (a token file is then not needed).
+    func settings(naming: @escaping (String) -> String, usesDatabase: Bool,
+                  readFile: @escaping @Sendable (String) throws -> Data)
     throws(ServerConfigurationError) -> ServerConfiguration.AccountSettings {
-        let check = Check(naming: naming, readFile: readFile)
+        let check = Check(naming: naming, usesDatabase: usesDatabase, readFile: readFile)
         guard let id = Int64(accountID.text), id > 0 else {
             throw check.fail(.invalidValue, "KOMMO_ACCOUNT_ID", "must be a positive integer, not '\(accountID.text)'")
         }
@@ -258,6 +306,7 @@ struct AccountSource: Sendable, Decodable {
     /// The errors and file reads of one source.
     struct Check {
         let naming: (String) -> String
+        let usesDatabase: Bool
         let readFile: @Sendable (String) throws -> Data
 
         func fail(_ code: ServerConfigurationError.Code, _ variable: String, _ message: String)
@@ -276,6 +325,7 @@ struct AccountSource: Sendable, Decodable {
 
     private func authentication(_ check: Check) throws(ServerConfigurationError)
     -> ServerConfiguration.KommoAuthentication {
+        let usesDatabase = check.usesDatabase
         let oauth = [("KOMMO_CLIENT_ID", kommoClientID), ("KOMMO_CLIENT_SECRET", kommoClientSecret),
                      ("KOMMO_CLIENT_SECRET_FILE", kommoClientSecretFile), ("KOMMO_REDIRECT_URI", kommoRedirectURI),
                      ("KOMMO_TOKEN_FILE", kommoTokenFile)].filter { $0.1 != nil }.map(\.0)
@@ -301,12 +351,18 @@ struct AccountSource: Sendable, Decodable {
               scheme == "https" || scheme == "http", url.host != nil else {
             throw check.fail(.invalidValue, "KOMMO_REDIRECT_URI", "'\(redirectURI)' is not an http(s) URL")
         }
-        guard let tokenFile = kommoTokenFile else {
-            throw check.fail(.missing, "KOMMO_TOKEN_FILE", "is required with OAuth: the file that keeps the rotating "
-                + "token pair (created by kommo-segment-server authorize)")
+        if usesDatabase {
+            // Tokens are in PostgreSQL, shared by the instances; a token file would be a second copy that goes stale.
+            guard kommoTokenFile == nil else {
+                throw check.fail(.conflict, "KOMMO_TOKEN_FILE", "cannot be set with DATABASE_URL: the tokens are kept "
+                    + "in the database, shared by every instance")
+            }
+        } else if kommoTokenFile == nil {
+            throw check.fail(.missing, "KOMMO_TOKEN_FILE", "is required with OAuth without DATABASE_URL: the file that "
+                + "keeps the rotating token pair (created by kommo-segment-server authorize)")
         }
         return .oauth(KommoOAuthCredentials(clientID: clientID, clientSecret: secret, redirectURI: redirectURI),
-                      tokenFile: tokenFile)
+                      tokenFile: kommoTokenFile)
     }
 
     private func longLivedToken(_ check: Check) throws(ServerConfigurationError) -> String {

@@ -70,6 +70,16 @@ public final class KommoSegmentDatabase: Service, Sendable {
         }
     }
 
+    /// Runs the pool while `body` runs, then stops it: for tools and tests that use the database for one job (a pool
+    /// runs once, so this is the object's whole life).
+    public func withRunningPool<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: Void.self, returning: T.self) { group in
+            group.addTask { try await self.run() }
+            defer { group.cancelAll() }
+            return try await body()
+        }
+    }
+
     /// libpq's `sslmode` as postgres-nio's TLS setting.
     static func tls(_ mode: PostgresURL.SSLMode) -> PostgresClient.Configuration.TLS {
         var unverified = TLSConfiguration.makeClientConfiguration()

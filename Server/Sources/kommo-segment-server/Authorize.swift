@@ -1,9 +1,12 @@
 import Foundation
 import KommoSegment
 import KommoSegmentHummingbird
+import KommoSegmentPostgres
+import Logging
 
 /// `authorize CODE [--account ID]`: exchanges an OAuth authorization code (from the integration's redirect; valid
-/// 20 minutes, single use) for the first token pair and writes it to the account's token file. Exit status 0 when
+/// 20 minutes, single use) for the first token pair and writes it to the account's token file (or to the
+/// database, with `DATABASE_URL`). Exit status 0 when
 /// the pair is saved, 1 when Kommo or the file refuses, 2 for a usage or configuration mistake.
 enum Authorize {
     static let usage = "usage: kommo-segment-server authorize CODE [--account ID]"
@@ -54,11 +57,25 @@ enum Authorize {
                 + "authorize is for OAuth (KOMMO_CLIENT_ID and the other OAuth settings)")
             return 2
         }
-        let provider = OAuthTokenProvider(host: account.kommoHost, credentials: credentials,
-                                          store: FileTokenStore(path: tokenFile))
+        let logger = Logger(label: "kommo-segment")
+        let database = configuration.database.map { KommoSegmentDatabase(url: $0, logger: logger) }
+        guard let store = account.tokenStore(database: database) else {
+            printError("kommo-segment-server authorize: account \(account.accountID) has no token store")
+            return 2
+        }
+        let place = tokenFile ?? "the database (\(configuration.database.map { "\($0)" } ?? "-"))"
+        let provider = OAuthTokenProvider(host: account.kommoHost, credentials: credentials, store: store)
         do {
-            let pair = try await provider.exchangeAuthorizationCode(code)
-            print("account \(account.accountID): tokens saved to \(tokenFile) (the access token expires at "
+            let pair: KommoTokenPair
+            if let database {
+                pair = try await database.withRunningPool {
+                    try await database.migrate()
+                    return try await provider.exchangeAuthorizationCode(code)
+                }
+            } else {
+                pair = try await provider.exchangeAuthorizationCode(code)
+            }
+            print("account \(account.accountID): tokens saved to \(place) (the access token expires at "
                 + "\(ISO8601DateFormatter().string(from: pair.expiresAt)); the server refreshes it)")
             return 0
         } catch {

@@ -20,7 +20,8 @@ let usage = """
     KOMMO_CLIENT_ID, KOMMO_CLIENT_SECRET_FILE (or KOMMO_CLIENT_SECRET), KOMMO_REDIRECT_URI and KOMMO_TOKEN_FILE,
     KOMMO_WEBHOOK_SECRET (two, comma-separated, during a rotation), SEGMENT_WRITE_KEY, SEGMENT_ENDPOINT or
     SEGMENT_REGION, KOMMO_SEGMENT_CONFIG, or KOMMO_SEGMENT_ACCOUNTS (a JSON file of several accounts);
-    KOMMO_SEGMENT_INBOX (./data/inbox), HOST (127.0.0.1), PORT (8080), LOG_LEVEL (info),
+    KOMMO_SEGMENT_INBOX (./data/inbox), or DATABASE_URL (several instances: PostgreSQL keeps the inbox, deduplication,
+    the Kommo rate limit and OAuth tokens), HOST (127.0.0.1), PORT (8080), LOG_LEVEL (info),
     KOMMO_SEGMENT_SHUTDOWN_GRACE (25 seconds), KOMMO_SEGMENT_DEMO=1 (the demo).
     Exit status: 0 after a graceful shutdown, 1 on a failure while running, 2 for a configuration mistake.
     See Documentation/Server.md.
@@ -62,6 +63,10 @@ enum Serve {
                 logger.info("listening", metadata: ["host": "\(host)", "port": "\(port)", "accounts": "\(accounts)"])
                 printError("kommo-segment-server: listening on \(host):\(port)")
             }
+        } catch let error as ServerStartError {
+            // Found before listening (the database or its tokens): a setup mistake, not a failure while running.
+            printError("kommo-segment-server: \(error)")
+            return 2
         } catch {
             printError("kommo-segment-server: \(error)")
             return 1

@@ -21,17 +21,8 @@ let quietLogger: Logger = {
 /// Runs `body` while the `databases`' pools run, then stops them (a pool runs once).
 @discardableResult
 func whileRunning<T: Sendable>(_ databases: [KommoSegmentDatabase], _ body: () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: Void.self, returning: T.self) { group in
-        for database in databases { group.addTask { try await database.run() } }
-        do {
-            let result = try await body()
-            group.cancelAll()
-            return result
-        } catch {
-            group.cancelAll()
-            throw error
-        }
-    }
+    guard let first = databases.first else { return try await body() }
+    return try await first.withRunningPool { try await whileRunning(Array(databases.dropFirst()), body) }
 }
 
 /// A new, empty database on the test server for one test (dropped afterwards), migrated, with `instances` pools on

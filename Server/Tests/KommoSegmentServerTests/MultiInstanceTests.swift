@@ -1,0 +1,135 @@
+import Foundation
+import KommoSegment
+import KommoSegmentPostgres
+import KommoSegmentTesting
+import Testing
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A Kommo fake that enforces Kommo's limit as Kommo does: an 8th request within any second is answered 429.
+final class RateEnforcingKommo: Sendable {
+    let api: KommoFixtureTransport
+    let server: LoopbackHTTPServer
+    private let arrivals = LockedValue<[ContinuousClock.Instant]>([])
+    private let refusals = LockedValue(0)
+
+    init() throws {
+        let api = try KommoFixtureTransport(directory: Fixtures.kommoAPIDirectory(), acceptedToken: kommoToken)
+        self.api = api
+        let arrivals = self.arrivals
+        let refusals = self.refusals
+        server = try LoopbackHTTPServer { request in
+            let now = ContinuousClock.now
+            let crowded = arrivals.withLock { times -> Bool in
+                times.append(now)
+                return times.filter { now - $0 < .seconds(1) }.count > 7
+            }
+            if crowded {
+                refusals.withLock { $0 += 1 }
+                return LoopbackHTTPServer.Response(status: 429, headers: [("Retry-After", "1")])
+            }
+            return api.respond(to: request)
+        }
+    }
+
+    /// How many requests were answered 429.
+    var rateLimited: Int { refusals.value }
+    /// Every request's arrival.
+    var times: [ContinuousClock.Instant] { arrivals.value }
+}
+
+/// A Segment fake that keeps every body received for each message id.
+final class RecordingSegment: Sendable {
+    let server: LoopbackHTTPServer
+    private let bodies = LockedValue<[String: Set<String>]>([:])
+
+    init() throws {
+        let bodies = self.bodies
+        server = try LoopbackHTTPServer { request in
+            if let object = try? JSONSerialization.jsonObject(with: request.body) as? [String: Any],
+               let batch = object["batch"] as? [[String: Any]] {
+                for message in batch {
+                    guard let id = message["messageId"] as? String,
+                          let canonical = try? JSONSerialization.data(withJSONObject: message, options: [.sortedKeys])
+                    else { continue }
+                    bodies.withLock { _ = $0[id, default: []].insert(String(decoding: canonical, as: UTF8.self)) }
+                }
+            }
+            return .json(#"{"success":true}"#)
+        }
+    }
+
+    /// The distinct bodies received for each message id.
+    var received: [String: Set<String>] { bodies.value }
+
+    /// Waits until the ids received include `expected`, or `timeout` passes.
+    func waitFor(_ expected: Set<String>, timeout: Duration) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while !expected.isSubset(of: Set(received.keys)) && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(200))
+        }
+    }
+}
+
+@Suite("Three kommo-segment-server instances on one PostgreSQL", .serialized, .enabled(if: postgresAvailable))
+struct MultiInstanceTests {
+    @Test("one Kommo budget (never a 429), a killed instance's webhooks finished by the others, one id per change",
+          .timeLimit(.minutes(4)))
+    func threeInstances() async throws {
+        try await withTestDatabase { databases in
+            let url = databases[0].url
+            let kommo = try RateEnforcingKommo()
+            let segment = try RecordingSegment()
+            let work = FileManager.default.temporaryDirectory.appendingPathComponent("kommo-segment-multi-\(UUID())")
+            defer { try? FileManager.default.removeItem(at: work) }
+            let environment = [
+                "KOMMO_ACCOUNT_ID": String(sampleAccountID), "KOMMO_BASE_URL": kommo.server.baseURL.absoluteString,
+                "KOMMO_ACCESS_TOKEN": kommoToken, "KOMMO_WEBHOOK_SECRET": webhookSecret,
+                "SEGMENT_WRITE_KEY": segmentWriteKey, "SEGMENT_ENDPOINT": segment.server.baseURL.absoluteString,
+                "DATABASE_URL": "postgres://\(url.user)@\(url.host):\(url.port)/\(url.database)?sslmode=disable",
+                "KOMMO_SEGMENT_LEASE_SECONDS": "3", "LOG_LEVEL": "info",
+            ]
+            var servers: [ServerProcess] = []
+            for name in ["a", "b", "c"] {
+                servers.append(try await ServerProcess(environment: environment,
+                                                       directory: work.appendingPathComponent(name)))
+            }
+            let (a, b, c) = (servers[0], servers[1], servers[2])
+
+            // The samples in turn, each also redelivered to another instance (Kommo retries); the first half goes to
+            // b, which is killed right after it has answered them, before it can have processed them all.
+            let samples = try sampleWebhooks()
+            let expected = try await expectedMessageIDs(samples.map(\.body))
+            let half = samples.count / 2
+            var leftBehind = 0
+            for (index, sample) in samples.enumerated() {
+                let first = index < half ? b : (index.isMultiple(of: 2) ? a : c)
+                let again = index.isMultiple(of: 2) ? c : a
+                #expect(try await first.postWebhook(sample.body, secret: webhookSecret) == 200)
+                #expect(try await again.postWebhook(sample.body, secret: webhookSecret) == 200)
+                if index == half - 1 {
+                    #expect(try await b.signal(SIGKILL) == SIGKILL)
+                    leftBehind = try await PostgresInbox(database: databases[0]).status().pending
+                }
+            }
+            try await segment.waitFor(expected, timeout: .seconds(120))
+
+            let received = segment.received
+            #expect(Set(received.keys) == expected, "every change delivered, and no id that the SDK would not make")
+            #expect(received.values.allSatisfy { $0.count == 1 }, "each id always with the same body")
+            #expect(kommo.rateLimited == 0, "the three instances kept to one budget")
+            let times = kommo.times.sorted()
+            var busiest = 0
+            for (index, start) in times.enumerated() {
+                busiest = max(busiest, times[index...].prefix { $0 - start < .seconds(1) }.count)
+            }
+            #expect(busiest <= 7)
+            #expect(leftBehind > 0, "b was killed with webhooks it had accepted but not finished")
+            #expect(times.count > 14, "enough Kommo requests for the budget to matter: \(times.count)")
+            for server in [a, c] { #expect(try await server.signal(SIGTERM) == 0) }
+        }
+    }
+}
