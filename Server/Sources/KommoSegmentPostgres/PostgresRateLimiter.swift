@@ -11,9 +11,9 @@ import PostgresNIO
 /// one interval, atomically under the row's lock, on the database's clock (one clock for every instance):
 ///
 /// ```sql
-/// INSERT INTO kommo_segment_rate_limits AS r (account, tat) VALUES ($1, clock_timestamp() + interval)
-/// ON CONFLICT (account) DO UPDATE SET tat = greatest(r.tat, clock_timestamp()) + interval
-/// RETURNING r.tat - interval - tolerance - clock_timestamp()   -- how long to wait
+/// INSERT INTO kommo_segment_rate_limits AS r (account, tat) VALUES ($1, now + interval)
+/// ON CONFLICT (account) DO UPDATE SET tat = greatest(r.tat, now) + interval
+/// RETURNING greatest(r.tat - interval - tolerance, now)   -- the reserved start; wait until then
 /// ```
 ///
 /// then waits that long on the instance's monotonic clock. With the default 6.5 requests per second and a burst of
@@ -51,18 +51,34 @@ public struct PostgresRateLimiter: KommoRequestLimiter {
 
     /// Reserves the account's next start and waits for it.
     public func acquire() async throws {
-        let rows = try await database.rows("""
-            INSERT INTO kommo_segment_rate_limits AS r (account, tat)
-            VALUES (\(account), clock_timestamp() + make_interval(secs => \(interval)))
-            ON CONFLICT (account) DO UPDATE
-                SET tat = greatest(r.tat, clock_timestamp()) + make_interval(secs => \(interval))
-            RETURNING extract(epoch FROM r.tat - make_interval(secs => \(interval + tolerance))
-                - clock_timestamp())::float8
-            """, as: Double.self, operation: "reserving a Kommo request")
-        let wait = rows.first ?? 0
-        if wait > 0 {
-            try await clock.sleep(for: .milliseconds(Int64((wait * 1_000).rounded(.up))))
+        let wait = try await reserve().wait
+        if wait > .zero {
+            try await clock.sleep(for: wait)
         }
+    }
+
+    /// Reserves the account's next start without waiting: the start on the database's clock, and how long from now
+    /// (on that clock) it is. ``acquire()`` is this, then the wait.
+    public func reserve() async throws -> (start: Date, wait: Duration) {
+        // One reading of the clock for the reservation, so that the first start of a row is exactly one interval
+        // before its `tat`; the wait is measured on the clock again at the end (after any wait for the row's lock).
+        let rows = try await database.tuples("""
+            WITH now AS (SELECT clock_timestamp() AS t),
+            reserved AS (
+                INSERT INTO kommo_segment_rate_limits AS r (account, tat)
+                SELECT \(account), now.t + make_interval(secs => \(interval)) FROM now
+                ON CONFLICT (account) DO UPDATE
+                    SET tat = greatest(r.tat, (SELECT t FROM now)) + make_interval(secs => \(interval))
+                RETURNING r.tat),
+            start AS (
+                SELECT greatest(reserved.tat - make_interval(secs => \(interval + tolerance)), now.t) AS at
+                FROM reserved, now)
+            SELECT at, extract(epoch FROM at - clock_timestamp())::float8 FROM start
+            """, as: (Date, Double).self, operation: "reserving a Kommo request")
+        guard let (start, seconds) = rows.first else {
+            throw PostgresStoreError(.corrupt, operation: "reserving a Kommo request", detail: "no row came back")
+        }
+        return (start, seconds > 0 ? .microseconds(Int64((seconds * 1_000_000).rounded(.up))) : .zero)
     }
 
     /// Holds every instance back for `retryAfter` (when given) and remembers the 429. A database failure here is

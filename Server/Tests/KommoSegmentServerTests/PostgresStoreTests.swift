@@ -144,36 +144,36 @@ struct PostgresStoreTests {
         }
     }
 
-    @Test("rate limit: three instances on one account start 21 requests at least 1/6.5 s apart in all; a 429 is shared")
+    @Test("rate limit: three instances reserve 60 starts at once, at least 1/6.5 s apart on the database's clock")
     func rateLimit() async throws {
         try await withTestDatabase(instances: 3) { instances in
             let limiters = instances.map { PostgresRateLimiter(database: $0, account: "acme.kommo.com") }
-            let starts = try await withThrowingTaskGroup(of: ContinuousClock.Instant.self) { group in
-                    for index in 0..<21 {
-                        group.addTask {
-                            try await limiters[index % 3].acquire()
-                            return .now
-                        }
-                    }
-                    return try await group.reduce(into: [ContinuousClock.Instant]()) { $0.append($1) }.sorted()
-                }
-            let gaps = zip(starts.dropFirst(), starts).map { $0 - $1 }
-            // 1/6.5 s is 153.8 ms; a few milliseconds of slack for the instances' own scheduling.
-            #expect(gaps.allSatisfy { $0 >= .milliseconds(145) }, "\(gaps)")
-            #expect(try #require(starts.last) - (try #require(starts.first)) >= .milliseconds(20 * 150))
+            let starts = try await withThrowingTaskGroup(of: Date.self) { group in
+                for index in 0..<60 { group.addTask { try await limiters[index % 3].reserve().start } }
+                return try await group.reduce(into: [Date]()) { $0.append($1) }.sorted()
+            }
+            let gaps = zip(starts.dropFirst(), starts).map { $0.timeIntervalSince($1) }
+            // 1/6.5 s = 153.85 ms; the database stores microseconds.
+            #expect(gaps.allSatisfy { $0 >= 1 / 6.5 - 0.000_002 }, "\(gaps)")
             var busiest = 0
             for (index, start) in starts.enumerated() {
-                busiest = max(busiest, starts[index...].prefix { $0 - start < .seconds(1) }.count)
+                busiest = max(busiest, starts[index...].prefix { $0.timeIntervalSince(start) < 1 }.count)
             }
-            #expect(busiest <= 7)
+            #expect(busiest == 7)
+
+            // acquire() waits for its start: 4 more on one instance take at least 3 intervals after the reserved ones.
+            let before = ContinuousClock.now
+            for _ in 0..<4 { try await limiters[0].acquire() }
+            #expect(ContinuousClock.now - before >= .milliseconds(Int64(59 * 1_000 / 6.5)))
 
             // A 429 seen by one instance holds back the others.
-            #expect(await limiters[1].wasRateLimited(within: .seconds(60)) == false)
-            await limiters[0].noteRateLimited(retryAfter: .seconds(1))
-            #expect(await limiters[2].wasRateLimited(within: .seconds(60)))
-            let before = ContinuousClock.now
-            try await limiters[2].acquire()
-            #expect(ContinuousClock.now - before >= .milliseconds(900))
+            let other = PostgresRateLimiter(database: instances[1], account: "globex.kommo.com")
+            #expect(await other.wasRateLimited(within: .seconds(60)) == false)
+            await PostgresRateLimiter(database: instances[0], account: "globex.kommo.com")
+                .noteRateLimited(retryAfter: .seconds(1))
+            #expect(await other.wasRateLimited(within: .seconds(60)))
+            let waited = try await other.reserve().wait
+            #expect(waited >= .milliseconds(900))
         }
     }
 
