@@ -78,47 +78,25 @@ enum InboxCommand {
     }
 
     private static func list(_ inbox: FileWebhookInbox, directory: String) async throws(InboxError) -> Int32 {
-        let status = try await inbox.status()
-        let letters = try await inbox.deadLetters()
-        let formatter = ISO8601DateFormatter()
-        print("inbox \(directory): \(status.pending) pending, \(letters.count) dead letters, \(status.bytes) bytes")
-        for letter in letters {
-            print("\(letter.record.id)\taccount \(letter.record.accountID)\tdied \(formatter.string(from: letter.deadAt))"
-                + "\t\(letter.reason)")
-        }
+        print(try await InboxReport.list(inbox, name: "inbox \(directory)"))
         return 0
     }
 
     private static func show(_ id: String, inbox: FileWebhookInbox) async throws(InboxError) -> Int32 {
-        guard let letter = try await inbox.deadLetters().first(where: { $0.record.id == id }) else {
+        guard let (header, body) = try await InboxReport.show(id, in: inbox) else {
             printError("kommo-segment: no dead letter \(id) (see kommo-segment inbox list)")
             return 1
         }
-        let formatter = ISO8601DateFormatter()
-        let record = letter.record
-        print("""
-        id: \(record.id)
-        account: \(record.accountID)
-        received: \(formatter.string(from: record.receivedAt))
-        died: \(formatter.string(from: letter.deadAt))
-        attempts: \(record.attempts)
-        reason: \(letter.reason)
-        content type: \(record.contentType ?? "-")
-        body (\(record.body.count) bytes; personal data):
-        """)
-        FileHandle.standardOutput.write(record.body)
+        print(header)
+        FileHandle.standardOutput.write(body)
         print("")
         return 0
     }
 
     private static func retry(_ ids: [String], inbox: FileWebhookInbox) async throws(InboxError) -> Int32 {
-        let targets = ids == ["--all"] ? try await inbox.deadLetters().map(\.record.id) : ids
-        var missing = 0
-        for id in targets where !(try await inbox.requeue(deadLetter: id)) {
-            printError("kommo-segment: no dead letter \(id)")
-            missing += 1
-        }
-        printError("inbox: \(targets.count - missing) records queued again; run kommo-segment resume to process them")
-        return missing == 0 ? 0 : 1
+        let (queued, missing) = try await InboxReport.retry(ids, in: inbox)
+        for id in missing { printError("kommo-segment: no dead letter \(id)") }
+        printError("inbox: \(queued) records queued again; run kommo-segment resume to process them")
+        return missing.isEmpty ? 0 : 1
     }
 }

@@ -13,6 +13,8 @@ let usage = """
            kommo-segment-server check      validate the configuration and try each account's credentials
            kommo-segment-server authorize CODE [--account ID]
                                            save an OAuth account's first tokens (KOMMO_TOKEN_FILE)
+           kommo-segment-server inbox list|show ID|retry ID...|--all
+                                           the dead letters of the inbox (PostgreSQL's with DATABASE_URL)
            kommo-segment-server --demo     serve the bundled sample data; Segment messages printed on stdout
            kommo-segment-server --version
 

@@ -17,6 +17,8 @@ case "--version"?:
     status = 0
 case "check"?:
     status = await Check.run(environment: environment)
+case "inbox"?:
+    status = await InboxCommand.run(Array(arguments.dropFirst()), environment: environment)
 case "authorize"?:
     status = await Authorize.run(arguments: Array(arguments.dropFirst()), environment: environment)
 case "--demo"?:

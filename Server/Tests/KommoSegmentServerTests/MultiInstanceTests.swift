@@ -129,7 +129,49 @@ struct MultiInstanceTests {
             #expect(busiest <= 7)
             #expect(leftBehind > 0, "b was killed with webhooks it had accepted but not finished")
             #expect(times.count > 14, "enough Kommo requests for the budget to matter: \(times.count)")
+            // The metrics read the shared inbox: its depth and the age of its oldest pending record.
+            let metrics = try await a.request("GET", "/metrics").1
+            let gauges = metrics.split(separator: "\n").map { $0.split(separator: " ").first.map(String.init) ?? "" }
+            #expect(gauges.contains("kommo_segment_inbox_pending"))
+            #expect(gauges.contains("kommo_segment_inbox_oldest_pending_age_seconds"))
+            #expect(try await a.request("GET", "/ready") == (200, "ready\n"))
             for server in [a, c] { #expect(try await server.signal(SIGTERM) == 0) }
+        }
+    }
+
+    @Test("inbox list, show and retry work on the PostgreSQL inbox",
+          .timeLimit(.minutes(2)))
+    func inboxCommands() async throws {
+        try await withTestDatabase { databases in
+            let url = databases[0].url
+            let inbox = PostgresInbox(database: databases[0])
+            let received = Date().addingTimeInterval(-120)
+            let dead = InboxRecord(id: InboxRecord.makeID(receivedAt: received), accountID: sampleAccountID,
+                                   receivedAt: received, contentType: "application/x-www-form-urlencoded",
+                                   body: try Fixtures.webhook("webhook-lead-status-won.txt"))
+            try await inbox.append(dead)
+            let lease = try #require(try await inbox.lease(dead.id, for: .seconds(60))?.1)
+            try await inbox.deadLetter(lease, reason: "mapping: invalidConfiguration")
+            let work = FileManager.default.temporaryDirectory.appendingPathComponent("kommo-segment-inbox-\(UUID())")
+            defer { try? FileManager.default.removeItem(at: work) }
+            let environment = [
+                "DATABASE_URL": "postgres://\(url.user)@\(url.host):\(url.port)/\(url.database)?sslmode=disable",
+            ]
+            let list = try await ServerProcess.runToEnd(["inbox", "list"], environment: environment, directory: work)
+            #expect(list.status == 0, "\(list.stderr)")
+            let lines = list.stdout.split(separator: "\n")
+            #expect(lines.first?.hasSuffix(": 0 pending, 1 dead letters, \(dead.body.count) bytes") == true)
+            #expect(lines.dropFirst().first?.hasPrefix("\(dead.id)\taccount \(sampleAccountID)\t") == true)
+            let show = try await ServerProcess.runToEnd(["inbox", "show", "no-such-record"], environment: environment,
+                                                        directory: work)
+            #expect(show.status == 1)
+            let retry = try await ServerProcess.runToEnd(["inbox", "retry", "--all"], environment: environment,
+                                                         directory: work)
+            #expect(retry.status == 0)
+            let status = try await inbox.status()
+            #expect(status.pending == 1 && status.deadLetters == 0)
+            let usage = try await ServerProcess.runToEnd(["inbox", "purge"], environment: environment, directory: work)
+            #expect(usage.status == 2)
         }
     }
 }
