@@ -3,11 +3,13 @@
 #   Server/Scripts/test-postgres.sh start DIR   initdb into DIR, listen on 127.0.0.1 at a free port, create the
 #                                               database; prints the DATABASE_URL to use (also in DIR/url)
 #   Server/Scripts/test-postgres.sh stop DIR    stop it and remove DIR
+#   Server/Scripts/test-postgres.sh pause DIR   stop the server, keeping its data (a database that goes down)
+#   Server/Scripts/test-postgres.sh resume DIR  start it again on the same port
 # PostgreSQL refuses to run as root: when run as root, the server runs as the `postgres` user (Debian's package
 # creates it). Authentication is `trust` on loopback only; the data lives in DIR and nowhere else.
 set -euo pipefail
-command=${1:?usage: test-postgres.sh start|stop DIR}
-dir=${2:?usage: test-postgres.sh start|stop DIR}
+command=${1:?usage: test-postgres.sh start|stop|pause|resume DIR}
+dir=${2:?usage: test-postgres.sh start|stop|pause|resume DIR}
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 bin=${bin:-$(dirname "$(command -v pg_ctl)")}
 
@@ -24,16 +26,25 @@ start)
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
         -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=200 -c fsync=off" start >/dev/null
     as_owner "$bin/createdb" -h 127.0.0.1 -p "$port" -U kommo_segment kommo_segment
+    echo "$port" >"$dir/port"
     url="postgres://kommo_segment@127.0.0.1:$port/kommo_segment?sslmode=disable"
     echo "$url" >"$dir/url"
     echo "$url"
+    ;;
+pause)
+    as_owner "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null
+    ;;
+resume)
+    port=$(cat "$dir/port")
+    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=200 -c fsync=off" start >/dev/null
     ;;
 stop)
     if [ -d "$dir/data" ]; then as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null || true; fi
     rm -rf "$dir"
     ;;
 *)
-    echo "usage: test-postgres.sh start|stop DIR" >&2
+    echo "usage: test-postgres.sh start|stop|pause|resume DIR" >&2
     exit 2
     ;;
 esac

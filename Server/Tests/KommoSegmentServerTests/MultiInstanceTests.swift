@@ -175,3 +175,78 @@ struct MultiInstanceTests {
         }
     }
 }
+
+/// A PostgreSQL server of the test's own (`Server/Scripts/test-postgres.sh`), which the test may stop and start.
+struct OwnPostgres {
+    let directory: URL
+    let url: String
+
+    static let script = repositoryRoot.appendingPathComponent("Server/Scripts/test-postgres.sh").path
+
+    static func start() async throws -> OwnPostgres {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kommo-segment-pg-\(UUID())")
+        try run(["start", directory.path])
+        let url = try String(contentsOf: directory.appendingPathComponent("url"), encoding: .utf8)
+        return OwnPostgres(directory: directory, url: url.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    func pause() throws { try Self.run(["pause", directory.path]) }
+    func resume() throws { try Self.run(["resume", directory.path]) }
+    func stop() { try? Self.run(["stop", directory.path]) }
+
+    /// Runs the script to its end with `posix_spawn` and `waitpid`: Foundation's `Process` missed the script's exit
+    /// once it had started the database as a daemon. Its output goes to /dev/null; `start` leaves the URL in DIR/url.
+    static func run(_ arguments: [String]) throws {
+        let argv = (["/bin/bash", script] + arguments).map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, "/bin/bash", &actions, nil, argv, environ) == 0 else {
+            throw ServerProcess.Failure(description: "test-postgres.sh could not be started")
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        guard status == 0 else {
+            throw ServerProcess.Failure(description: "test-postgres.sh \(arguments.joined(separator: " ")) failed "
+                + "(status \(status))")
+        }
+    }
+}
+
+@Suite("kommo-segment-server while PostgreSQL goes down and comes back", .serialized, .enabled(if: postgresAvailable))
+struct DatabaseOutageTests {
+    @Test("down: webhooks answered 503 and not ready; back: accepted and delivered, with no restart",
+          .timeLimit(.minutes(3)))
+    func outage() async throws {
+        let postgres = try await OwnPostgres.start()
+        defer { postgres.stop() }
+        let stage = try Stage()
+        defer { stage.remove() }
+        var environment = stage.environment()
+        environment["DATABASE_URL"] = postgres.url
+        let server = try await stage.start(environment)
+        let sample = try Fixtures.webhook("webhook-lead-status-won.txt")
+        let expected = try await expectedMessageIDs([sample])
+
+        try postgres.pause()
+        #expect(try await server.postWebhook(sample, secret: webhookSecret) == 503)
+        #expect(try await server.request("GET", "/ready") == (503, "database not reachable\n"))
+        #expect(try await server.request("GET", "/health").0 == 200)
+
+        try postgres.resume()
+        var status = 0
+        let deadline = ContinuousClock.now + .seconds(60)
+        while status != 200 && ContinuousClock.now < deadline {
+            status = try await server.postWebhook(sample, secret: webhookSecret)
+            if status != 200 { try await Task.sleep(for: .milliseconds(500)) }
+        }
+        #expect(status == 200, "accepted again once the database is back")
+        let received = try await stage.segment.waitForMessages { Set($0) == expected }
+        #expect(Set(received) == expected)
+        #expect(try await server.request("GET", "/ready") == (200, "ready\n"))
+        #expect(try await server.signal(SIGTERM) == 0)
+    }
+}
