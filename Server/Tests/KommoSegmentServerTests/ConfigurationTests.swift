@@ -196,6 +196,47 @@ struct ConfigurationTests {
         #expect(error.code == .missing)
     }
 
+    @Test("DATABASE_URL: parsed without echoing the password; OAuth then keeps its tokens there, not in a file")
+    func database() throws {
+        var environment = validEnvironment
+        environment["DATABASE_URL"] = "postgres://app:s3cret-pass@db.internal:6432/kommo"
+        environment["KOMMO_SEGMENT_INBOX"] = "/var/lib/inbox"
+        environment["KOMMO_SEGMENT_LEASE_SECONDS"] = "10"
+        let configuration = try ServerConfiguration(environment: environment, readFile: files([:]))
+        let url = try #require(configuration.database)
+        #expect(url.host == "db.internal" && url.port == 6432 && url.database == "kommo" && url.sslMode == .prefer)
+        #expect(configuration.ignoredSettings == ["KOMMO_SEGMENT_INBOX"])
+        #expect(configuration.leaseDuration == .seconds(10))
+
+        var oauth = Self.oauthEnvironment
+        oauth["DATABASE_URL"] = "postgres://app@db.internal/kommo"
+        oauth["KOMMO_TOKEN_FILE"] = nil
+        let shared = try ServerConfiguration(environment: oauth, readFile: files(["/secrets/client": "client-secret"]))
+        guard case .oauth(_, nil) = try #require(shared.accounts.first).kommoAuthentication else {
+            Issue.record("expected OAuth with the tokens in the database")
+            return
+        }
+        oauth["KOMMO_TOKEN_FILE"] = "/var/lib/tokens.json"
+        let both = try #require(throws: ServerConfigurationError.self) {
+            try ServerConfiguration(environment: oauth, readFile: files(["/secrets/client": "client-secret"]))
+        }
+        #expect(both.code == .conflict && both.variable == "KOMMO_TOKEN_FILE")
+
+        for bad in ["mysql://app@db/kommo", "postgres://app:s3cret-pass@db/kommo?sslmode=sometimes"] {
+            environment["DATABASE_URL"] = bad
+            let error = try #require(throws: ServerConfigurationError.self) {
+                try ServerConfiguration(environment: environment, readFile: files([:]))
+            }
+            #expect(error.code == .invalidValue && error.variable == "DATABASE_URL")
+            #expect(!error.description.contains("s3cret-pass"))
+        }
+        environment["DATABASE_URL"] = nil
+        environment["KOMMO_SEGMENT_LEASE_SECONDS"] = "1"
+        #expect(throws: ServerConfigurationError.self) {
+            try ServerConfiguration(environment: environment, readFile: files([:]))
+        }
+    }
+
     @Test("the accounts file: several accounts, each checked with its entry's key named")
     func accountsFile() throws {
         let environment = ["KOMMO_SEGMENT_ACCOUNTS": "/etc/accounts.json", "PORT": "9000"]
