@@ -61,16 +61,7 @@ public struct TokenRefreshService: Service {
             try? await gracefulShutdown()
             return
         }
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    try await clock.sleep(for: interval)
-                } catch {
-                    return
-                }
-                await refreshAll()
-            }
-        }
+        await repeatUntilShutdown(every: interval, clock: clock) { await refreshAll() }
     }
 
     /// Refreshes every account once, now.

@@ -29,6 +29,8 @@ public final class KommoSegmentDatabase: Service, Sendable {
     /// How long one store operation may wait for a connection and its answer before it fails as `unavailable`.
     public let operationTimeout: Duration
     private let started = Mutex(false)
+    /// Whether ``run()`` has started the pool, and who waits for it.
+    private let running = Mutex<(started: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     /// Creates the pool for `url`; connects lazily, once ``run()`` runs.
     ///
@@ -65,8 +67,33 @@ public final class KommoSegmentDatabase: Service, Sendable {
             throw PostgresStoreError(.unavailable, operation: "running the connection pool",
                                      detail: "the pool already ran; a pool runs once, make a new database object")
         }
-        await cancelWhenGracefulShutdown {
-            await self.client.run()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await cancelWhenGracefulShutdown { await self.client.run() }
+            }
+            // The pool marks itself running in the first statement of its run(); let that child start before the
+            // waiters go, so that their first query does not find it not yet running (harmless: postgres-nio waits,
+            // but logs a warning).
+            for _ in 0..<4 { await Task.yield() }
+            let waiters = running.withLock { state in
+                state.started = true
+                defer { state.waiters = [] }
+                return state.waiters
+            }
+            for waiter in waiters { waiter.resume() }
+            await group.waitForAll()
+        }
+    }
+
+    /// Returns once ``run()`` has started the pool (a query made before would wait for it, with a warning).
+    public func waitUntilRunning() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = running.withLock { state -> Bool in
+                if state.started { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if now { continuation.resume() }
         }
     }
 
@@ -76,6 +103,7 @@ public final class KommoSegmentDatabase: Service, Sendable {
         try await withThrowingTaskGroup(of: Void.self, returning: T.self) { group in
             group.addTask { try await self.run() }
             defer { group.cancelAll() }
+            await waitUntilRunning()
             return try await body()
         }
     }

@@ -39,13 +39,7 @@ enum Authorize {
             printError("kommo-segment-server authorize: the authorization code is missing\n\(usage)")
             return 2
         }
-        let configuration: ServerConfiguration
-        do {
-            configuration = try ServerConfiguration(environment: environment)
-        } catch {
-            printError("kommo-segment-server: \(error)")
-            return 2
-        }
+        guard let configuration = loadConfiguration(environment) else { return 2 }
         let candidates = configuration.accounts.filter { accountID == nil || $0.accountID == accountID }
         guard candidates.count == 1, let account = candidates.first else {
             printError(accountID.map { "kommo-segment-server authorize: account \($0) is not configured" }

@@ -9,13 +9,7 @@ import Logging
 /// 1 when something does not, 2 for a configuration mistake.
 enum Check {
     static func run(environment: [String: String]) async -> Int32 {
-        let configuration: ServerConfiguration
-        do {
-            configuration = try ServerConfiguration(environment: environment)
-        } catch {
-            printError("kommo-segment-server: \(error)")
-            return 2
-        }
+        guard let configuration = loadConfiguration(environment) else { return 2 }
         print("configuration: ok (\(configuration.accounts.count) account(s), listening on "
             + "\(configuration.host):\(configuration.port))")
         guard let url = configuration.database else {

@@ -29,6 +29,16 @@ let usage = """
     See Documentation/Server.md.
     """
 
+/// The configuration from `environment`, or `nil` after printing the one-line mistake (the caller exits 2).
+func loadConfiguration(_ environment: [String: String]) -> ServerConfiguration? {
+    do {
+        return try ServerConfiguration(environment: environment)
+    } catch {
+        printError("kommo-segment-server: \(error)")
+        return nil
+    }
+}
+
 /// Serving: configuration first (a mistake is exit status 2 before listening), then the service until SIGTERM.
 enum Serve {
     static func run(environment: [String: String], demo: Bool) async -> Int32 {

@@ -176,6 +176,52 @@ struct MultiInstanceTests {
     }
 }
 
+@Suite("OAuth tokens in PostgreSQL", .serialized, .enabled(if: postgresAvailable))
+struct DatabaseTokenTests {
+    @Test("with DATABASE_URL: no start before authorize; authorize writes the pair there; check and serve read it",
+          .timeLimit(.minutes(3)))
+    func oauthInDatabase() async throws {
+        try await withTestDatabase { databases in
+            let url = databases[0].url
+            let grant = try Fixtures.kommo("api-oauth-token.json")
+            let grantObject = try #require(try JSONSerialization.jsonObject(with: grant) as? [String: Any])
+            let issued = try #require(grantObject["access_token"] as? String)
+            let stage = try Stage(acceptedToken: issued, tokenGrant: grant)
+            defer { stage.remove() }
+            var environment = stage.environment()
+            environment["KOMMO_ACCESS_TOKEN"] = nil
+            environment["KOMMO_CLIENT_ID"] = "integration-client"
+            environment["KOMMO_CLIENT_SECRET"] = "integration-client-secret-4242"
+            environment["KOMMO_REDIRECT_URI"] = "https://app.example.com/kommo/oauth"
+            environment["DATABASE_URL"] = "postgres://\(url.user)@\(url.host):\(url.port)/\(url.database)?sslmode=disable"
+
+            let early = try await ServerProcess.runToEnd([], environment: environment, directory: stage.work)
+            #expect(early.status == 2, "no tokens in the database: the server never listens")
+            #expect(early.stderr.split(separator: "\n").last?.hasPrefix("kommo-segment-server: account ") == true)
+            #expect(!early.stderr.contains("listening"))
+
+            let authorized = try await ServerProcess.runToEnd(["authorize", "code-from-the-redirect"],
+                                                              environment: environment, directory: stage.work)
+            #expect(authorized.status == 0, "\(authorized.stderr)")
+            let host = try #require(stage.kommo.baseURL.host)
+            let stored = try await PostgresTokenStore(database: databases[0], account: host).load()
+            #expect(stored?.accessToken == issued)
+
+            let checked = try await ServerProcess.runToEnd(["check"], environment: environment, directory: stage.work)
+            #expect(checked.status == 0, "\(checked.stdout)")
+
+            let server = try await stage.start(environment)
+            let sample = try Fixtures.webhook("webhook-lead-status-won.txt")
+            let expected = try await expectedMessageIDs([sample])
+            #expect(try await server.postWebhook(sample, secret: webhookSecret) == 200)
+            let received = try await stage.segment.waitForMessages { Set($0) == expected }
+            #expect(Set(received) == expected)
+            #expect(try await server.signal(SIGTERM) == 0)
+            #expect(stage.kommo.requests.filter { $0.target.hasPrefix("/oauth2/") }.count == 1)
+        }
+    }
+}
+
 /// A PostgreSQL server of the test's own (`Server/Scripts/test-postgres.sh`), which the test may stop and start.
 struct OwnPostgres {
     let directory: URL

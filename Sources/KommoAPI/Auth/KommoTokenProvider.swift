@@ -136,13 +136,20 @@ extension KommoTokenStore {
         let pair = try await refresh(stale)
         do {
             try await save(pair)
-        } catch let error as KommoAPIError where error.code == .tokenStoreFailed {
-            throw error
         } catch {
-            throw KommoAPIError(code: .tokenStoreFailed, detail: "saving the rotated tokens failed (\(type(of: error)))",
-                                underlyingError: error)
+            throw KommoAPIError.tokenStore(error, while: "saving the rotated tokens")
         }
         return pair
+    }
+}
+
+extension KommoAPIError {
+    /// A token store's failure while `doing` something: the store's own ``Code/tokenStoreFailed`` error passes
+    /// through; any other error becomes one, kept as the cause (only its type is named: it may quote a token).
+    static func tokenStore(_ error: any Error, while doing: String) -> KommoAPIError {
+        if let error = error as? KommoAPIError, error.code == .tokenStoreFailed { return error }
+        return KommoAPIError(code: .tokenStoreFailed, detail: "\(doing) failed (\(type(of: error)))",
+                             underlyingError: error)
     }
 }
 

@@ -137,11 +137,8 @@ public actor OAuthTokenProvider: KommoTokenProvider, CustomStringConvertible, Cu
             let stored: KommoTokenPair?
             do {
                 stored = try await store.load()
-            } catch let error as KommoAPIError where error.code == .tokenStoreFailed {
-                throw error
             } catch {
-                throw KommoAPIError(code: .tokenStoreFailed, detail: "loading tokens failed (\(type(of: error)))",
-                                    underlyingError: error)
+                throw KommoAPIError.tokenStore(error, while: "loading tokens")
             }
             if !loaded {
                 current = stored
@@ -181,8 +178,7 @@ public actor OAuthTokenProvider: KommoTokenProvider, CustomStringConvertible, Cu
         } catch let error as KommoAPIError {
             throw error
         } catch {
-            throw KommoAPIError(code: .tokenStoreFailed, detail: "the token store failed (\(type(of: error)))",
-                                underlyingError: error)
+            throw KommoAPIError.tokenStore(error, while: "refreshing through the token store")
         }
         current = pair
         loaded = true
@@ -195,11 +191,8 @@ public actor OAuthTokenProvider: KommoTokenProvider, CustomStringConvertible, Cu
     private func persist(_ pair: KommoTokenPair) async throws {
         do {
             try await store.save(pair)
-        } catch let error as KommoAPIError where error.code == .tokenStoreFailed {
-            throw error
         } catch {
-            throw KommoAPIError(code: .tokenStoreFailed, detail: "saving the rotated tokens failed (\(type(of: error)))",
-                                underlyingError: error)
+            throw KommoAPIError.tokenStore(error, while: "saving the rotated tokens")
         }
         current = pair
         loaded = true

@@ -1,5 +1,6 @@
 import Foundation
 import KommoSegment
+import KommoSegmentPostgres
 import Logging
 import ServiceLifecycle
 
@@ -27,21 +28,30 @@ public struct PostgresMaintenanceService: Service {
 
     /// Purges every interval until graceful shutdown or cancellation.
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    try await clock.sleep(for: interval)
-                } catch {
-                    return
-                }
-                do {
-                    let removed = try await store.purgeExpired()
-                    if removed > 0 { logger.debug("expired deduplication rows deleted", metadata: ["rows": "\(removed)"]) }
-                } catch {
-                    logger.warning("expired deduplication rows could not be deleted; tried again later",
-                                   metadata: ["error": "\(error)"])
-                }
+        await repeatUntilShutdown(every: interval, clock: clock) { [store, logger] in
+            do {
+                let removed = try await store.purgeExpired()
+                if removed > 0 { logger.debug("expired deduplication rows deleted", metadata: ["rows": "\(removed)"]) }
+            } catch {
+                logger.warning("expired deduplication rows could not be deleted; tried again later",
+                               metadata: ["error": "\(error)"])
             }
+        }
+    }
+}
+
+/// Runs `work` every `interval` on `clock`, the first time one interval from now, until graceful shutdown or
+/// cancellation: the loop of the server's periodic services.
+func repeatUntilShutdown(every interval: Duration, clock: any Clock<Duration>,
+                         _ work: @escaping @Sendable () async -> Void) async {
+    await cancelWhenGracefulShutdown {
+        while !Task.isCancelled {
+            do {
+                try await clock.sleep(for: interval)
+            } catch {
+                return
+            }
+            await work()
         }
     }
 }
