@@ -210,13 +210,7 @@ struct DatabaseTokenTests {
             let checked = try await ServerProcess.runToEnd(["check"], environment: environment, directory: stage.work)
             #expect(checked.status == 0, "\(checked.stdout)")
 
-            let server = try await stage.start(environment)
-            let sample = try Fixtures.webhook("webhook-lead-status-won.txt")
-            let expected = try await expectedMessageIDs([sample])
-            #expect(try await server.postWebhook(sample, secret: webhookSecret) == 200)
-            let received = try await stage.segment.waitForMessages { Set($0) == expected }
-            #expect(Set(received) == expected)
-            #expect(try await server.signal(SIGTERM) == 0)
+            try await stage.servesTheWonDeal(environment)
             #expect(stage.kommo.requests.filter { $0.target.hasPrefix("/oauth2/") }.count == 1)
         }
     }

@@ -91,6 +91,18 @@ final class Stage: Sendable {
     }
 
     func remove() { try? FileManager.default.removeItem(at: work) }
+
+    /// Starts a server with `environment`, posts the won-deal sample, checks that the Segment fake receives its
+    /// messages, then stops the server with SIGTERM (exit 0).
+    func servesTheWonDeal(_ environment: [String: String]) async throws {
+        let server = try await start(environment)
+        let sample = try Fixtures.webhook("webhook-lead-status-won.txt")
+        let expected = try await expectedMessageIDs([sample])
+        #expect(try await server.postWebhook(sample, secret: webhookSecret) == 200)
+        let received = try await segment.waitForMessages { Set($0) == expected }
+        #expect(Set(received) == expected)
+        #expect(try await server.signal(SIGTERM) == 0)
+    }
 }
 
 /// The value of a Prometheus sample line `name{labels} value`, or 0 when absent.
@@ -342,13 +354,7 @@ struct ServerIntegrationTests {
         #expect(stage.api.requestCount(path: "/api/v4/account") == 1)
         #expect(stage.kommo.requests.filter { $0.target.hasPrefix("/oauth2/") }.count == 1, "check never refreshes")
 
-        let server = try await stage.start(environment)
-        let sample = try Fixtures.webhook("webhook-lead-status-won.txt")
-        let expected = try await expectedMessageIDs([sample])
-        #expect(try await server.postWebhook(sample, secret: webhookSecret) == 200)
-        let received = try await stage.segment.waitForMessages { Set($0) == expected }
-        #expect(Set(received) == expected)
-        #expect(try await server.signal(SIGTERM) == 0)
+        try await stage.servesTheWonDeal(environment)
         #expect(stage.kommo.requests.filter { $0.target.hasPrefix("/oauth2/") }.count == 1,
                 "a valid stored token is used as it is")
     }
