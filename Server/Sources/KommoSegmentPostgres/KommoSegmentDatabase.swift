@@ -28,9 +28,9 @@ public final class KommoSegmentDatabase: Service, Sendable {
     public let url: PostgresURL
     /// How long one store operation may wait for a connection and its answer before it fails as `unavailable`.
     public let operationTimeout: Duration
-    private let started = Mutex(false)
-    /// Whether ``run()`` has started the pool, and who waits for it.
-    private let running = Mutex<(started: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    /// Whether ``run()`` was called, whether the pool has started, and who waits for it to start.
+    private let runState = Mutex<(called: Bool, started: Bool, waiters: [CheckedContinuation<Void, Never>])>(
+        (false, false, []))
 
     /// Creates the pool for `url`; connects lazily, once ``run()`` runs.
     ///
@@ -59,9 +59,9 @@ public final class KommoSegmentDatabase: Service, Sendable {
     /// - Throws: ``PostgresStoreError`` when called a second time (postgres-nio's pool cannot be restarted: make a
     ///   new database object instead).
     public func run() async throws {
-        let first = started.withLock { started in
-            defer { started = true }
-            return !started
+        let first = runState.withLock { state in
+            defer { state.called = true }
+            return !state.called
         }
         guard first else {
             throw PostgresStoreError(.unavailable, operation: "running the connection pool",
@@ -75,7 +75,7 @@ public final class KommoSegmentDatabase: Service, Sendable {
             // waiters go, so that their first query does not find it not yet running (harmless: postgres-nio waits,
             // but logs a warning).
             for _ in 0..<4 { await Task.yield() }
-            let waiters = running.withLock { state in
+            let waiters = runState.withLock { state in
                 state.started = true
                 defer { state.waiters = [] }
                 return state.waiters
@@ -88,7 +88,7 @@ public final class KommoSegmentDatabase: Service, Sendable {
     /// Returns once ``run()`` has started the pool (a query made before would wait for it, with a warning).
     public func waitUntilRunning() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let now = running.withLock { state -> Bool in
+            let now = runState.withLock { state -> Bool in
                 if state.started { return true }
                 state.waiters.append(continuation)
                 return false
@@ -156,17 +156,9 @@ public final class KommoSegmentDatabase: Service, Sendable {
     }
 
     /// Runs `query` and decodes its rows as `Row`, mapping driver errors to ``PostgresStoreError``.
-    func rows<Row: Sendable>(_ query: PostgresQuery, as type: Row.Type = Row.self, operation: String)
-        async throws(PostgresStoreError) -> [Row] where Row: PostgresDecodable {
-        let client = self.client
-        let logger = self.logger
-        return try await withDeadline(operation) {
-            var result: [Row] = []
-            for try await row in try await client.query(query, logger: logger).decode(Row.self) {
-                result.append(row)
-            }
-            return result
-        }
+    func rows<Row: PostgresDecodable & Sendable>(_ query: PostgresQuery, as type: Row.Type = Row.self,
+                                                 operation: String) async throws(PostgresStoreError) -> [Row] {
+        try await tuples(query, as: Row.self, operation: operation)
     }
 
     /// Runs `query` and decodes its rows as the tuple `Row`.
@@ -303,7 +295,7 @@ public final class KommoSegmentDatabase: Service, Sendable {
             let failure = PostgresStoreError.from(error, operation: "migrating the schema")
             guard failure.code != .unavailable else { throw failure }
             throw PostgresStoreError(.migration, operation: "migrating the schema", detail: failure.detail,
-                                     underlyingError: failure.underlyingError)
+                                     sqlState: failure.sqlState, underlyingError: failure.underlyingError)
         }
     }
 }

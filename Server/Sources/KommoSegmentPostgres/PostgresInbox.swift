@@ -203,7 +203,7 @@ public struct PostgresInbox: WebhookInbox {
         do {
             return try await body()
         } catch {
-            if error.detail.hasPrefix("SQLSTATE 53100") {
+            if error.sqlState == "53100" {
                 throw InboxError(code: .full, detail: "the database's disk is full; the webhook is answered 503",
                                  underlyingError: error)
             }

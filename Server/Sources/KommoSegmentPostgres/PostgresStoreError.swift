@@ -33,14 +33,18 @@ public struct PostgresStoreError: Error, Sendable, CustomStringConvertible {
     public let operation: String
     /// What failed, without secrets or body values.
     public let detail: String
+    /// The server's SQLSTATE when it refused a statement (`53100`: disk full), else `nil`.
+    public let sqlState: String?
     /// The driver's error, when there is one.
     public let underlyingError: (any Error & Sendable)?
 
     /// Creates an error.
-    public init(_ code: Code, operation: String, detail: String, underlyingError: (any Error & Sendable)? = nil) {
+    public init(_ code: Code, operation: String, detail: String, sqlState: String? = nil,
+                underlyingError: (any Error & Sendable)? = nil) {
         self.code = code
         self.operation = operation
         self.detail = detail
+        self.sqlState = sqlState
         self.underlyingError = underlyingError
     }
 
@@ -61,8 +65,8 @@ public struct PostgresStoreError: Error, Sendable, CustomStringConvertible {
             if error.code == .server {
                 let state = error.serverInfo?[.sqlState] ?? "?"
                 let message = error.serverInfo?[.message] ?? "no message"
-                return PostgresStoreError(.refused, operation: operation,
-                                          detail: "SQLSTATE \(state): \(message)", underlyingError: error)
+                return PostgresStoreError(.refused, operation: operation, detail: "SQLSTATE \(state): \(message)",
+                                          sqlState: error.serverInfo?[.sqlState], underlyingError: error)
             }
             return PostgresStoreError(.unavailable, operation: operation,
                                       detail: "the connection failed (\(error.code))", underlyingError: error)

@@ -124,7 +124,7 @@ struct LoadTest {
         }
         let expected = expectedBySample.values.reduce(into: Set<String>()) { $0.formUnion($1) }
         let latencies = answered.filter { $0.1 == 200 }.map(\.2).sorted()
-        let kommoWindow = Self.busiestSecond(kommoTimes.value)
+        let kommoWindow = busiestSecond(kommoTimes.value)
         let statuses = Dictionary(grouping: answered, by: \.1).mapValues(\.count)
         let perMessage = Double(segment.requests.count) / Double(max(segmentMessages.value, 1))
         let histogram = ["0.005", "0.01", "0.02", "0.05", "0.1", "0.5"].map { bound in
@@ -170,17 +170,6 @@ struct LoadTest {
         let milliseconds = Double(duration.components.seconds) * 1_000 + Double(duration.components.attoseconds) / 1e15
         return milliseconds < 1_000 ? String(format: "%.1f ms", milliseconds)
             : String(format: "%.2f s", milliseconds / 1_000)
-    }
-
-    /// The most requests in any one-second window.
-    static func busiestSecond(_ times: [ContinuousClock.Instant]) -> Int {
-        let sorted = times.sorted()
-        var best = 0, low = 0
-        for high in sorted.indices {
-            while sorted[high] - sorted[low] >= .seconds(1) { low += 1 }
-            best = max(best, high - low + 1)
-        }
-        return best
     }
 
     /// `VmHWM` of `/proc/<pid>/status`, in KiB.

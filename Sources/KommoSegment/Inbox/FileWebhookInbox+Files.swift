@@ -121,8 +121,7 @@ extension FileWebhookInbox {
         do {
             try DurableFile.replace(path, with: data, temporaryPath: temporary, syncsDirectory: syncsDirectory)
         } catch {
-            throw Self.storageError(error.step == .create ? "a record file cannot be created"
-                                        : "a record cannot be written", error.code)
+            throw Self.storageError(error)
         }
         return Int64(data.count)
     }
@@ -132,12 +131,17 @@ extension FileWebhookInbox {
         do {
             try DurableFile.writeNew(data, to: path)
         } catch {
-            throw Self.storageError(error.step == .create ? "a record file cannot be created"
-                                        : "a record cannot be written", error.code)
+            throw Self.storageError(error)
         }
     }
 
     func syncDirectory(_ path: String) { DurableFile.syncDirectory(path) }
+
+    /// The storage error of a failed durable write.
+    static func storageError(_ failure: DurableFile.Failure) -> InboxError {
+        storageError(failure.step == .create ? "a record file cannot be created" : "a record cannot be written",
+                     failure.code)
+    }
 
     /// A storage error for `errno` `code`; a full disk or quota (`ENOSPC`, `EDQUOT`) is ``InboxError/Code/full``.
     static func storageError(_ detail: String, _ code: Int32) -> InboxError {
