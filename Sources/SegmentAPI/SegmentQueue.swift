@@ -328,7 +328,8 @@ public actor SegmentQueue {
     private func intervalLoop() async {
         var fired: Duration?
         while !Task.isCancelled {
-            guard let deadline = intervalDeadline, deadline != fired else {
+            // A full batch goes without a timer; taking it signals intervalChanged, so the check comes back.
+            guard let deadline = intervalDeadline, deadline != fired, !hasFullBatch else {
                 await signals.intervalChanged.wait()
                 continue
             }
@@ -343,13 +344,15 @@ public actor SegmentQueue {
         return intervalStart + configuration.flushInterval
     }
 
+    /// Whether the buffer holds a whole batch; only taking a batch (or abandoning the buffer) ends it.
+    private var hasFullBatch: Bool {
+        buffer.count >= configuration.clampedFlushAt || buffer.count >= configuration.clampedQueueSize
+            || buffer.bytes + SegmentBatch.envelopeOverhead >= configuration.clampedBatchBytes
+    }
+
     private var isReady: Bool {
         guard !buffer.isEmpty else { return false }
-        if phase != .open || waiters.wantsDelivery || buffer.count >= configuration.clampedFlushAt
-            || buffer.count >= configuration.clampedQueueSize
-            || buffer.bytes + SegmentBatch.envelopeOverhead >= configuration.clampedBatchBytes {
-            return true
-        }
+        if phase != .open || waiters.wantsDelivery || hasFullBatch { return true }
         guard let deadline = intervalDeadline else { return false }
         return clock.now >= deadline
     }
