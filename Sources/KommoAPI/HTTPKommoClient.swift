@@ -38,8 +38,11 @@ public struct HTTPKommoClient: KommoClient, CustomStringConvertible, CustomRefle
         public var cacheTTL: Duration
         /// The `User-Agent` header. Default: ``SDKInfo/userAgent``.
         public var userAgent: String
-        /// The most ids per `filter[id][]` request (clamped to 1...250). Default: 50.
+        /// The most ids per `filter[id][]` request (clamped to 1...250). Default: 250, Kommo's page size.
         public var idsPerRequest: Int
+        /// The longest request URL an id list may make, in bytes (at least 1,024); a list that would be longer is
+        /// split into more requests. Default: 8,000, under the 8 KB that servers and proxies commonly accept.
+        public var maxURLLength: Int
         /// The `limit` of list requests (clamped to 1...250). Default: 250.
         public var pageLimit: Int
         /// The most notes per POST (clamped to 1...250). Default: 50.
@@ -55,9 +58,9 @@ public struct HTTPKommoClient: KommoClient, CustomStringConvertible, CustomRefle
         /// Creates a configuration.
         public init(requestTimeout: Duration = .seconds(15), retryPolicy: RetryPolicy = .kommo,
                     rateLimit: KommoRateLimiter.Limit = .default, cacheTTL: Duration = .seconds(600),
-                    userAgent: String = SDKInfo.userAgent, idsPerRequest: Int = 50, pageLimit: Int = 250,
+                    userAgent: String = SDKInfo.userAgent, idsPerRequest: Int = 250, pageLimit: Int = 250,
                     notesPerRequest: Int = 50, maxPages: Int = 200, blockDetectionWindow: Duration = .seconds(900),
-                    contextUserID: Int64? = nil) {
+                    contextUserID: Int64? = nil, maxURLLength: Int = 8_000) {
             self.requestTimeout = requestTimeout
             self.retryPolicy = retryPolicy
             self.rateLimit = rateLimit
@@ -69,6 +72,7 @@ public struct HTTPKommoClient: KommoClient, CustomStringConvertible, CustomRefle
             self.maxPages = maxPages
             self.blockDetectionWindow = blockDetectionWindow
             self.contextUserID = contextUserID
+            self.maxURLLength = maxURLLength
         }
     }
 
@@ -130,7 +134,8 @@ public struct HTTPKommoClient: KommoClient, CustomStringConvertible, CustomRefle
 
     // MARK: Entities by id
 
-    /// `GET /api/v4/leads?filter[id][]=…&with=contacts,loss_reason&limit=250`, ≤ 50 ids per request, all pages.
+    /// `GET /api/v4/leads?filter[id][]=…&with=contacts,loss_reason&limit=250`, ≤ 250 ids per request (fewer when
+    /// the URL would pass ``Configuration/maxURLLength``), all pages.
     public func leads(ids: [Int64]) async throws -> [Lead] {
         try await byIDs(Lead.self, path: "/api/v4/leads", ids: ids, extra: [("with", "contacts,loss_reason")])
     }
@@ -140,12 +145,14 @@ public struct HTTPKommoClient: KommoClient, CustomStringConvertible, CustomRefle
         try await engine.getObject(Lead.self, path: "/api/v4/leads/\(id)", query: [("with", "contacts,loss_reason")])
     }
 
-    /// `GET /api/v4/contacts?filter[id][]=…&limit=250`, ≤ 50 ids per request, all pages.
+    /// `GET /api/v4/contacts?filter[id][]=…&limit=250`, ≤ 250 ids per request (and URLs within
+    /// ``Configuration/maxURLLength``), all pages.
     public func contacts(ids: [Int64]) async throws -> [Contact] {
         try await byIDs(Contact.self, path: "/api/v4/contacts", ids: ids, extra: [])
     }
 
-    /// `GET /api/v4/companies?filter[id][]=…&limit=250`, ≤ 50 ids per request, all pages.
+    /// `GET /api/v4/companies?filter[id][]=…&limit=250`, ≤ 250 ids per request (and URLs within
+    /// ``Configuration/maxURLLength``), all pages.
     public func companies(ids: [Int64]) async throws -> [Company] {
         try await byIDs(Company.self, path: "/api/v4/companies", ids: ids, extra: [])
     }
@@ -154,12 +161,25 @@ public struct HTTPKommoClient: KommoClient, CustomStringConvertible, CustomRefle
                                                 extra: [(String, String)]) async throws -> [Item] {
         var seen = Set<Int64>()
         let unique = ids.filter { seen.insert($0).inserted }
+        let tail = extra + [("limit", pageLimit)]
+        // The URL without ids: origin, path, "?", the other parameters, and the "&" before them.
+        let fixed = try host.url(path: path, percentEncodedQuery: KommoQuery.encode(tail)).absoluteString.utf8.count + 1
+        let budget = max(configuration.maxURLLength, 1_024) - fixed
+        let name = KommoQuery.escape("filter[id][]")
         var result: [Item] = []
         var start = 0
         while start < unique.count {
-            let chunk = unique[start..<min(start + idsPerRequest, unique.count)]
-            start += chunk.count
-            let query = chunk.map { ("filter[id][]", String($0)) } + extra + [("limit", pageLimit)]
+            var end = start
+            var length = 0
+            while end < unique.count && end - start < idsPerRequest {
+                // "name=digits&", the last "&" standing for the one before the other parameters.
+                let added = name.utf8.count + 2 + String(unique[end]).utf8.count
+                if end > start && length + added > budget { break }
+                length += added
+                end += 1
+            }
+            let query = unique[start..<end].map { ("filter[id][]", String($0)) } + tail
+            start = end
             result += try await engine.getAll(Item.self, path: path, query: query)
         }
         return result
@@ -207,6 +227,11 @@ public struct HTTPKommoClient: KommoClient, CustomStringConvertible, CustomRefle
             }
             return account
         }
+    }
+
+    /// Waits until the rate limiter would let a request start at once, without reserving the start.
+    public func waitForNextStart() async throws {
+        try await rateLimiter.waitForNextStart()
     }
 
     /// Forgets every cached value, so the next calls fetch again.

@@ -37,9 +37,16 @@ public protocol KommoClient: Sendable {
     /// The client's own request statistics: requests, retries, 429s, cache hits. A client that does not count
     /// them reports zeros (the default implementation).
     var statistics: KommoClientStatistics { get async }
+    /// Waits until a request started now would not wait for the rate limiter, without reserving that start, so
+    /// that a caller can gather more work for the request meanwhile (the pipeline's batch fetchers do). A client
+    /// without a limiter returns at once (the default implementation).
+    func waitForNextStart() async throws
 }
 
 extension KommoClient {
+    /// Returns at once: this client has no rate limiter to wait for.
+    public func waitForNextStart() async throws {}
+
     /// Zeros: this client does not count its requests.
     public var statistics: KommoClientStatistics {
         get async { KommoClientStatistics() }

@@ -19,6 +19,15 @@ public protocol KommoRequestLimiter: Sendable {
     /// Whether Kommo answered 429 to any caller of the account within `window` (a 403 soon after a 429 is read as
     /// an IP block).
     func wasRateLimited(within window: Duration) async -> Bool
+    /// Waits until ``acquire()`` would return at once, without reserving a start: a caller gathers work meanwhile
+    /// and then acquires. Another caller may take that start first, so the acquire can still wait. The default
+    /// implementation returns at once.
+    func waitForNextStart() async throws
+}
+
+extension KommoRequestLimiter {
+    /// Returns at once: this limiter cannot tell when its next start is free.
+    public func waitForNextStart() async throws {}
 }
 
 /// Spaces requests to one Kommo account so that no one-second window ever holds more than 7 of them.
@@ -86,6 +95,13 @@ public actor KommoRateLimiter: KommoRequestLimiter {
         if start > now {
             try await clock.sleep(until: start)
         }
+    }
+
+    /// Waits until ``acquire()`` would return at once (after a 429's pause too), without reserving a start.
+    public func waitForNextStart() async throws {
+        guard let theoreticalArrival else { return }
+        let start = theoreticalArrival - .seconds(limit.tolerance)
+        if start > clock.now { try await clock.sleep(until: start) }
     }
 
     /// Holds every later request back until `duration` from now (called after a 429).

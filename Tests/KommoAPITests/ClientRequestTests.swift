@@ -24,22 +24,43 @@ struct ClientRequestTests {
         #expect(request.body == nil)
     }
 
-    @Test("120 ids go out as 50, 50 and 20 in order")
-    func chunking() async throws {
-        let transport = ScriptedTransport(fallback: { _, _ in K.noContent })
-        let client = try K.client(transport)
-        let ids: [Int64] = Array(1...120)
-        #expect(try await client.leads(ids: ids).isEmpty)
-        let requests = transport.requests
-        #expect(requests.count == 3)
-        let sent = requests.map { request in
+    /// The ids of each request, in order.
+    private func sentIDs(_ transport: ScriptedTransport) -> [[Int64]] {
+        transport.requests.map { request in
             URLComponents(url: request.request.url, resolvingAgainstBaseURL: false)?.queryItems?
                 .filter { $0.name == "filter[id][]" }.compactMap { $0.value.flatMap { Int64($0) } } ?? []
         }
-        #expect(sent.map(\.count) == [50, 50, 20])
+    }
+
+    @Test("600 ids go out as 250, 250 and 100 in order, each URL under 8,000 bytes")
+    func chunking() async throws {
+        let transport = ScriptedTransport(fallback: { _, _ in K.noContent })
+        let client = try K.client(transport)
+        let ids: [Int64] = (1...600).map { 24_000_000 + $0 }
+        #expect(try await client.leads(ids: ids).isEmpty)
+        let requests = transport.requests
+        let sent = sentIDs(transport)
+        #expect(sent.map(\.count) == [250, 250, 100])
         #expect(sent.flatMap { $0 } == ids)
+        #expect(requests.allSatisfy { $0.request.url.absoluteString.utf8.count <= 8_000 })
         for request in requests {
             #expect(request.query?.hasSuffix("&with=contacts,loss_reason&limit=250") == true)
+        }
+    }
+
+    @Test("long ids are split by URL length: every URL within maxURLLength, no id lost, none twice")
+    func urlBudget() async throws {
+        for limit in [1_024, 2_000, 8_000] {
+            let transport = ScriptedTransport(fallback: { _, _ in K.noContent })
+            let client = try K.client(transport, configuration: .init(maxURLLength: limit))
+            // 19-digit ids: 250 of them would make a URL of about 10 KB.
+            let ids: [Int64] = (1...400).map { Int64.max - 1_000 + $0 }
+            #expect(try await client.contacts(ids: ids).isEmpty)
+            let lengths = transport.requests.map { $0.request.url.absoluteString.utf8.count }
+            #expect(lengths.allSatisfy { $0 <= limit })
+            #expect(sentIDs(transport).flatMap { $0 } == ids)
+            // Each request but the last is full: one more id would not have fitted.
+            #expect(lengths.dropLast().allSatisfy { $0 + 42 > limit })
         }
     }
 
