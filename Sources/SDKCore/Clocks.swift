@@ -52,8 +52,6 @@ package struct MonotonicClock: Sendable {
     /// The time elapsed since the clock was adopted; never decreases.
     package var now: Duration { reading() }
 
-    /// Suspends for `duration` (returns at once, after a cancellation check, when it is zero or negative).
-    /// - Throws: `CancellationError` when the task is cancelled first.
     /// Runs `body` every `interval` (the first time after one interval) until the task is cancelled or `body`
     /// answers `false`: the shape of every lease and claim renewal.
     package func repeating(every interval: Duration, _ body: () async -> Bool) async {
@@ -67,6 +65,8 @@ package struct MonotonicClock: Sendable {
         }
     }
 
+    /// Suspends for `duration` (returns at once, after a cancellation check, when it is zero or negative).
+    /// - Throws: `CancellationError` when the task is cancelled first.
     package func sleep(for duration: Duration) async throws {
         guard duration > .zero else {
             try Task.checkCancellation()

@@ -21,6 +21,8 @@ enum Demo {
             return 1
         }
         options.dryRun = true
+        // One file after another, so that stdout lists the messages file by file, as the explanation on stderr does.
+        options.concurrency = 1
         options.explains = true
         options.kommoAccountID = 31_234_567
         printError("demo: \(options.webhooks.count) sample webhooks of account 31234567 (acme), Kommo answered from "

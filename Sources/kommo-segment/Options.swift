@@ -21,6 +21,8 @@ struct ReplayOptions {
     var inbox: String?
     var dryRun = false
     var notes = false
+    /// How many files (or inbox records) are processed at once; 1 processes them one after another, in order.
+    var concurrency = 64
     /// Whether standard error tells, file by file, what every item made (``RunExplanation``), instead of only the
     /// items not delivered; the demo's, not a flag.
     var explains = false
@@ -39,6 +41,7 @@ struct ReplayOptions {
         "--kommo-account-id": "KOMMO_ACCOUNT_ID",
         "--fixtures": nil,
         "--inbox": "KOMMO_SEGMENT_INBOX",
+        "--concurrency": nil,
     ]
 
     /// Parses `arguments` (after `replay`, or after `resume` when `takesFiles` is off) with `environment` as the
@@ -92,6 +95,12 @@ struct ReplayOptions {
         if options.inbox != nil && options.dryRun {
             throw UsageError(description: "--inbox and --dry-run cannot be used together: a dry run sends nothing, "
                 + "so it would keep or settle inbox records without delivering them")
+        }
+        if let text = values["--concurrency"] {
+            guard let count = Int(text), (1...1_000).contains(count) else {
+                throw UsageError(description: "--concurrency must be an integer from 1 to 1000, not '\(text)'")
+            }
+            options.concurrency = count
         }
         if let text = value("--kommo-account-id") {
             guard let id = Int64(text), id > 0 else {

@@ -57,6 +57,7 @@ enum Runner {
         let firstFile = first
         let fileFailures = failures
         let explains = options.explains
+        let concurrency = options.concurrency
         return await running(pipeline, dryRun: setup.dryRun) { () async -> Int in
             var queue = files
             var failures = fileFailures
@@ -73,17 +74,36 @@ enum Runner {
                 let now = await processInbox(pipeline)
                 return failures + earlier + now
             }
-            var position = 0
             var explanation = explains ? RunExplanation() : nil
-            failures += await forEachFile(first: firstFile, queue: &queue) { file in
-                let report = await pipeline.process(body: file.body, contentType: formContentType,
-                                                    requestTarget: "/")
-                if explanation == nil { printProblems(of: report, name: file.name) }
-                explanation?.explain(report, name: file.name)
-                position += 1
-                if position % 20 == 0 { printError("replay: \(position) files") }
-                return true
-            }
+            // Files are read as there is room, processed together, and reported in the order they were given.
+            var pending = firstFile.map { [$0] } ?? []
+            var names: [String] = []
+            var finished: [Int: WebhookReport] = [:]
+            var printed = 0
+            await pipeline.process(maxConcurrency: concurrency, next: {
+                while true {
+                    if !pending.isEmpty {
+                        let file = pending.removeFirst()
+                        names.append(file.name)
+                        return WebhookBody(body: file.body)
+                    }
+                    switch queue.next() {
+                    case nil: return nil
+                    case .failure(let error)?:
+                        printError(error.description)
+                        failures += 1
+                    case .success(let file)?: pending.append(file)
+                    }
+                }
+            }, report: { position, report in
+                finished[position] = report
+                while let next = finished.removeValue(forKey: printed) {
+                    if explanation == nil { printProblems(of: next, name: names[printed]) }
+                    explanation?.explain(next, name: names[printed])
+                    printed += 1
+                    if printed % 20 == 0 { printError("replay: \(printed) files") }
+                }
+            })
             explanation?.explainSharedMessages()
             return failures
         }
@@ -244,8 +264,11 @@ struct Setup {
     var dryRun: Bool
     var usesFixtures: Bool
     var inbox: FileWebhookInbox?
+    /// Files or inbox records in flight at once.
+    var concurrency: Int
 
     init(_ options: ReplayOptions) throws {
+        concurrency = options.concurrency
         if let path = options.configFile {
             let data: Data
             do {
@@ -348,6 +371,7 @@ struct Setup {
         var pipelineConfiguration = KommoSegmentPipeline.Configuration(requiresSecret: false)
         // The command drives the inbox itself, pass by pass.
         pipelineConfiguration.inboxScanInterval = nil
+        pipelineConfiguration.inboxConcurrency = concurrency
         return try KommoSegmentPipeline(accounts: accounts, configuration: pipelineConfiguration, inbox: inbox)
     }
 }

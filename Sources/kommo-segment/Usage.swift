@@ -41,7 +41,10 @@ enum Usage {
     static let replay = """
     usage: kommo-segment replay [options] FILE...
 
-    Processes each FILE (a raw Kommo webhook body; - is standard input) to completion, one at a time, in order.
+    Processes each FILE (a raw Kommo webhook body; - is standard input) to completion. Files are processed
+    together, as a server processes a burst: Kommo reads are shared (each distinct lead, contact and company read
+    once, up to 250 ids a request), the changes of one lead are applied in event-time order, and Segment batches
+    span files. Problems are printed file by file, in the order of the FILE arguments.
 
     \(options)
 
@@ -124,6 +127,8 @@ enum Usage {
       --dry-run                   print each Segment message as it would be sent; send nothing, no write key needed
       --notes                     write a note back on each lead whose event was delivered
       --inbox DIR                 keep every file in DIR before processing; finish what DIR holds first [KOMMO_SEGMENT_INBOX]
+      --concurrency N             files (or inbox records) in flight at once, 1 to 1000; default 64. With 1, one
+                                  after another, in order, each flushed to Segment on its own
       -h, --help                  this text
     """
 

@@ -1,9 +1,11 @@
-/// Fetches entities by id for many concurrent callers at once: ids asked for while a fetch is running are
+/// Fetches entities by id for many concurrent callers at once: ids asked for while a round gathers or fetches are
 /// collected and fetched together in the next one, so the number of Kommo requests grows with the number of
 /// distinct ids (divided by the client's ids per request), not with the number of webhooks in flight.
 ///
-/// No background task: the caller that finds the fetcher idle leads a round on its own task; when the round ends
-/// and more callers wait, the first of them leads the next round.
+/// No background task: the caller that finds the fetcher idle leads a round on its own task. The leader first
+/// gathers (it waits until the other webhooks of the burst have asked, and until the rate limiter would let the
+/// request start), then takes every id asked for so far; when the round ends and more callers wait, the first of
+/// them leads the next round.
 actor CoalescingFetcher<Entity: Sendable> {
     private enum Answer {
         case found([Int64: Entity])
@@ -15,12 +17,18 @@ actor CoalescingFetcher<Entity: Sendable> {
         let continuation: CheckedContinuation<Answer, any Error>
     }
 
+    private let gather: @Sendable () async -> Void
     private let load: @Sendable ([Int64]) async throws -> [Int64: Entity]
     private var waiting: [Request] = []
     private var running = false
 
     /// Creates a fetcher around a batch loader (which itself splits ids into requests of the allowed size).
-    init(load: @escaping @Sendable ([Int64]) async throws -> [Int64: Entity]) {
+    /// - Parameters:
+    ///   - gather: what a round's leader waits for before it takes the ids asked for.
+    ///   - load: reads the entities of the ids.
+    init(gather: @escaping @Sendable () async -> Void = {},
+         load: @escaping @Sendable ([Int64]) async throws -> [Int64: Entity]) {
+        self.gather = gather
         self.load = load
     }
 
@@ -43,6 +51,7 @@ actor CoalescingFetcher<Entity: Sendable> {
 
     /// Fetches the ids of every waiting caller and this one together, answers them, and hands over the lead.
     private func leadRound(own ids: [Int64]) async throws -> [Int64: Entity] {
+        await gather()
         let round = waiting
         waiting.removeAll()
         var seen = Set<Int64>()

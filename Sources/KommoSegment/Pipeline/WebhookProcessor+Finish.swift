@@ -9,6 +9,8 @@ extension WebhookProcessor {
         var reports: [EventReport] = []
         var notes: [NewNote] = []
         for item in items {
+            // A change that failed before its newest-change check lets the later changes of its lead go.
+            if let turn = item.turn { runtime.sequencer.finish(turn) }
             let outcome = item.outcome ?? .failed(PipelineError(code: .webhook, detail: "not processed"))
             await settleClaim(item, outcome: outcome, accountID: accountID)
             let description = Self.describe(item.event)
@@ -37,6 +39,7 @@ extension WebhookProcessor {
 
     private func settleClaim(_ item: Item, outcome: EventOutcome, accountID: Int64) async {
         guard let claim = item.claim else { return }
+        defer { heldHere.remove(claim.key.rawValue) }
         do {
             if case .failed = outcome {
                 _ = try await store.release(claim.key, token: claim.token)

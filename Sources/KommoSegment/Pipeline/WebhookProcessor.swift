@@ -12,6 +12,8 @@ struct WebhookProcessor: Sendable {
     let logger: SDKLogger
     let clock: MonotonicClock
     let counters: PipelineCounterBox
+    /// The deduplication keys this pipeline holds a claim on, until each is settled.
+    let heldHere = HeldClaims()
 
     /// One item on its way through the pipeline.
     struct Item {
@@ -22,14 +24,47 @@ struct WebhookProcessor: Sendable {
         var messages: [SegmentMessage] = []
         var partialSkips: [SkipReason] = []
         var ticket: SegmentDeliveryTicket?
+        /// The change's place in its lead's order, until its newest-change check is done.
+        var turn: ChangeSequencer.Ticket?
+    }
+
+    /// A webhook's entry into its account's burst: its place in the stages and the order tickets of its lead
+    /// changes (by item index).
+    struct Entry: Sendable {
+        var place: BurstStages.Place
+        var turns: [Int: ChangeSequencer.Ticket]
+        /// The order this webhook queues its messages in, among those of one batch call.
+        var order: (queueing: QueueingOrder, position: Int)?
+    }
+
+    /// Enters a webhook into its account's burst before it is processed: a caller that starts many webhooks at
+    /// once enters them all first, so that the first to be fetched already gathers for the others.
+    func enter(_ webhook: KommoWebhook, runtime: AccountRuntime, prompt: Bool,
+               order: (queueing: QueueingOrder, position: Int)? = nil) -> Entry {
+        var turns: [Int: ChangeSequencer.Ticket] = [:]
+        for (index, event) in webhook.events.enumerated() {
+            if case .lead(let lead) = event, let time = lead.eventTime {
+                turns[index] = runtime.sequencer.register(lead: lead.id, time: Int64(time.timeIntervalSince1970))
+            }
+        }
+        return Entry(place: runtime.stages.enter(prompt: prompt), turns: turns, order: order)
     }
 
     func process(_ webhook: KommoWebhook, runtime: AccountRuntime, acknowledgement: WebhookAcknowledgement,
-                 flushPromptly: @Sendable () -> Bool) async -> WebhookReport {
+                 entry: Entry? = nil, flushPromptly: @Sendable () -> Bool) async -> WebhookReport {
         let accountID = webhook.account.id
         var items = webhook.events.enumerated().map { Item(index: $0.offset, event: $0.element) }
         counters.update { $0.events += items.count }
+        let entry = entry ?? enter(webhook, runtime: runtime, prompt: flushPromptly())
+        var place = entry.place
+        for (index, turn) in entry.turns { items[index].turn = turn }
         await claim(&items, accountID: accountID)
+        // A change that is a duplicate, or claimed elsewhere, is not checked: later changes of its lead need not
+        // wait for it.
+        for index in items.indices where items[index].outcome != nil {
+            if let turn = items[index].turn { runtime.sequencer.finish(turn) }
+            items[index].turn = nil
+        }
         // Never awaited: leaving the function cancels the renewal loop and waits for it. The claims are read here:
         // an `async let` evaluates its expression in the child task, which would read `items` while this task
         // changes it (a race the thread sanitizer found in the instrumented executable).
@@ -38,16 +73,28 @@ struct WebhookProcessor: Sendable {
         let open = items.indices.filter { items[$0].outcome == nil }
         let fetched: FetchedContext
         do {
-            fetched = try await runtime.fetch(for: open.map { items[$0].event })
+            fetched = try await runtime.fetch(for: open.map { items[$0].event }, place: &place)
         } catch {
             let failure = Self.failure(error, code: .kommo, detail: "reading from Kommo failed")
             for index in open { items[index].outcome = .failed(failure) }
+            entry.order.map { $0.queueing.finish($0.position) }
+            await leave(&place, runtime: runtime, flushPromptly: flushPromptly)
             return await finish(items, runtime: runtime, acknowledgement: acknowledgement)
         }
         map(&items, open: open, webhook: webhook, runtime: runtime, fetched: fetched)
-        await keepNewest(&items, open: open, accountID: accountID)
-        await deliver(&items, open: open, queue: runtime.queue, flushPromptly: flushPromptly)
+        await keepNewest(&items, open: open, accountID: accountID, sequencer: runtime.sequencer)
+        await deliver(&items, open: open, runtime: runtime, place: &place, order: entry.order,
+                      flushPromptly: flushPromptly)
         return await finish(items, runtime: runtime, acknowledgement: acknowledgement)
+    }
+
+    /// The webhook has queued its messages (or will queue none): when it is the last of its account's webhooks in
+    /// flight and delivery is wanted promptly, it flushes the queue for every webhook waiting on it, so that
+    /// webhooks processed together share their Segment requests.
+    private func leave(_ place: inout BurstStages.Place, runtime: AccountRuntime,
+                       flushPromptly: @Sendable () -> Bool) async {
+        let remaining = runtime.stages.leave(&place)
+        if remaining == 0 && flushPromptly() { await runtime.queue.flush() }
     }
 
     /// Claims every item that can be keyed, before any request.
@@ -63,8 +110,15 @@ struct WebhookProcessor: Sendable {
             }
             do {
                 switch try await store.claim(key, for: configuration.claimDuration) {
-                case .claimed(let token): items[index].claim = (key, token)
+                case .claimed(let token):
+                    items[index].claim = (key, token)
+                    heldHere.insert(key.rawValue)
                 case .alreadyDone: items[index].outcome = .duplicate
+                case .inFlight where heldHere.contains(key.rawValue):
+                    // Another webhook of this burst holds the same change (a file replayed twice, a redelivery in
+                    // flight with the first delivery): it is processed once, there. Should that attempt fail, its
+                    // own webhook says so (and stays in the inbox, when there is one), with the same change.
+                    items[index].outcome = .duplicate
                 case .inFlight:
                     // Not a duplicate: the other attempt may still fail. The inbox keeps the record for later.
                     items[index].outcome = .failed(PipelineError(
@@ -114,9 +168,20 @@ struct WebhookProcessor: Sendable {
     }
 
     /// Ordering: a change older than the newest applied one sends no identify or group.
-    private func keepNewest(_ items: inout [Item], open: [Int], accountID: Int64) async {
-        for index in open where !items[index].messages.isEmpty {
-            guard case .lead(let lead) = items[index].event, let time = lead.eventTime else { continue }
+    ///
+    /// The changes of one lead that are in flight together are checked in event-time order (the sequencer's), and
+    /// this webhook's own changes in the same order, so the outcome does not depend on which webhook was fetched
+    /// first.
+    private func keepNewest(_ items: inout [Item], open: [Int], accountID: Int64, sequencer: ChangeSequencer) async {
+        let ordered = open.compactMap { index in items[index].turn.map { (index, $0) } }.sorted { $0.1 < $1.1 }
+        for (index, turn) in ordered {
+            defer {
+                sequencer.finish(turn)
+                items[index].turn = nil
+            }
+            guard !items[index].messages.isEmpty, case .lead(let lead) = items[index].event,
+                  let time = lead.eventTime else { continue }
+            await sequencer.waitForTurn(turn)
             let entity = DeduplicationEntityKey(accountID: accountID, leadID: lead.id)
             let isNewest: Bool
             do {
@@ -140,9 +205,12 @@ struct WebhookProcessor: Sendable {
         }
     }
 
-    /// Queues each item's calls together, then waits for their tickets.
-    private func deliver(_ items: inout [Item], open: [Int], queue: SegmentQueue,
-                         flushPromptly: @Sendable () -> Bool) async {
+    /// Queues each item's calls together (in the batch call's order, when there is one), leaves the burst's
+    /// stages, then waits for their tickets.
+    private func deliver(_ items: inout [Item], open: [Int], runtime: AccountRuntime, place: inout BurstStages.Place,
+                         order: (queueing: QueueingOrder, position: Int)?, flushPromptly: @Sendable () -> Bool) async {
+        let queue = runtime.queue
+        if let order { await order.queueing.waitForTurn(order.position) }
         for index in open where items[index].outcome == nil {
             do {
                 items[index].ticket = try await queue.enqueueWaiting(items[index].messages)
@@ -151,7 +219,8 @@ struct WebhookProcessor: Sendable {
             }
         }
         let waiting = open.filter { items[$0].ticket != nil }
-        if !waiting.isEmpty && flushPromptly() { await queue.flush() }
+        order.map { $0.queueing.finish($0.position) }
+        await leave(&place, runtime: runtime, flushPromptly: flushPromptly)
         for index in waiting {
             guard let ticket = items[index].ticket else { continue }
             do {

@@ -1,0 +1,250 @@
+import SDKCore
+
+/// Where the webhooks of one account stand on their way to the Segment queue, so that a burst is read from Kommo in
+/// shared requests and sent to Segment in shared batches.
+///
+/// A webhook enters at ``Stage/intake`` when its processing starts, moves through the fetch stages as it asks the
+/// batch fetchers (or skips them), and leaves once its messages are queued (or it failed before). Two decisions
+/// read it:
+/// - a batch fetcher's leader gathers ids until no webhook of the account is at an earlier stage, that is until
+///   every webhook that will ask this fetcher has asked, bounded by the gather window;
+/// - a prompt flush (a replay, the inbox, a drain) is made by the last prompt webhook to leave, so that the
+///   messages of webhooks processed together go out together instead of one flush per webhook. Webhooks of
+///   ``KommoSegmentPipeline/run()`` that leave their delivery to the queue's own schedule are not waited for.
+final class BurstStages: Sendable {
+    /// The stages before and at the batch fetchers, in the order a webhook goes through them.
+    enum Stage: Int, Comparable, CaseIterable {
+        /// Parsed and being claimed: not yet at a fetcher.
+        case intake
+        /// Asking for its leads, then for their contacts, then for the companies.
+        case leads, contacts, companies
+
+        static func < (lhs: Stage, rhs: Stage) -> Bool { lhs.rawValue < rhs.rawValue }
+    }
+
+    private struct State {
+        /// Webhooks at each stage, by raw value; a webhook past the last stage and not yet gone counts in `past`.
+        var atStage = [Int](repeating: 0, count: Stage.allCases.count)
+        var past = 0
+        /// Webhooks in flight that flush promptly.
+        var prompt = 0
+        var waiters: [UInt64: (stage: Stage, continuation: CheckedContinuation<Void, Never>)] = [:]
+        var nextWaiter: UInt64 = 0
+
+        func anyBefore(_ stage: Stage) -> Bool { atStage[..<stage.rawValue].contains { $0 > 0 } }
+
+        /// Removes and returns the waiters whose condition now holds.
+        mutating func ready() -> [CheckedContinuation<Void, Never>] {
+            let due = waiters.filter { !anyBefore($0.value.stage) }
+            for key in due.keys { waiters[key] = nil }
+            return due.values.map(\.continuation)
+        }
+    }
+
+    private let state = Locked(State())
+
+    init() {}
+
+    /// The webhooks of the account that have not yet queued their messages.
+    var inFlight: Int { state.withLock { $0.atStage.reduce($0.past, +) } }
+
+    /// One webhook's place; move it with ``advance(_:to:)`` and end it with ``leave(_:)``.
+    struct Place: Sendable {
+        /// The stage, or `nil` once past every fetcher.
+        fileprivate(set) var stage: Stage?
+        fileprivate(set) var prompt: Bool
+        fileprivate(set) var hasLeft = false
+    }
+
+    /// A webhook starts processing; `prompt` when it flushes its messages as soon as it can.
+    func enter(prompt: Bool) -> Place {
+        state.withLock { state in
+            state.atStage[Stage.intake.rawValue] += 1
+            if prompt { state.prompt += 1 }
+        }
+        return Place(stage: .intake, prompt: prompt)
+    }
+
+    /// The webhook reaches `stage` (or, with `nil`, is past every fetch stage); a place only moves forward.
+    func advance(_ place: inout Place, to stage: Stage?) {
+        guard let current = place.stage, stage.map({ $0 > current }) ?? true else { return }
+        place.stage = stage
+        let woken = state.withLock { state in
+            state.atStage[current.rawValue] -= 1
+            if let stage { state.atStage[stage.rawValue] += 1 } else { state.past += 1 }
+            return state.ready()
+        }
+        for waiter in woken { waiter.resume() }
+    }
+
+    /// The webhook has queued its messages or given up; returns how many prompt webhooks of the account have not.
+    /// Leaving twice is harmless.
+    func leave(_ place: inout Place) -> Int {
+        guard !place.hasLeft else { return state.withLock { $0.prompt } }
+        advance(&place, to: nil)
+        place.hasLeft = true
+        let prompt = place.prompt
+        return state.withLock { state in
+            state.past -= 1
+            if prompt { state.prompt -= 1 }
+            return state.prompt
+        }
+    }
+
+    /// Returns once no webhook is at a stage before `stage`, or when `window` has passed on `clock`, or when the
+    /// task is cancelled.
+    func gather(before stage: Stage, window: Duration, clock: MonotonicClock) async {
+        guard window > .zero, state.withLock({ $0.anyBefore(stage) }) else { return }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.waitUntilNoneBefore(stage) }
+            group.addTask { try? await clock.sleep(for: window) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func waitUntilNoneBefore(_ stage: Stage) async {
+        let id = state.withLock { state -> UInt64 in
+            state.nextWaiter += 1
+            return state.nextWaiter
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now: Bool = state.withLock { state in
+                    if !state.anyBefore(stage) || Task.isCancelled { return true }
+                    state.waiters[id] = (stage, continuation)
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLock { $0.waiters.removeValue(forKey: id) }?.continuation.resume()
+        }
+    }
+}
+
+/// Orders the newest-change check of the lead changes that are in flight together, in event-time order.
+///
+/// The newest-change rule drops an older change's identify and group once a newer change of the lead has been
+/// applied, so without an order the messages of a burst would depend on which webhook was fetched first. Each lead
+/// change takes a ticket when its webhook starts; before its check it waits until every older ticket of the same
+/// lead (or as old and taken earlier) is done. A webhook checks its own changes in ticket order, so the waits
+/// cannot form a cycle.
+final class ChangeSequencer: Sendable {
+    /// One change's place in its lead's order.
+    struct Ticket: Hashable, Comparable, Sendable {
+        let lead: Int64
+        let time: Int64
+        let sequence: UInt64
+
+        static func < (lhs: Ticket, rhs: Ticket) -> Bool {
+            (lhs.time, lhs.sequence) < (rhs.time, rhs.sequence)
+        }
+    }
+
+    private struct State {
+        var nextSequence: UInt64 = 0
+        var pending: [Int64: Set<Ticket>] = [:]
+        var waiters: [Ticket: CheckedContinuation<Void, Never>] = [:]
+
+        func isTurn(of ticket: Ticket) -> Bool {
+            !(pending[ticket.lead] ?? []).contains { $0 < ticket }
+        }
+    }
+
+    private let state = Locked(State())
+
+    init() {}
+
+    /// A ticket for a change of `lead` made at `time` (seconds).
+    func register(lead: Int64, time: Int64) -> Ticket {
+        state.withLock { state in
+            state.nextSequence += 1
+            let ticket = Ticket(lead: lead, time: time, sequence: state.nextSequence)
+            state.pending[ticket.lead, default: []].insert(ticket)
+            return ticket
+        }
+    }
+
+    /// Returns once no older ticket of the same lead is pending, or when the task is cancelled.
+    func waitForTurn(_ ticket: Ticket) async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now: Bool = state.withLock { state in
+                    if state.isTurn(of: ticket) || Task.isCancelled { return true }
+                    state.waiters[ticket] = continuation
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLock { $0.waiters.removeValue(forKey: ticket) }?.resume()
+        }
+    }
+
+    /// The change has been checked (or will not be): later tickets of its lead may go. Finishing twice is harmless.
+    func finish(_ ticket: Ticket) {
+        let woken: [CheckedContinuation<Void, Never>] = state.withLock { state in
+            guard state.pending[ticket.lead]?.remove(ticket) != nil else { return [] }
+            if state.pending[ticket.lead]?.isEmpty == true { state.pending[ticket.lead] = nil }
+            let due = state.waiters.keys.filter { $0.lead == ticket.lead && state.isTurn(of: $0) }
+            return due.compactMap { state.waiters.removeValue(forKey: $0) }
+        }
+        for waiter in woken { waiter.resume() }
+    }
+}
+
+/// The deduplication keys claimed by this pipeline and not yet settled, so that a second webhook of the same change
+/// in flight in this process is told apart from one claimed by another worker.
+final class HeldClaims: Sendable {
+    private let keys = Locked(Set<String>())
+
+    init() {}
+
+    func insert(_ key: String) { keys.withLock { _ = $0.insert(key) } }
+    func remove(_ key: String) { keys.withLock { _ = $0.remove(key) } }
+    func contains(_ key: String) -> Bool { keys.withLock { $0.contains(key) } }
+}
+
+/// Lets the webhooks of one ``KommoSegmentPipeline/process(maxConcurrency:next:report:)`` call queue their messages
+/// in the order of their positions, so that the Segment batches (and a dry run's output) list them in the order the
+/// bodies were given, however the processing interleaved. A webhook passes once every earlier position has queued
+/// its messages or given up.
+final class QueueingOrder: Sendable {
+    private struct State {
+        var next = 0
+        var done = Set<Int>()
+        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+    }
+
+    private let state = Locked(State())
+
+    init() {}
+
+    /// Returns once every position before `position` is done, or when the task is cancelled.
+    func waitForTurn(_ position: Int) async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now: Bool = state.withLock { state in
+                    if state.next >= position || Task.isCancelled { return true }
+                    state.waiters[position] = continuation
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLock { $0.waiters.removeValue(forKey: position) }?.resume()
+        }
+    }
+
+    /// `position` has queued its messages, or will queue none. Finishing twice is harmless.
+    func finish(_ position: Int) {
+        let woken: CheckedContinuation<Void, Never>? = state.withLock { state in
+            guard position >= state.next else { return nil }
+            state.done.insert(position)
+            while state.done.remove(state.next) != nil { state.next += 1 }
+            return state.waiters.removeValue(forKey: state.next)
+        }
+        woken?.resume()
+    }
+}
