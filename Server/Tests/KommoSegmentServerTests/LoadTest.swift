@@ -124,7 +124,7 @@ struct LoadTest {
         }
         let expected = expectedBySample.values.reduce(into: Set<String>()) { $0.formUnion($1) }
         let latencies = answered.filter { $0.1 == 200 }.map(\.2).sorted()
-        let kommoWindow = busiestSecond(kommoTimes.value)
+        let kommoWindow = RateLimitedKommoServer.busiestSecond(kommoTimes.value)
         let statuses = Dictionary(grouping: answered, by: \.1).mapValues(\.count)
         let perMessage = Double(segment.requests.count) / Double(max(segmentMessages.value, 1))
         let histogram = ["0.005", "0.01", "0.02", "0.05", "0.1", "0.5"].map { bound in

@@ -9,36 +9,6 @@ import Glibc
 import Darwin
 #endif
 
-/// A Kommo fake that enforces Kommo's limit as Kommo does: an 8th request within any second is answered 429.
-final class RateEnforcingKommo: Sendable {
-    let api: KommoFixtureTransport
-    let server: LoopbackHTTPServer
-    private let arrivals = LockedValue<[ContinuousClock.Instant]>([])
-    private let refusals = LockedValue(0)
-
-    init() throws {
-        let api = try KommoFixtureTransport(directory: Fixtures.kommoAPIDirectory(), acceptedToken: kommoToken)
-        self.api = api
-        let arrivals = self.arrivals
-        let refusals = self.refusals
-        server = try LoopbackHTTPServer { request in
-            let now = ContinuousClock.now
-            let crowded = arrivals.withLock { times -> Bool in
-                times.append(now)
-                return times.filter { now - $0 < .seconds(1) }.count > 7
-            }
-            if crowded {
-                refusals.withLock { $0 += 1 }
-                return LoopbackHTTPServer.Response(status: 429, headers: [("Retry-After", "1")])
-            }
-            return api.respond(to: request)
-        }
-    }
-
-    /// How many requests were answered 429.
-    var rateLimited: Int { refusals.value }
-    /// Every request's arrival.
-    var times: [ContinuousClock.Instant] { arrivals.value }
 }
 
 /// A Segment fake that keeps every body received for each message id.
@@ -81,7 +51,8 @@ struct MultiInstanceTests {
     func threeInstances() async throws {
         try await withTestDatabase { databases in
             let url = databases[0].url
-            let kommo = try RateEnforcingKommo()
+            let kommo = try RateLimitedKommoServer(
+                api: KommoFixtureTransport(directory: Fixtures.kommoAPIDirectory(), acceptedToken: kommoToken))
             let segment = try RecordingSegment()
             let work = FileManager.default.temporaryDirectory.appendingPathComponent("kommo-segment-multi-\(UUID())")
             defer { try? FileManager.default.removeItem(at: work) }
@@ -121,8 +92,8 @@ struct MultiInstanceTests {
             #expect(Set(received.keys) == expected, "every change delivered, and no id that the SDK would not make")
             #expect(received.values.allSatisfy { $0.count == 1 }, "each id always with the same body")
             #expect(kommo.rateLimited == 0, "the three instances kept to one budget")
-            let times = kommo.times
-            #expect(busiestSecond(times) <= 7)
+            let times = kommo.arrivalTimes
+            #expect(kommo.busiestSecond <= 7)
             #expect(leftBehind > 0, "b was killed with webhooks it had accepted but not finished")
             #expect(times.count > 14, "enough Kommo requests for the budget to matter: \(times.count)")
             // The metrics read the shared inbox: its depth and the age of its oldest pending record.

@@ -274,20 +274,10 @@ final class KeepAliveConnection {
     }
 }
 
-/// The most of `times` in any one-second window (Kommo's limit is 7).
-func busiestSecond(_ times: [ContinuousClock.Instant]) -> Int {
-    let sorted = times.sorted()
-    var best = 0, low = 0
-    for high in sorted.indices {
-        while sorted[high] - sorted[low] >= .seconds(1) { low += 1 }
-        best = max(best, high - low + 1)
-    }
-    return best
-}
-
 /// The most of `dates` in any one-second window.
 func busiestSecond(_ dates: [Date]) -> Int {
     guard let first = dates.min() else { return 0 }
     let origin = ContinuousClock.now
-    return busiestSecond(dates.map { origin + .microseconds(Int64(($0.timeIntervalSince(first) * 1_000_000).rounded())) })
+    let times = dates.map { origin + .microseconds(Int64(($0.timeIntervalSince(first) * 1_000_000).rounded())) }
+    return RateLimitedKommoServer.busiestSecond(times)
 }
