@@ -41,7 +41,7 @@ public enum CustomFieldJSON {
         case .int, .double:
             return value
         case .string(let raw):
-            let text = raw.trimmingCharacters(in: .whitespaces)
+            let text = raw.trimmingWhiteSpace(newlines: false)
             guard isPlainDecimal(text), let decimal = Decimal(string: text, locale: Locale(identifier: "en_US_POSIX"))
             else { return value }
             return JSONValue(decimal)

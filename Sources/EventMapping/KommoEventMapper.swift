@@ -366,7 +366,7 @@ public struct KommoEventMapper: Sendable {
     }
 
     static func trimmed(_ text: String) -> String? {
-        let value = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let value = text.trimmingWhiteSpace()
         return value.isEmpty ? nil : value
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import JSONCore
 
 /// A Kommo company, as returned by `GET /api/v4/companies`: the same shape as a contact without first/last name.
 ///
@@ -140,7 +141,7 @@ public struct Company: Codable, Sendable, Hashable, CustomFieldsCarrier {
 
     /// The website from the built-in `WEB` field, trimmed; `nil` when empty.
     public var website: String? {
-        guard let text = customField(code: "WEB")?.firstText?.trimmingCharacters(in: .whitespacesAndNewlines),
+        guard let text = customField(code: "WEB")?.firstText?.trimmingWhiteSpace(),
               !text.isEmpty else { return nil }
         return text
     }

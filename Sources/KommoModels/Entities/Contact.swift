@@ -1,4 +1,5 @@
 import Foundation
+import JSONCore
 
 /// A Kommo contact (a person), as returned by `GET /api/v4/contacts`.
 ///
@@ -159,7 +160,7 @@ public struct Contact: Codable, Sendable, Hashable, CustomFieldsCarrier {
 
     /// The job title from the built-in `POSITION` field, trimmed; `nil` when empty.
     public var position: String? {
-        guard let text = customField(code: "POSITION")?.firstText?.trimmingCharacters(in: .whitespacesAndNewlines),
+        guard let text = customField(code: "POSITION")?.firstText?.trimmingWhiteSpace(),
               !text.isEmpty else { return nil }
         return text
     }

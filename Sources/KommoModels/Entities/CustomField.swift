@@ -249,7 +249,7 @@ extension CustomFieldsCarrier {
         let work = values.filter { $0.enumCode?.uppercased() == "WORK" }
         let others = values.filter { $0.enumCode?.uppercased() != "WORK" }
         return (work + others).compactMap { value in
-            guard let text = value.text?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty else {
+            guard let text = value.text?.trimmingWhiteSpace(), !text.isEmpty else {
                 return nil
             }
             return text

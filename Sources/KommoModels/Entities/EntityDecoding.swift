@@ -67,7 +67,7 @@ extension KeyedDecodingContainer {
         switch entityJSON(key) {
         case .int(let i)?: Date(timeIntervalSince1970: TimeInterval(i))
         case .double(let d)? where d.isFinite: Date(timeIntervalSince1970: d)
-        case .string(let s)?: Double(s.trimmingCharacters(in: .whitespaces)).map(Date.init(timeIntervalSince1970:))
+        case .string(let s)?: Double(s.trimmingWhiteSpace(newlines: false)).map(Date.init(timeIntervalSince1970:))
         default: nil
         }
     }
@@ -78,7 +78,7 @@ extension KeyedDecodingContainer {
         case .int(let i)?: Decimal(i)
         case .double(let d)? where d.isFinite: Decimal(string: String(d), locale: Locale(identifier: "en_US_POSIX"))
         case .string(let s)?:
-            Decimal(string: s.trimmingCharacters(in: .whitespaces), locale: Locale(identifier: "en_US_POSIX"))
+            Decimal(string: s.trimmingWhiteSpace(newlines: false), locale: Locale(identifier: "en_US_POSIX"))
         default: nil
         }
     }
@@ -118,7 +118,7 @@ extension JSONValue {
         switch value {
         case .int(let i): Int(exactly: i)
         case .double(let d): d.isFinite && d.rounded() == d ? Int(exactly: d) : nil
-        case .string(let s): Int(s.trimmingCharacters(in: .whitespaces))
+        case .string(let s): Int(s.trimmingWhiteSpace(newlines: false))
         default: nil
         }
     }
@@ -128,7 +128,7 @@ extension JSONValue {
         switch value {
         case .int(let i): i
         case .double(let d): d.isFinite && d.rounded() == d ? Int64(exactly: d) : nil
-        case .string(let s): Int64(s.trimmingCharacters(in: .whitespaces))
+        case .string(let s): Int64(s.trimmingWhiteSpace(newlines: false))
         default: nil
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import JSONCore
 
 /// Decodes the body of a Kommo (amoCRM) webhook request into a ``KommoWebhook``.
 ///
@@ -100,18 +101,20 @@ public struct KommoWebhookParser: Sendable {
         guard let contentType else {
             throw KommoWebhookError(code: .unsupportedContentType, detail: "the request has no Content-Type")
         }
+        // What Kommo sends, checked without splitting or lowercasing.
+        if contentType == "application/x-www-form-urlencoded" { return }
         var parts = contentType.split(separator: ";", omittingEmptySubsequences: false).makeIterator()
-        let mediaType = parts.next().map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        let mediaType = parts.next().map { $0.trimmingWhiteSpace(newlines: false).lowercased() } ?? ""
         guard mediaType == "application/x-www-form-urlencoded" else {
             throw KommoWebhookError(code: .unsupportedContentType,
                                     detail: "the Content-Type is not application/x-www-form-urlencoded")
         }
         while let parameter = parts.next() {
             let pair = parameter.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard pair.count == 2, pair[0].trimmingCharacters(in: .whitespaces).lowercased() == "charset" else {
+            guard pair.count == 2, pair[0].trimmingWhiteSpace(newlines: false).lowercased() == "charset" else {
                 continue
             }
-            var charset = pair[1].trimmingCharacters(in: .whitespaces).lowercased()
+            var charset = pair[1].trimmingWhiteSpace(newlines: false).lowercased()
             if charset.count >= 2, charset.hasPrefix("\""), charset.hasSuffix("\"") {
                 charset = String(charset.dropFirst().dropLast())
             }

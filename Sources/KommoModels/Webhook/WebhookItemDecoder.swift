@@ -370,6 +370,12 @@ enum WebhookScalar {
             let fraction = rest.dropFirst()
             guard rest.first == UInt8(ascii: "."), !fraction.isEmpty, fraction.allSatisfy(isDigit) else { return nil }
         }
+        // Whole numbers of up to 18 digits (most prices) without Foundation's parser; the same value.
+        if rest.isEmpty, whole.count <= 18 {
+            var magnitude: Int64 = 0
+            for digit in whole { magnitude = magnitude * 10 + Int64(digit - 0x30) }
+            return Decimal(bytes.count == text.utf8.count ? magnitude : -magnitude)
+        }
         guard let value = Decimal(string: text, locale: posix), !value.isNaN else {
             return nil
         }
