@@ -54,8 +54,15 @@ let package = Package(
                           swiftSettings: strictSwift6),
 
         // Parsing speed and acknowledgement latency of the pipeline (run by hand; see Documentation/Performance.md).
-        .executableTarget(name: "pipeline-benchmark", dependencies: ["KommoSegment", "KommoSegmentTesting"],
+        .executableTarget(name: "pipeline-benchmark",
+                          dependencies: ["KommoSegment", "KommoSegmentTesting", "BenchmarkSupport"],
                           path: "Benchmarks/PipelineBenchmark", swiftSettings: strictSwift6),
+        // The whole path's instruction count under `valgrind --tool=callgrind`, which cannot run the async
+        // benchmarks: parse, map and encode on the main thread, with no task (run by hand).
+        .executableTarget(name: "path-instructions", dependencies: ["BenchmarkSupport"],
+                          path: "Benchmarks/PathInstructions", swiftSettings: strictSwift6),
+        .target(name: "BenchmarkSupport", dependencies: ["KommoSegment", "KommoSegmentTesting"],
+                path: "Benchmarks/BenchmarkSupport", swiftSettings: strictSwift6),
 
         // Test doubles for users' tests and ours: fake clocks, scripted transport, loopback HTTP server, in-memory
         // Segment client, Kommo API fake and fixture-directory transport, webhook builder, and the sample webhooks and

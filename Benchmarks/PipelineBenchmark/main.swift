@@ -5,10 +5,13 @@
 //   swift run -c release pipeline-benchmark [--acks N]
 //   swift run -c release pipeline-benchmark --parse-only
 //   swift run -c release pipeline-benchmark --intake [--webhooks N]
+//   swift run -c release pipeline-benchmark --whole-path [--webhooks N]
 //
 // --parse-only: only the parser's figures (by body size, then by shape).
 // --intake: N webhooks (default 2,000) of 1,000 items each are received while Kommo never answers; prints how many
 // were accepted, how many were answered 503, and the process's peak resident memory.
+// --whole-path: N sample webhooks (default 200,000) through parse → map → encode → batch on the caller's task, in
+// events per second, and the peak resident memory (see WholePath.swift).
 
 import Foundation
 import KommoSegment
@@ -45,15 +48,19 @@ func seconds(_ duration: Duration) -> Double {
 var acks = 2_000
 var intake = false
 var parseOnly = false
-var intakeWebhooks = 2_000
+var wholePath = false
+var intakeWebhooks: Int?
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
-    if argument == "--intake" || argument == "--parse-only" {
-        if argument == "--intake" { intake = true } else { parseOnly = true }
-        continue
+    switch argument {
+    case "--intake": intake = true; continue
+    case "--parse-only": parseOnly = true; continue
+    case "--whole-path": wholePath = true; continue
+    default: break
     }
     guard argument == "--acks" || argument == "--webhooks", let n = arguments.next().flatMap(Int.init), n > 0 else {
-        FileHandle.standardError.write(Data("usage: pipeline-benchmark [--acks N] | --parse-only | --intake [--webhooks N]\n".utf8))
+        FileHandle.standardError.write(Data(("usage: pipeline-benchmark [--acks N] | --parse-only | --intake [--webhooks N]"
+            + " | --whole-path [--webhooks N]\n").utf8))
         exit(2)
     }
     if argument == "--acks" { acks = n } else { intakeWebhooks = n }
@@ -75,7 +82,22 @@ func peakResidentMegabytes() -> Double {
     return kilobytes / 1_024
 }
 
+if wholePath {
+    do {
+        let result = try await WholePath.run(webhooks: intakeWebhooks ?? 200_000)
+        print(String(format: "whole-path: webhooks=%d events=%d messages=%d seconds=%.3f events_per_second=%.0f "
+                     + "messages_per_second=%.0f peak_rss_mb=%.1f", result.webhooks, result.events, result.messages,
+                     result.seconds, Double(result.events) / result.seconds, Double(result.messages) / result.seconds,
+                     result.peakRSS))
+        exit(0)
+    } catch {
+        FileHandle.standardError.write(Data("whole path failed: \(error)\n".utf8))
+        exit(1)
+    }
+}
+
 if intake {
+    let intakeWebhooks = intakeWebhooks ?? 2_000
     let secret = "benchmark-secret-0123456789abcdef"
     let host: KommoAccountHost
     let pipeline: KommoSegmentPipeline
