@@ -27,15 +27,18 @@ struct AccountRuntime: Sendable {
         // meanwhile. A limiter that cannot answer is left to the request itself, which fails with its error.
         func gather(_ stage: BurstStages.Stage) -> @Sendable () async -> Void {
             { @Sendable in
-                await stages.gather(before: stage, window: gatherWindow, clock: monotonic)
+                await stages.gather(for: stage, window: gatherWindow, clock: monotonic)
                 try? await kommo.waitForNextStart()
             }
         }
-        leads = CoalescingFetcher(gather: gather(.leads)) { ids in Self.byID(try await kommo.leads(ids: ids), id: \.id) }
-        contacts = CoalescingFetcher(gather: gather(.contacts)) { ids in
+        func asked(_ stage: BurstStages.Stage) -> @Sendable () -> Void { { stages.asked(at: stage) } }
+        leads = CoalescingFetcher(asked: asked(.leads), gather: gather(.leads)) { ids in
+            Self.byID(try await kommo.leads(ids: ids), id: \.id)
+        }
+        contacts = CoalescingFetcher(asked: asked(.contacts), gather: gather(.contacts)) { ids in
             Self.byID(try await kommo.contacts(ids: ids), id: \.id)
         }
-        companies = CoalescingFetcher(gather: gather(.companies)) { ids in
+        companies = CoalescingFetcher(asked: asked(.companies), gather: gather(.companies)) { ids in
             Self.byID(try await kommo.companies(ids: ids), id: \.id)
         }
     }
@@ -61,7 +64,11 @@ struct AccountRuntime: Sendable {
             default: break
             }
         }
-        guard !leadIDs.isEmpty || !contactIDs.isEmpty else { return fetched }
+        guard !leadIDs.isEmpty || !contactIDs.isEmpty else {
+            // Nothing to read: past every fetcher at once, so that no round waits for this webhook.
+            stages.advance(&place, to: nil)
+            return fetched
+        }
         stages.advance(&place, to: .leads)
         fetched.leads = try await leads.fetch(leadIDs)
         // Only once Kommo has answered: a Kommo that refuses the leads is not asked for more. A webhook without

@@ -6,8 +6,9 @@ import SDKCore
 /// A webhook enters at ``Stage/intake`` when its processing starts, moves through the fetch stages as it asks the
 /// batch fetchers (or skips them), and leaves once its messages are queued (or it failed before). Two decisions
 /// read it:
-/// - a batch fetcher's leader gathers ids until no webhook of the account is at an earlier stage, that is until
-///   every webhook that will ask this fetcher has asked, bounded by the gather window;
+/// - a batch fetcher's leader gathers ids until no webhook of the account is at an earlier stage and every webhook
+///   at its own stage has asked (``asked(at:)``), that is until every webhook that will ask this fetcher has
+///   asked, bounded by the gather window;
 /// - a prompt flush (a replay, the inbox, a drain) is made by the last prompt webhook to leave, so that the
 ///   messages of webhooks processed together go out together instead of one flush per webhook. Webhooks of
 ///   ``KommoSegmentPipeline/run()`` that leave their delivery to the queue's own schedule are not waited for.
@@ -26,16 +27,23 @@ final class BurstStages: Sendable {
         /// Webhooks at each stage, by raw value; a webhook past the last stage and not yet gone counts in `past`.
         var atStage = [Int](repeating: 0, count: Stage.allCases.count)
         var past = 0
+        /// Webhooks at each fetch stage that have asked its fetcher (a webhook asks once per stage, before it
+        /// moves on).
+        var asked = [Int](repeating: 0, count: Stage.allCases.count)
         /// Webhooks in flight that flush promptly.
         var prompt = 0
         var waiters: [UInt64: (stage: Stage, continuation: CheckedContinuation<Void, Never>)] = [:]
         var nextWaiter: UInt64 = 0
 
-        func anyBefore(_ stage: Stage) -> Bool { atStage[..<stage.rawValue].contains { $0 > 0 } }
+        /// Whether a webhook may still ask the fetcher of `stage`: one at an earlier stage, or one at this stage that
+        /// has not asked yet.
+        func mayStillAsk(_ stage: Stage) -> Bool {
+            atStage[..<stage.rawValue].contains { $0 > 0 } || asked[stage.rawValue] < atStage[stage.rawValue]
+        }
 
         /// Removes and returns the waiters whose condition now holds.
         mutating func ready() -> [CheckedContinuation<Void, Never>] {
-            let due = waiters.filter { !anyBefore($0.value.stage) }
+            let due = waiters.filter { !mayStillAsk($0.value.stage) }
             for key in due.keys { waiters[key] = nil }
             return due.values.map(\.continuation)
         }
@@ -71,6 +79,8 @@ final class BurstStages: Sendable {
         place.stage = stage
         let woken = state.withLock { state in
             state.atStage[current.rawValue] -= 1
+            // A webhook leaves a fetch stage only after its fetcher answered it, so it has asked.
+            if current != .intake { state.asked[current.rawValue] -= 1 }
             if let stage { state.atStage[stage.rawValue] += 1 } else { state.past += 1 }
             return state.ready()
         }
@@ -91,19 +101,29 @@ final class BurstStages: Sendable {
         }
     }
 
-    /// Returns once no webhook is at a stage before `stage`, or when `window` has passed on `clock`, or when the
-    /// task is cancelled.
-    func gather(before stage: Stage, window: Duration, clock: MonotonicClock) async {
-        guard window > .zero, state.withLock({ $0.anyBefore(stage) }) else { return }
+    /// A webhook at `stage` has asked that stage's fetcher (called by the fetcher as the request is queued, ids or
+    /// none).
+    func asked(at stage: Stage) {
+        let woken = state.withLock { state in
+            state.asked[stage.rawValue] += 1
+            return state.ready()
+        }
+        for waiter in woken { waiter.resume() }
+    }
+
+    /// Returns once no webhook may still ask the fetcher of `stage` (none at an earlier stage, every one at this
+    /// stage has asked), or when `window` has passed on `clock`, or when the task is cancelled.
+    func gather(for stage: Stage, window: Duration, clock: MonotonicClock) async {
+        guard window > .zero, state.withLock({ $0.mayStillAsk(stage) }) else { return }
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.waitUntilNoneBefore(stage) }
+            group.addTask { await self.waitUntilNoneMayAsk(stage) }
             group.addTask { try? await clock.sleep(for: window) }
             await group.next()
             group.cancelAll()
         }
     }
 
-    private func waitUntilNoneBefore(_ stage: Stage) async {
+    private func waitUntilNoneMayAsk(_ stage: Stage) async {
         let id = state.withLock { state -> UInt64 in
             state.nextWaiter += 1
             return state.nextWaiter
@@ -111,7 +131,7 @@ final class BurstStages: Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let now: Bool = state.withLock { state in
-                    if !state.anyBefore(stage) || Task.isCancelled { return true }
+                    if !state.mayStillAsk(stage) || Task.isCancelled { return true }
                     state.waiters[id] = (stage, continuation)
                     return false
                 }

@@ -17,6 +17,7 @@ actor CoalescingFetcher<Entity: Sendable> {
         let continuation: CheckedContinuation<Answer, any Error>
     }
 
+    private let asked: @Sendable () -> Void
     private let gather: @Sendable () async -> Void
     private let load: @Sendable ([Int64]) async throws -> [Int64: Entity]
     private var waiting: [Request] = []
@@ -24,21 +25,27 @@ actor CoalescingFetcher<Entity: Sendable> {
 
     /// Creates a fetcher around a batch loader (which itself splits ids into requests of the allowed size).
     /// - Parameters:
+    ///   - asked: called as each caller's request is queued (or, without ids, answered at once).
     ///   - gather: what a round's leader waits for before it takes the ids asked for.
     ///   - load: reads the entities of the ids.
-    init(gather: @escaping @Sendable () async -> Void = {},
+    init(asked: @escaping @Sendable () -> Void = {}, gather: @escaping @Sendable () async -> Void = {},
          load: @escaping @Sendable ([Int64]) async throws -> [Int64: Entity]) {
+        self.asked = asked
         self.gather = gather
         self.load = load
     }
 
     /// The entities found for `ids` (an id Kommo does not return is absent from the result).
     func fetch(_ ids: [Int64]) async throws -> [Int64: Entity] {
-        guard !ids.isEmpty else { return [:] }
+        guard !ids.isEmpty else {
+            asked()
+            return [:]
+        }
         let leads = !running
         running = true
         let answer = try await withCheckedThrowingContinuation { continuation in
             waiting.append(Request(ids: ids, continuation: continuation))
+            asked()
             if leads { waiting.removeFirst().continuation.resume(returning: .lead) }
         }
         switch answer {
