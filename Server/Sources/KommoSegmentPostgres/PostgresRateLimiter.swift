@@ -81,6 +81,18 @@ public struct PostgresRateLimiter: KommoRequestLimiter {
         return (start, seconds > 0 ? .microseconds(Int64((seconds * 1_000_000).rounded(.up))) : .zero)
     }
 
+    /// Waits until the account's next start is free on the database's clock, without reserving it: the pipeline's
+    /// batch fetchers gather ids meanwhile. Another instance may take that start first; the acquire that follows
+    /// then waits for the next one.
+    public func waitForNextStart() async throws {
+        let rows = try await database.rows("""
+            SELECT extract(epoch FROM tat - make_interval(secs => \(tolerance)) - clock_timestamp())::float8
+            FROM kommo_segment_rate_limits WHERE account = \(account)
+            """, as: Double.self, operation: "reading the next Kommo start")
+        guard let seconds = rows.first, seconds > 0 else { return }
+        try await clock.sleep(for: .microseconds(Int64((seconds * 1_000_000).rounded(.up))))
+    }
+
     /// Holds every instance back for `retryAfter` (when given) and remembers the 429. A database failure here is
     /// logged: the 429 is then only paused for by this instance's retry.
     public func noteRateLimited(retryAfter: Duration?) async {

@@ -9,8 +9,6 @@ import Glibc
 import Darwin
 #endif
 
-}
-
 /// A Segment fake that keeps every body received for each message id.
 final class RecordingSegment: Sendable {
     let server: LoopbackHTTPServer

@@ -162,6 +162,12 @@ struct PostgresStoreTests {
             for _ in 0..<4 { try await limiters[0].acquire() }
             #expect(ContinuousClock.now - before >= .milliseconds(Int64(59 * 1_000 / 6.5)))
 
+            // waitForNextStart waits for the next free start without taking it: the reserve after it waits no more.
+            let beforeWait = ContinuousClock.now
+            try await limiters[1].waitForNextStart()
+            #expect(ContinuousClock.now - beforeWait >= .milliseconds(100))
+            #expect(try await limiters[2].reserve().wait <= .milliseconds(50))
+
             // A 429 seen by one instance holds back the others.
             let other = PostgresRateLimiter(database: instances[1], account: "globex.kommo.com")
             #expect(await other.wasRateLimited(within: .seconds(60)) == false)
