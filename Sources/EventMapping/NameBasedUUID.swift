@@ -16,7 +16,7 @@ public struct NameBasedUUID: Sendable, Hashable, CustomStringConvertible {
     /// The version 5 UUID of `name`'s UTF-8 bytes in `namespace`.
     public init(namespace: UUID, name: String) {
         var hasher = SHA1()
-        hasher.update(Self.bytes(of: namespace))
+        withUnsafeBytes(of: namespace.uuid) { hasher.update(bytes: $0) }
         hasher.update(name)
         uuid = Self.makeUUID(digest: hasher.finalize())
     }
@@ -24,13 +24,32 @@ public struct NameBasedUUID: Sendable, Hashable, CustomStringConvertible {
     /// The version 5 UUID of the raw bytes `name` in `namespace`.
     public init<Name: Sequence<UInt8>>(namespace: UUID, nameBytes name: Name) {
         var hasher = SHA1()
-        hasher.update(Self.bytes(of: namespace))
+        withUnsafeBytes(of: namespace.uuid) { hasher.update(bytes: $0) }
         hasher.update(name)
         uuid = Self.makeUUID(digest: hasher.finalize())
     }
 
     /// The UUID in lowercase hyphenated form, e.g. `2ed6657d-e927-568b-95e1-2665a8aea6a2`.
-    public var string: String { uuid.uuidString.lowercased() }
+    public var string: String {
+        // Formatted here rather than by `uuidString.lowercased()`, which builds the text twice through Foundation:
+        // the same 36 characters.
+        let digits: StaticString = "0123456789abcdef"
+        return withUnsafeBytes(of: uuid.uuid) { bytes in
+            String(unsafeUninitializedCapacity: 36) { output in
+                var position = 0
+                for (index, byte) in bytes.enumerated() {
+                    if index == 4 || index == 6 || index == 8 || index == 10 {
+                        output[position] = UInt8(ascii: "-")
+                        position += 1
+                    }
+                    output[position] = digits.utf8Start[Int(byte >> 4)]
+                    output[position + 1] = digits.utf8Start[Int(byte & 0x0F)]
+                    position += 2
+                }
+                return position
+            }
+        }
+    }
 
     /// The same as ``string``.
     public var description: String { string }
@@ -48,15 +67,12 @@ public struct NameBasedUUID: Sendable, Hashable, CustomStringConvertible {
     public static let x500Namespace = UUID(uuid: (0x6B, 0xA7, 0xB8, 0x14, 0x9D, 0xAD, 0x11, 0xD1,
                                                  0x80, 0xB4, 0x00, 0xC0, 0x4F, 0xD4, 0x30, 0xC8))
 
-    private static func bytes(of uuid: UUID) -> [UInt8] {
-        withUnsafeBytes(of: uuid.uuid) { Array($0) }
-    }
-
     private static func makeUUID(digest: [UInt8]) -> UUID {
-        var b = Array(digest.prefix(16))
-        b[6] = (b[6] & 0x0F) | 0x50  // version 5 in the high nibble of octet 6
-        b[8] = (b[8] & 0x3F) | 0x80  // variant 10xx in the high bits of octet 8
-        return UUID(uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
-                           b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]))
+        let b = digest
+        return UUID(uuid: (b[0], b[1], b[2], b[3], b[4], b[5],
+                           (b[6] & 0x0F) | 0x50,  // version 5 in the high nibble of octet 6
+                           b[7],
+                           (b[8] & 0x3F) | 0x80,  // variant 10xx in the high bits of octet 8
+                           b[9], b[10], b[11], b[12], b[13], b[14], b[15]))
     }
 }

@@ -75,28 +75,29 @@ package struct SHA1: Sendable {
     /// The hasher itself is left as it was, so more bytes may follow and a later call gives the digest of the
     /// longer message.
     package func finalize() -> [UInt8] {
-        var copy = self
-        return copy.padAndDigest()
-    }
-
-    private mutating func padAndDigest() -> [UInt8] {
+        // The padding (one 0x80 byte, zeros up to 56 mod 64, the 64-bit big-endian bit length) and the last one or
+        // two blocks are built on the stack, from a copy of the chaining words: nothing of the hasher is copied.
+        var state = self.state
         let bitLength = byteCount &* 8
-        // One 0x80 byte, zeros up to 56 mod 64, then the 64-bit big-endian bit length.
-        let zeroCount = (Self.blockByteCount + 55 - pending.count) % Self.blockByteCount
-        var tail = [UInt8](repeating: 0, count: 1 + zeroCount + 8)
-        tail[0] = 0x80
-        for index in 0..<8 {
-            tail[tail.count - 1 - index] = UInt8(truncatingIfNeeded: bitLength >> (8 * UInt64(index)))
+        let total = pending.count < 56 ? Self.blockByteCount : 2 * Self.blockByteCount
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 2 * Self.blockByteCount) { block in
+            for index in 0..<total { block[index] = 0 }
+            for (index, byte) in pending.enumerated() { block[index] = byte }
+            block[pending.count] = 0x80
+            for index in 0..<8 {
+                block[total - 1 - index] = UInt8(truncatingIfNeeded: bitLength >> (8 * UInt64(index)))
+            }
+            let raw = UnsafeRawBufferPointer(block)
+            for start in stride(from: 0, to: total, by: Self.blockByteCount) {
+                Self.compress(&state, UnsafeRawBufferPointer(rebasing: raw[start..<(start + Self.blockByteCount)]))
+            }
         }
-        tail.withUnsafeBytes { update(bytes: $0) }
-
-        var digest = [UInt8]()
-        digest.reserveCapacity(Self.digestByteCount)
-        for word in [state.h0, state.h1, state.h2, state.h3, state.h4] {
-            digest.append(UInt8(truncatingIfNeeded: word >> 24))
-            digest.append(UInt8(truncatingIfNeeded: word >> 16))
-            digest.append(UInt8(truncatingIfNeeded: word >> 8))
-            digest.append(UInt8(truncatingIfNeeded: word))
+        var digest = [UInt8](repeating: 0, count: Self.digestByteCount)
+        for (index, word) in [state.h0, state.h1, state.h2, state.h3, state.h4].enumerated() {
+            digest[4 * index] = UInt8(truncatingIfNeeded: word >> 24)
+            digest[4 * index + 1] = UInt8(truncatingIfNeeded: word >> 16)
+            digest[4 * index + 2] = UInt8(truncatingIfNeeded: word >> 8)
+            digest[4 * index + 3] = UInt8(truncatingIfNeeded: word)
         }
         return digest
     }
