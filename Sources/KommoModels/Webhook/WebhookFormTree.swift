@@ -249,7 +249,6 @@ enum WebhookFormDecoder {
         let maxDepth = max(0, limits.maxDepth)
         let maxItems = max(0, limits.maxItems)
         var tree = WebhookFormTree()
-        var keyBuffer: [UInt8] = []
         var valueBuffer: [UInt8] = []
         var parts: [String?] = []
         var previous = KeyPath(), current = KeyPath()
@@ -268,13 +267,14 @@ enum WebhookFormDecoder {
                                         detail: "more than \(maxPairs) name=value pairs")
             }
             let keyEnd = separator < 0 ? end : separator
-            try percentDecode(bytes, start..<keyEnd, into: &keyBuffer)
+            // The key is decoded straight into the path that splits it: no copy.
+            try percentDecode(bytes, start..<keyEnd, into: &current.key)
             try percentDecode(bytes, (separator < 0 ? end : separator + 1)..<end, into: &valueBuffer)
             guard let value = string(valueBuffer[...]) else {
                 throw KommoWebhookError(code: .invalidUTF8, byteOffset: start,
                                         detail: "a value is not valid UTF-8 after percent-decoding")
             }
-            let shared = try splitKey(keyBuffer, after: previous, into: &current, parts: &parts, maxDepth: maxDepth,
+            let shared = try splitKey(after: previous, into: &current, parts: &parts, maxDepth: maxDepth,
                                       offset: start)
             current.nodes.append(contentsOf: previous.nodes[0..<shared])
             tree.insert(name: current.name, from: shared == 0 ? WebhookFormTree.root : previous.nodes[shared - 1],
@@ -364,20 +364,18 @@ enum WebhookFormDecoder {
         }
     }
 
-    /// Splits a decoded key into its name and bracket segments, checking the shape and depth, into `path` (its key,
-    /// parts and name; its nodes are cleared). Returns how many leading parts equal those of `previous`; `parts`
+    /// Splits the decoded key in `path.key` into its name and bracket segments, checking the shape and depth, into
+    /// `path` (its parts and name; its nodes are cleared). Returns how many leading parts equal those of `previous`; `parts`
     /// receives the strings of the others (`nil` for `[]`). Each part is validated as UTF-8 on its own, which is
     /// equivalent to validating the key: brackets are ASCII, so they never split a valid multi-byte sequence. A
     /// shared part was validated with the previous key.
     private static func splitKey(
-        _ key: [UInt8], after previous: KeyPath, into path: inout KeyPath, parts: inout [String?], maxDepth: Int,
-        offset: Int
+        after previous: KeyPath, into path: inout KeyPath, parts: inout [String?], maxDepth: Int, offset: Int
     ) throws(KommoWebhookError) -> Int {
         parts.removeAll(keepingCapacity: true)
         path.parts.removeAll(keepingCapacity: true)
         path.nodes.removeAll(keepingCapacity: true)
-        path.key.removeAll(keepingCapacity: true)
-        path.key.append(contentsOf: key)
+        let key = path.key
         var index = 0
         while index < key.count, key[index] != open {
             if key[index] == close { throw malformed(key, offset, "a ']' without a matching '['") }
