@@ -158,27 +158,10 @@ def wait_for_room(q) -> bool:
 
 
 def run(args: argparse.Namespace) -> dict:
-    sink = Sink()
-    if args.sink == "session-post":
-        install_session_post_sink(sink)
-    else:
-        install_adapter_sink(sink)
+    sink = install_sink(args.sink)
 
     errors: list[str] = []
-    errors_lock = threading.Lock()
-
-    def on_error(error, items):
-        with errors_lock:
-            errors.append(f"{type(error).__name__}: {error} ({len(items)} messages)")
-
-    client = Client(
-        write_key="bench",
-        sync_mode=False,
-        max_queue_size=args.max_queue_size,
-        upload_size=args.upload_size,
-        upload_interval=args.upload_interval,
-        on_error=on_error,
-    )
+    client = make_client(args, errors)
     q = client.queue
 
     rejected = 0
@@ -229,15 +212,7 @@ def run(args: argparse.Namespace) -> dict:
             "batch_length": len(first.get("batch", [])),
             "first_message_keys": sorted(first.get("batch", [{}])[0]),
         },
-        "config": {
-            "write_key": "bench",
-            "sync_mode": False,
-            "max_queue_size": args.max_queue_size,
-            "upload_size": args.upload_size,
-            "upload_interval": args.upload_interval,
-            "thread": 1,
-            "gzip": False,
-        },
+        "config": library_config(args),
         "machine": {
             "python": platform.python_version(),
             "implementation": platform.python_implementation(),
@@ -248,16 +223,49 @@ def run(args: argparse.Namespace) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--count", type=int, default=200_000, help="messages to send (default 200000)")
-    parser.add_argument("--json-out", type=Path, help="also write the result as JSON to this path")
+def install_sink(kind: str) -> Sink:
+    """A new sink, installed where ``--sink`` says the network is cut off."""
+    sink = Sink()
+    if kind == "session-post":
+        install_session_post_sink(sink)
+    else:
+        install_adapter_sink(sink)
+    return sink
+
+
+def make_client(args: argparse.Namespace, errors: list[str]) -> Client:
+    """The library client of both peers, which appends each consumer error to ``errors``."""
+    lock = threading.Lock()
+
+    def on_error(error, items):
+        with lock:
+            errors.append(f"{type(error).__name__}: {error} ({len(items)} messages)")
+
+    return Client(write_key="bench", sync_mode=False, max_queue_size=args.max_queue_size,
+                  upload_size=args.upload_size, upload_interval=args.upload_interval, on_error=on_error)
+
+
+def library_config(args: argparse.Namespace) -> dict:
+    """The library client's settings as the result JSON records them (shared with ``python_pipeline_peer.py``)."""
+    return {"write_key": "bench", "sync_mode": False, "max_queue_size": args.max_queue_size,
+            "upload_size": args.upload_size, "upload_interval": args.upload_interval, "thread": 1, "gzip": False}
+
+
+def add_library_options(parser: argparse.ArgumentParser) -> None:
+    """The library client's options, shared with ``python_pipeline_peer.py``: the sink and the queue settings."""
     parser.add_argument("--sink", choices=("session-post", "adapter"), default="session-post",
-                        help="where the network is cut off (default session-post; see above)")
+                        help="where the network is cut off (default session-post; see python_peer_benchmark.py)")
     parser.add_argument("--max-queue-size", type=int, default=10_000, help="library queue bound (default 10000)")
     parser.add_argument("--upload-size", type=int, default=100, help="messages per batch (default 100)")
     parser.add_argument("--upload-interval", type=float, default=Client.DefaultConfig.upload_interval,
                         help="seconds the consumer waits to fill a batch (library default %(default)s)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=200_000, help="messages to send (default 200000)")
+    parser.add_argument("--json-out", type=Path, help="also write the result as JSON to this path")
+    add_library_options(parser)
     parser.add_argument("--skip-generator-timing", action="store_true",
                         help="do not time a separate pass that only builds the messages")
     args = parser.parse_args(argv)

@@ -46,7 +46,6 @@ import json
 import os
 import platform
 import sys
-import threading
 import time
 import uuid
 from datetime import datetime, timezone
@@ -61,7 +60,9 @@ ensure_segment()
 
 from segment.analytics import Client  # noqa: E402
 
-from python_peer_benchmark import Sink, install_adapter_sink, install_session_post_sink, wait_for_room  # noqa: E402
+from python_peer_benchmark import (  # noqa: E402
+    add_library_options, install_sink, library_config, make_client, wait_for_room,
+)
 
 RESOURCES = REPO_ROOT / "Sources" / "KommoSegmentTesting" / "Resources"
 WEBHOOK_DIR = RESOURCES / "kommo"
@@ -395,23 +396,6 @@ def load_webhooks(include_ignored: bool) -> tuple[list[tuple[str, bytes]], list[
     return cycle, left_out
 
 
-def _client(args: argparse.Namespace, errors: list[str]) -> Client:
-    lock = threading.Lock()
-
-    def on_error(error, items):
-        with lock:
-            errors.append(f"{type(error).__name__}: {error} ({len(items)} messages)")
-
-    return Client(
-        write_key="bench",
-        sync_mode=False,
-        max_queue_size=args.max_queue_size,
-        upload_size=args.upload_size,
-        upload_interval=args.upload_interval,
-        on_error=on_error,
-    )
-
-
 def cycle_profile(cycle: list[tuple[str, bytes]]) -> list[dict]:
     """Events and messages of each webhook of the cycle, from a library client that sends nothing (send=False)."""
     rows = []
@@ -437,13 +421,9 @@ def time_parse(cycle: list[tuple[str, bytes]], count: int) -> float:
 
 
 def run(args: argparse.Namespace, cycle: list[tuple[str, bytes]]) -> dict:
-    sink = Sink()
-    if args.sink == "session-post":
-        install_session_post_sink(sink)
-    else:
-        install_adapter_sink(sink)
+    sink = install_sink(args.sink)
     errors: list[str] = []
-    client = _client(args, errors)
+    client = make_client(args, errors)
     pipeline = Pipeline(client)
     handle = pipeline.handle_webhook
     bodies = [body for _, body in cycle]
@@ -489,16 +469,7 @@ def run(args: argparse.Namespace, cycle: list[tuple[str, bytes]]) -> dict:
         "library": "segment-analytics-python",
         "library_version": installed_library_version(),
         "sink": args.sink,
-        "config": {
-            "write_key": "bench",
-            "sync_mode": False,
-            "max_queue_size": args.max_queue_size,
-            "upload_size": args.upload_size,
-            "upload_interval": args.upload_interval,
-            "thread": 1,
-            "gzip": False,
-            "include_ignored": args.include_ignored,
-        },
+        "config": {**library_config(args), "include_ignored": args.include_ignored},
     }
 
 
@@ -509,12 +480,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json-out", type=Path, help="also write the result as JSON to this path")
     parser.add_argument("--include-ignored", action="store_true",
                         help="keep the samples without a lead item (contact/company updates, notes, deletes) in the cycle")
-    parser.add_argument("--sink", choices=("session-post", "adapter"), default="session-post",
-                        help="where the network is cut off (default session-post; see python_peer_benchmark.py)")
-    parser.add_argument("--max-queue-size", type=int, default=10_000, help="library queue bound (default 10000)")
-    parser.add_argument("--upload-size", type=int, default=100, help="messages per batch (default 100)")
-    parser.add_argument("--upload-interval", type=float, default=Client.DefaultConfig.upload_interval,
-                        help="seconds the consumer waits to fill a batch (library default %(default)s)")
+    add_library_options(parser)
     parser.add_argument("--time-parse", action="store_true",
                         help="first time a separate pass that only parses the bodies (parse_only_seconds)")
     args = parser.parse_args(argv)
