@@ -140,3 +140,66 @@ package final class WakeSignal: Sendable {
         }
     }
 }
+
+/// A value behind a lock that tasks can wait on: ``wait(until:)`` returns once a condition on the value holds,
+/// checked at once and again after every ``update(_:)``, or when the waiting task is cancelled.
+///
+/// The shape of the pipeline's burst coordination (stages, lead order, queueing order): state changed by many
+/// tasks, and tasks that wait for a condition of it, with no polling and no lost wake-up.
+package final class AwaitedState<Value: Sendable>: Sendable {
+    private struct Waiter {
+        let condition: @Sendable (Value) -> Bool
+        let continuation: CheckedContinuation<Void, Never>
+    }
+
+    private struct Inner {
+        var value: Value
+        var waiters: [UInt64: Waiter] = [:]
+        var nextID: UInt64 = 0
+    }
+
+    private let inner: Locked<Inner>
+
+    package init(_ value: Value) {
+        inner = Locked(Inner(value: value))
+    }
+
+    /// Reads the value under the lock.
+    package func read<Result: Sendable>(_ body: (Value) -> Result) -> Result {
+        inner.withLock { body($0.value) }
+    }
+
+    /// Changes the value under the lock, then wakes every waiter whose condition now holds.
+    @discardableResult
+    package func update<Result: Sendable>(_ body: (inout Value) -> Result) -> Result {
+        let (result, woken): (Result, [CheckedContinuation<Void, Never>]) = inner.withLock { inner in
+            let result = body(&inner.value)
+            let value = inner.value
+            let due = inner.waiters.filter { $0.value.condition(value) }
+            for key in due.keys { inner.waiters[key] = nil }
+            return (result, due.values.map(\.continuation))
+        }
+        for waiter in woken { waiter.resume() }
+        return result
+    }
+
+    /// Returns once `condition` holds for the value, or when the calling task is cancelled.
+    package func wait(until condition: @escaping @Sendable (Value) -> Bool) async {
+        let id = inner.withLock { inner -> UInt64 in
+            inner.nextID += 1
+            return inner.nextID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now: Bool = inner.withLock { inner in
+                    if condition(inner.value) || Task.isCancelled { return true }
+                    inner.waiters[id] = Waiter(condition: condition, continuation: continuation)
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        } onCancel: {
+            inner.withLock { $0.waiters.removeValue(forKey: id) }?.continuation.resume()
+        }
+    }
+}

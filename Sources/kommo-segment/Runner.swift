@@ -76,25 +76,28 @@ enum Runner {
             }
             var explanation = explains ? RunExplanation() : nil
             // Files are read as there is room, processed together, and reported in the order they were given.
-            var pending = firstFile.map { [$0] } ?? []
+            var first = firstFile
             var names: [String] = []
             var finished: [Int: WebhookReport] = [:]
             var printed = 0
             await pipeline.process(maxConcurrency: concurrency, next: {
-                while true {
-                    if !pending.isEmpty {
-                        let file = pending.removeFirst()
-                        names.append(file.name)
-                        return WebhookBody(body: file.body)
-                    }
-                    switch queue.next() {
-                    case nil: return nil
-                    case .failure(let error)?:
+                func body(of file: WebhookFile) -> WebhookBody {
+                    names.append(file.name)
+                    return WebhookBody(body: file.body)
+                }
+                if let file = first {
+                    first = nil
+                    return body(of: file)
+                }
+                while let next = queue.next() {
+                    switch next {
+                    case .failure(let error):
                         printError(error.description)
                         failures += 1
-                    case .success(let file)?: pending.append(file)
+                    case .success(let file): return body(of: file)
                     }
                 }
+                return nil
             }, report: { position, report in
                 finished[position] = report
                 while let next = finished.removeValue(forKey: printed) {

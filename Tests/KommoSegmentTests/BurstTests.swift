@@ -19,8 +19,15 @@ struct BurstTests {
         "webhook-mixed-update-and-status.txt", "webhook-lead-status-batch.txt",
     ]
 
-    /// Writes `count` files: the cycle's bodies with the change times of file `i` set to a second of its own.
-    static func writeBurst(count: Int, into directory: URL) throws -> [String] {
+    /// Writes `count` files into a new temporary directory (removed afterwards) and hands their paths to `body`:
+    /// the cycle's bodies with the change times of file `i` set to a second of its own.
+    static func withBurst(count: Int, _ body: ([String]) async throws -> Void) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kommo-segment-burst-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await body(try writeBurst(count: count, into: directory))
+    }
+
+    private static func writeBurst(count: Int, into directory: URL) throws -> [String] {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let times = try NSRegularExpression(pattern: #"(last_modified|updated_at)%5D=[0-9]+"#)
         return try (0..<count).map { index in
@@ -62,37 +69,34 @@ struct BurstTests {
 
     @Test("60 files, 120 lead events over 5 leads: at most 12 Kommo requests and no 429, at most 4 Segment requests")
     func burst() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kommo-segment-burst-\(UUID())")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let files = try Self.writeBurst(count: 60, into: directory)
+        try await Self.withBurst(count: 60) { files in
+            let first = try await Self.replay(files)
+            #expect(first.run.status == 0, "stderr: \(first.run.stderr)")
+            #expect(first.kommo.rateLimited == 0)
+            #expect(first.kommo.requestCount <= 12, "Kommo requests: \(first.kommo.requestCount)")
+            #expect(first.kommo.busiestSecond <= 7)
+            #expect(first.batches <= 4, "Segment requests: \(first.batches)")
+            #expect(first.messages.count > 100)
+            let summary = "webhooks: 60, events: 120, messages: \(first.messages.count) delivered"
+            #expect(first.run.stderrLines.last?.hasPrefix(summary) == true, "stderr: \(first.run.stderr)")
 
-        let first = try await Self.replay(files)
-        #expect(first.run.status == 0, "stderr: \(first.run.stderr)")
-        #expect(first.kommo.rateLimited == 0)
-        #expect(first.kommo.requestCount <= 12, "Kommo requests: \(first.kommo.requestCount)")
-        #expect(first.kommo.busiestSecond <= 7)
-        #expect(first.batches <= 4, "Segment requests: \(first.batches)")
-        #expect(first.messages.count > 100)
-        #expect(first.run.stderrLines.last?.hasPrefix("webhooks: 60, events: 120, messages: \(first.messages.count) "
-                                                        + "delivered") == true, "stderr: \(first.run.stderr)")
-
-        // The same files in the opposite order: the same messages, body for body.
-        let reversed = try await Self.replay(files.reversed())
-        #expect(reversed.run.status == 0, "stderr: \(reversed.run.stderr)")
-        #expect(reversed.messages == first.messages)
-        #expect(reversed.kommo.rateLimited == 0)
+            // The same files in the opposite order: the same messages, body for body.
+            let reversed = try await Self.replay(files.reversed())
+            #expect(reversed.run.status == 0, "stderr: \(reversed.run.stderr)")
+            #expect(reversed.messages == first.messages)
+            #expect(reversed.kommo.rateLimited == 0)
+        }
     }
 
     @Test("--concurrency 1 processes the files one after another: the same messages, in the order of the files")
     func oneAtATime() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kommo-segment-burst-\(UUID())")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let files = try Self.writeBurst(count: 14, into: directory)
-        let together = try await Self.replay(files)
-        let sequential = try await Self.replay(["--concurrency", "1"] + files)
-        #expect(together.run.status == 0 && sequential.run.status == 0, "stderr: \(sequential.run.stderr)")
-        // The times increase with the files, so the event-time order is the files' order: the same messages.
-        #expect(sequential.messages == together.messages)
-        #expect(sequential.kommo.requestCount > together.kommo.requestCount)
+        try await Self.withBurst(count: 14) { files in
+            let together = try await Self.replay(files)
+            let sequential = try await Self.replay(["--concurrency", "1"] + files)
+            #expect(together.run.status == 0 && sequential.run.status == 0, "stderr: \(sequential.run.stderr)")
+            // The times increase with the files, so the event-time order is the files' order: the same messages.
+            #expect(sequential.messages == together.messages)
+            #expect(sequential.kommo.requestCount > together.kommo.requestCount)
+        }
     }
 }

@@ -105,6 +105,18 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     /// Waits for the process to exit; returns its status.
+    /// The `/metrics` text once `predicate` holds for it, or the last one read when `timeout` has passed: delivery
+    /// reaches Segment a moment before the webhook's inbox record is settled and counted.
+    func metrics(timeout: Duration = .seconds(30), until predicate: (String) -> Bool) async throws -> (Int, String) {
+        let deadline = ContinuousClock.now + timeout
+        var answer = try await request("GET", "/metrics")
+        while !predicate(answer.1) && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+            answer = try await request("GET", "/metrics")
+        }
+        return answer
+    }
+
     func waitForExit(timeout: Duration) async throws -> Int32 {
         let deadline = ContinuousClock.now + timeout
         while process.isRunning {

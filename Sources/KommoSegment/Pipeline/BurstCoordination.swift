@@ -23,7 +23,7 @@ final class BurstStages: Sendable {
         static func < (lhs: Stage, rhs: Stage) -> Bool { lhs.rawValue < rhs.rawValue }
     }
 
-    private struct State {
+    private struct State: Sendable {
         /// Webhooks at each stage, by raw value; a webhook past the last stage and not yet gone counts in `past`.
         var atStage = [Int](repeating: 0, count: Stage.allCases.count)
         var past = 0
@@ -32,29 +32,17 @@ final class BurstStages: Sendable {
         var asked = [Int](repeating: 0, count: Stage.allCases.count)
         /// Webhooks in flight that flush promptly.
         var prompt = 0
-        var waiters: [UInt64: (stage: Stage, continuation: CheckedContinuation<Void, Never>)] = [:]
-        var nextWaiter: UInt64 = 0
 
         /// Whether a webhook may still ask the fetcher of `stage`: one at an earlier stage, or one at this stage that
         /// has not asked yet.
         func mayStillAsk(_ stage: Stage) -> Bool {
             atStage[..<stage.rawValue].contains { $0 > 0 } || asked[stage.rawValue] < atStage[stage.rawValue]
         }
-
-        /// Removes and returns the waiters whose condition now holds.
-        mutating func ready() -> [CheckedContinuation<Void, Never>] {
-            let due = waiters.filter { !mayStillAsk($0.value.stage) }
-            for key in due.keys { waiters[key] = nil }
-            return due.values.map(\.continuation)
-        }
     }
 
-    private let state = Locked(State())
+    private let state = AwaitedState(State())
 
     init() {}
-
-    /// The webhooks of the account that have not yet queued their messages.
-    var inFlight: Int { state.withLock { $0.atStage.reduce($0.past, +) } }
 
     /// One webhook's place; move it with ``advance(_:to:)`` and end it with ``leave(_:)``.
     struct Place: Sendable {
@@ -66,7 +54,7 @@ final class BurstStages: Sendable {
 
     /// A webhook starts processing; `prompt` when it flushes its messages as soon as it can.
     func enter(prompt: Bool) -> Place {
-        state.withLock { state in
+        state.update { state in
             state.atStage[Stage.intake.rawValue] += 1
             if prompt { state.prompt += 1 }
         }
@@ -77,24 +65,22 @@ final class BurstStages: Sendable {
     func advance(_ place: inout Place, to stage: Stage?) {
         guard let current = place.stage, stage.map({ $0 > current }) ?? true else { return }
         place.stage = stage
-        let woken = state.withLock { state in
+        state.update { state in
             state.atStage[current.rawValue] -= 1
             // A webhook leaves a fetch stage only after its fetcher answered it, so it has asked.
             if current != .intake { state.asked[current.rawValue] -= 1 }
             if let stage { state.atStage[stage.rawValue] += 1 } else { state.past += 1 }
-            return state.ready()
         }
-        for waiter in woken { waiter.resume() }
     }
 
     /// The webhook has queued its messages or given up; returns how many prompt webhooks of the account have not.
     /// Leaving twice is harmless.
     func leave(_ place: inout Place) -> Int {
-        guard !place.hasLeft else { return state.withLock { $0.prompt } }
+        guard !place.hasLeft else { return state.read(\.prompt) }
         advance(&place, to: nil)
         place.hasLeft = true
         let prompt = place.prompt
-        return state.withLock { state in
+        return state.update { state in
             state.past -= 1
             if prompt { state.prompt -= 1 }
             return state.prompt
@@ -104,41 +90,18 @@ final class BurstStages: Sendable {
     /// A webhook at `stage` has asked that stage's fetcher (called by the fetcher as the request is queued, ids or
     /// none).
     func asked(at stage: Stage) {
-        let woken = state.withLock { state in
-            state.asked[stage.rawValue] += 1
-            return state.ready()
-        }
-        for waiter in woken { waiter.resume() }
+        state.update { $0.asked[stage.rawValue] += 1 }
     }
 
     /// Returns once no webhook may still ask the fetcher of `stage` (none at an earlier stage, every one at this
     /// stage has asked), or when `window` has passed on `clock`, or when the task is cancelled.
     func gather(for stage: Stage, window: Duration, clock: MonotonicClock) async {
-        guard window > .zero, state.withLock({ $0.mayStillAsk(stage) }) else { return }
+        guard window > .zero, state.read({ $0.mayStillAsk(stage) }) else { return }
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.waitUntilNoneMayAsk(stage) }
+            group.addTask { await self.state.wait { !$0.mayStillAsk(stage) } }
             group.addTask { try? await clock.sleep(for: window) }
             await group.next()
             group.cancelAll()
-        }
-    }
-
-    private func waitUntilNoneMayAsk(_ stage: Stage) async {
-        let id = state.withLock { state -> UInt64 in
-            state.nextWaiter += 1
-            return state.nextWaiter
-        }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let now: Bool = state.withLock { state in
-                    if !state.mayStillAsk(stage) || Task.isCancelled { return true }
-                    state.waiters[id] = (stage, continuation)
-                    return false
-                }
-                if now { continuation.resume() }
-            }
-        } onCancel: {
-            state.withLock { $0.waiters.removeValue(forKey: id) }?.continuation.resume()
         }
     }
 }
@@ -162,23 +125,22 @@ final class ChangeSequencer: Sendable {
         }
     }
 
-    private struct State {
+    private struct State: Sendable {
         var nextSequence: UInt64 = 0
         var pending: [Int64: Set<Ticket>] = [:]
-        var waiters: [Ticket: CheckedContinuation<Void, Never>] = [:]
 
         func isTurn(of ticket: Ticket) -> Bool {
             !(pending[ticket.lead] ?? []).contains { $0 < ticket }
         }
     }
 
-    private let state = Locked(State())
+    private let state = AwaitedState(State())
 
     init() {}
 
     /// A ticket for a change of `lead` made at `time` (seconds).
     func register(lead: Int64, time: Int64) -> Ticket {
-        state.withLock { state in
+        state.update { state in
             state.nextSequence += 1
             let ticket = Ticket(lead: lead, time: time, sequence: state.nextSequence)
             state.pending[ticket.lead, default: []].insert(ticket)
@@ -188,29 +150,15 @@ final class ChangeSequencer: Sendable {
 
     /// Returns once no older ticket of the same lead is pending, or when the task is cancelled.
     func waitForTurn(_ ticket: Ticket) async {
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let now: Bool = state.withLock { state in
-                    if state.isTurn(of: ticket) || Task.isCancelled { return true }
-                    state.waiters[ticket] = continuation
-                    return false
-                }
-                if now { continuation.resume() }
-            }
-        } onCancel: {
-            state.withLock { $0.waiters.removeValue(forKey: ticket) }?.resume()
-        }
+        await state.wait { $0.isTurn(of: ticket) }
     }
 
     /// The change has been checked (or will not be): later tickets of its lead may go. Finishing twice is harmless.
     func finish(_ ticket: Ticket) {
-        let woken: [CheckedContinuation<Void, Never>] = state.withLock { state in
-            guard state.pending[ticket.lead]?.remove(ticket) != nil else { return [] }
+        state.update { state in
+            state.pending[ticket.lead]?.remove(ticket)
             if state.pending[ticket.lead]?.isEmpty == true { state.pending[ticket.lead] = nil }
-            let due = state.waiters.keys.filter { $0.lead == ticket.lead && state.isTurn(of: $0) }
-            return due.compactMap { state.waiters.removeValue(forKey: $0) }
         }
-        for waiter in woken { waiter.resume() }
     }
 }
 
@@ -231,40 +179,28 @@ final class HeldClaims: Sendable {
 /// bodies were given, however the processing interleaved. A webhook passes once every earlier position has queued
 /// its messages or given up.
 final class QueueingOrder: Sendable {
-    private struct State {
+    private struct State: Sendable {
+        /// The first position not yet done.
         var next = 0
+        /// Positions done after `next`.
         var done = Set<Int>()
-        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
     }
 
-    private let state = Locked(State())
+    private let state = AwaitedState(State())
 
     init() {}
 
     /// Returns once every position before `position` is done, or when the task is cancelled.
     func waitForTurn(_ position: Int) async {
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let now: Bool = state.withLock { state in
-                    if state.next >= position || Task.isCancelled { return true }
-                    state.waiters[position] = continuation
-                    return false
-                }
-                if now { continuation.resume() }
-            }
-        } onCancel: {
-            state.withLock { $0.waiters.removeValue(forKey: position) }?.resume()
-        }
+        await state.wait { $0.next >= position }
     }
 
     /// `position` has queued its messages, or will queue none. Finishing twice is harmless.
     func finish(_ position: Int) {
-        let woken: CheckedContinuation<Void, Never>? = state.withLock { state in
-            guard position >= state.next else { return nil }
+        state.update { state in
+            guard position >= state.next else { return }
             state.done.insert(position)
             while state.done.remove(state.next) != nil { state.next += 1 }
-            return state.waiters.removeValue(forKey: state.next)
         }
-        woken?.resume()
     }
 }

@@ -77,8 +77,7 @@ struct WebhookProcessor: Sendable {
         } catch {
             let failure = Self.failure(error, code: .kommo, detail: "reading from Kommo failed")
             for index in open { items[index].outcome = .failed(failure) }
-            entry.order.map { $0.queueing.finish($0.position) }
-            await leave(&place, runtime: runtime, flushPromptly: flushPromptly)
+            await leave(&place, order: entry.order, runtime: runtime, flushPromptly: flushPromptly)
             return await finish(items, runtime: runtime, acknowledgement: acknowledgement)
         }
         map(&items, open: open, webhook: webhook, runtime: runtime, fetched: fetched)
@@ -88,11 +87,12 @@ struct WebhookProcessor: Sendable {
         return await finish(items, runtime: runtime, acknowledgement: acknowledgement)
     }
 
-    /// The webhook has queued its messages (or will queue none): when it is the last of its account's webhooks in
-    /// flight and delivery is wanted promptly, it flushes the queue for every webhook waiting on it, so that
-    /// webhooks processed together share their Segment requests.
-    private func leave(_ place: inout BurstStages.Place, runtime: AccountRuntime,
-                       flushPromptly: @Sendable () -> Bool) async {
+    /// The webhook has queued its messages (or will queue none): the next position of its batch call may queue,
+    /// and when it is the last of its account's prompt webhooks in flight, it flushes the queue for every webhook
+    /// waiting on it, so that webhooks processed together share their Segment requests.
+    private func leave(_ place: inout BurstStages.Place, order: (queueing: QueueingOrder, position: Int)?,
+                       runtime: AccountRuntime, flushPromptly: @Sendable () -> Bool) async {
+        order.map { $0.queueing.finish($0.position) }
         let remaining = runtime.stages.leave(&place)
         if remaining == 0 && flushPromptly() { await runtime.queue.flush() }
     }
@@ -219,8 +219,7 @@ struct WebhookProcessor: Sendable {
             }
         }
         let waiting = open.filter { items[$0].ticket != nil }
-        order.map { $0.queueing.finish($0.position) }
-        await leave(&place, runtime: runtime, flushPromptly: flushPromptly)
+        await leave(&place, order: order, runtime: runtime, flushPromptly: flushPromptly)
         for index in waiting {
             guard let ticket = items[index].ticket else { continue }
             do {
