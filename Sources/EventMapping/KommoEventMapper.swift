@@ -95,9 +95,12 @@ public struct KommoEventMapper: Sendable {
         case stage(fromStatus: Int64?, fromPipeline: Int64?, toStatus: Int64, toPipeline: Int64)
         case owner(from: Int64?, to: Int64)
         case added, restored, deleted
+        /// A deal found in a won stage by a backfill, not a change Kommo reported.
+        case backfill(status: Int64, pipeline: Int64)
 
         var recipeChange: MessageIDRecipe.Change {
             switch self {
+            case let .backfill(status, pipeline): .backfill(status: status, pipeline: pipeline)
             case let .stage(fromStatus, fromPipeline, toStatus, toPipeline):
                 .stageChanged(fromStatus: fromStatus, fromPipeline: fromPipeline, toStatus: toStatus,
                               toPipeline: toPipeline)
@@ -231,6 +234,7 @@ public struct KommoEventMapper: Sendable {
         case .added: return .dealCreated
         case .restored: return .dealRestored
         case .deleted: return .dealDeleted
+        case .backfill: return .dealWon
         }
     }
 

@@ -191,6 +191,14 @@ extension MessageIDRecipe {
         /// The entity was updated (webhook section `update`), e.g. a contact's or a company's fields changed.
         public static let updated = Change(canonicalValue: "update")
 
+        /// A deal found in a stage by a backfill (`kommo-segment backfill`), not a change Kommo reported:
+        /// `backfill:<pipeline>:<status>`, with the lead's `closed_at` as the time. Running a backfill again gives
+        /// the same ids; they never equal the ids of the webhook that reported the deal's move to that stage, whose
+        /// change names the old stage too.
+        public static func backfill(status: Int64, pipeline: Int64) -> Change {
+            Change(canonicalValue: "backfill:" + String(pipeline) + ":" + String(status))
+        }
+
         /// The canonical value.
         public var description: String { canonicalValue }
     }

@@ -13,6 +13,7 @@ extension Pipeline: HALCollectionItem { static var collectionKey: String { "pipe
 extension User: HALCollectionItem { static var collectionKey: String { "users" } }
 extension LossReason: HALCollectionItem { static var collectionKey: String { "loss_reasons" } }
 extension Note: HALCollectionItem { static var collectionKey: String { "notes" } }
+extension KommoEvent: HALCollectionItem { static var collectionKey: String { "events" } }
 
 /// One page of a HAL collection: its items and the `_links.next.href`, if any.
 struct HALPage<Item: HALCollectionItem>: Decodable {

@@ -185,6 +185,26 @@ public struct HTTPKommoClient: KommoClient, CustomStringConvertible, CustomRefle
         return result
     }
 
+    // MARK: Lists page by page
+
+    /// `GET /api/v4/events?filter[type][]=…&filter[entity][]=lead&filter[created_at][from]=…&limit=100&page=N`: one
+    /// page, newest first; an empty last page on 204.
+    public func events(_ query: KommoEventQuery, page: Int) async throws -> KommoPage<KommoEvent> {
+        let number = max(page, 1)
+        let (items, hasNext) = try await engine.getPage(KommoEvent.self, path: "/api/v4/events",
+                                                        query: query.parameters(page: number))
+        return KommoPage(items: items, number: number, hasNext: hasNext)
+    }
+
+    /// `GET /api/v4/leads?filter[statuses][i][…]=…&filter[closed_at][from]=…&with=contacts,loss_reason&limit=250&page=N`:
+    /// one page, by Kommo's order; an empty last page on 204.
+    public func leads(_ query: KommoLeadQuery, page: Int) async throws -> KommoPage<Lead> {
+        let number = max(page, 1)
+        let (items, hasNext) = try await engine.getPage(Lead.self, path: "/api/v4/leads",
+                                                        query: query.parameters(page: number))
+        return KommoPage(items: items, number: number, hasNext: hasNext)
+    }
+
     // MARK: Reference data (cached)
 
     /// `GET /api/v4/leads/pipelines` (all pages), cached for ``Configuration/cacheTTL``.

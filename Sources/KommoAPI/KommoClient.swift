@@ -41,11 +41,30 @@ public protocol KommoClient: Sendable {
     /// that a caller can gather more work for the request meanwhile (the pipeline's batch fetchers do). A client
     /// without a limiter returns at once (the default implementation).
     func waitForNextStart() async throws
+    /// One page of Kommo's events log (`GET /api/v4/events`), newest first, at most 100 events; an empty last page
+    /// when Kommo answers 204. Clients that do not implement it throw ``KommoAPIError/Code/invalidArgument``.
+    func events(_ query: KommoEventQuery, page: Int) async throws -> KommoPage<KommoEvent>
+    /// One page of leads listed by stage and close time (`GET /api/v4/leads` with `filter[statuses]`), contacts
+    /// and loss reason embedded, up to 250 a page; an empty last page on 204. Clients that do not implement it throw
+    /// ``KommoAPIError/Code/invalidArgument``.
+    func leads(_ query: KommoLeadQuery, page: Int) async throws -> KommoPage<Lead>
 }
 
 extension KommoClient {
     /// Returns at once: this client has no rate limiter to wait for.
     public func waitForNextStart() async throws {}
+
+    /// Throws ``KommoAPIError/Code/invalidArgument``: this client does not read the events log.
+    public func events(_ query: KommoEventQuery, page: Int) async throws -> KommoPage<KommoEvent> {
+        throw KommoAPIError(code: .invalidArgument, request: "GET /api/v4/events",
+                            detail: "\(Self.self) does not read Kommo's events log; implement events(_:page:)")
+    }
+
+    /// Throws ``KommoAPIError/Code/invalidArgument``: this client does not list leads by stage.
+    public func leads(_ query: KommoLeadQuery, page: Int) async throws -> KommoPage<Lead> {
+        throw KommoAPIError(code: .invalidArgument, request: "GET /api/v4/leads",
+                            detail: "\(Self.self) does not list leads by stage; implement leads(_:page:)")
+    }
 
     /// Zeros: this client does not count its requests.
     public var statistics: KommoClientStatistics {

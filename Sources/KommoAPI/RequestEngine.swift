@@ -37,6 +37,16 @@ struct RequestEngine: Sendable {
         return try decode(T.self, reply)
     }
 
+    /// GET one page of a collection: its items, and whether `_links.next` is present; no items on 204.
+    func getPage<Item: HALCollectionItem>(_ type: Item.Type, path: String,
+                                          query: [(String, String)]) async throws -> ([Item], Bool) {
+        let url = try host.url(path: path, percentEncodedQuery: query.isEmpty ? nil : KommoQuery.encode(query))
+        let reply = try await perform(method: .get, url: url, body: nil)
+        if reply.isEmpty { return ([], false) }
+        let page = try decode(HALPage<Item>.self, reply)
+        return (page.items, page.next != nil)
+    }
+
     /// GET every page of a collection, following `_links.next` on the same host.
     func getAll<Item: HALCollectionItem>(_ type: Item.Type, path: String,
                                          query: [(String, String)]) async throws -> [Item] {

@@ -6,9 +6,25 @@ struct UsageError: Error, CustomStringConvertible {
     var description: String
 }
 
-/// The `replay` options, from flags and environment variables (a flag wins over its variable).
+/// The commands that take the connection options.
+enum ConnectedCommand: String {
+    case replay, resume
+    case catchUp = "catch-up"
+    case backfill
+}
+
+/// The options of `replay`, `resume`, `catch-up` and `backfill`, from flags and environment variables (a flag wins
+/// over its variable).
 struct ReplayOptions {
     var files: [String] = []
+    /// `catch-up --since`, `--until`; `backfill --closed-since`: the text as given (``WhenParser`` reads it).
+    var since: String?
+    var until: String?
+    var closedSince: String?
+    /// `catch-up --checkpoint FILE`.
+    var checkpoint: String?
+    /// `backfill --with-track`.
+    var withTrack = false
     var kommoBaseURL: String?
     var kommoToken: String?
     var kommoTokenFile: String?
@@ -42,18 +58,32 @@ struct ReplayOptions {
         "--fixtures": nil,
         "--inbox": "KOMMO_SEGMENT_INBOX",
         "--concurrency": nil,
+        "--since": nil,
+        "--until": nil,
+        "--checkpoint": "KOMMO_SEGMENT_CHECKPOINT",
+        "--closed-since": nil,
     ]
 
-    /// Parses `arguments` (after `replay`, or after `resume` when `takesFiles` is off) with `environment` as the
-    /// fallback.
+    /// The flags only some commands take, and which.
+    static let commandFlags: [String: Set<ConnectedCommand>] = [
+        "--since": [.catchUp], "--until": [.catchUp], "--checkpoint": [.catchUp],
+        "--closed-since": [.backfill], "--with-track": [.backfill],
+        "--inbox": [.replay, .resume], "--notes": [.replay, .resume, .catchUp], "--concurrency": [.replay, .resume],
+    ]
+
+    /// Parses `arguments` (after `command`) with `environment` as the fallback.
     static func parse(_ arguments: [String], environment: [String: String],
-                      takesFiles: Bool = true) throws -> ReplayOptions {
+                      command: ConnectedCommand = .replay) throws -> ReplayOptions {
+        let takesFiles = command == .replay
         var values: [String: String] = [:]
         var options = ReplayOptions()
         var iterator = arguments.makeIterator()
         var onlyFiles = false
         while let argument = iterator.next() {
             if onlyFiles || argument == "-" || !argument.hasPrefix("-") {
+                guard command == .replay || command == .resume else {
+                    throw UsageError(description: "\(command.rawValue) takes no FILE, not '\(argument)'")
+                }
                 options.files.append(argument)
                 continue
             }
@@ -64,9 +94,13 @@ struct ReplayOptions {
                 name = String(argument[..<equals])
                 inline = String(argument[argument.index(after: equals)...])
             }
+            if let commands = commandFlags[name], !commands.contains(command) {
+                throw UsageError(description: "\(command.rawValue) does not take \(name)")
+            }
             switch name {
             case "--dry-run": options.dryRun = true
             case "--notes": options.notes = true
+            case "--with-track": options.withTrack = true
             case _ where valued.keys.contains(name):
                 guard let value = inline ?? iterator.next(), !value.isEmpty else {
                     throw UsageError(description: "\(name) needs a value")
@@ -91,7 +125,15 @@ struct ReplayOptions {
         options.segmentRegion = value("--segment-region")
         options.configFile = value("--config")
         options.fixtures = values["--fixtures"]
-        options.inbox = value("--inbox")
+        options.inbox = commandFlags["--inbox"]?.contains(command) == true ? value("--inbox") : nil
+        options.since = values["--since"]
+        options.until = values["--until"]
+        options.closedSince = values["--closed-since"]
+        options.checkpoint = command == .catchUp ? value("--checkpoint") : nil
+        if command == .catchUp && options.since == nil && options.checkpoint == nil {
+            throw UsageError(description: "catch-up needs --since WHEN, --checkpoint FILE, or both "
+                + "(KOMMO_SEGMENT_CHECKPOINT)")
+        }
         if options.inbox != nil && options.dryRun {
             throw UsageError(description: "--inbox and --dry-run cannot be used together: a dry run sends nothing, "
                 + "so it would keep or settle inbox records without delivering them")
@@ -128,8 +170,12 @@ struct ReplayOptions {
             options.segmentRegion = lowercased
         }
         guard takesFiles else {
-            if let file = options.files.first { throw UsageError(description: "resume takes no FILE, not '\(file)'") }
-            if options.inbox == nil { throw UsageError(description: "resume needs --inbox DIR (or KOMMO_SEGMENT_INBOX)") }
+            if let file = options.files.first {
+                throw UsageError(description: "\(command.rawValue) takes no FILE, not '\(file)'")
+            }
+            if command == .resume && options.inbox == nil {
+                throw UsageError(description: "resume needs --inbox DIR (or KOMMO_SEGMENT_INBOX)")
+            }
             return options
         }
         if options.files.isEmpty { throw UsageError(description: "replay needs at least one FILE (or - for stdin)") }

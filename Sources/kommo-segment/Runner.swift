@@ -150,7 +150,7 @@ enum Runner {
 
     /// The setup from the options; `nil` (after printing why, and where the help of `command` is) for a
     /// configuration mistake.
-    private static func setup(_ options: ReplayOptions, command: String) -> Setup? {
+    static func setup(_ options: ReplayOptions, command: String) -> Setup? {
         do {
             return try Setup(options)
         } catch {
@@ -161,8 +161,8 @@ enum Runner {
 
     /// Runs `work` beside the pipeline's `run()`, then shuts down and prints the summary (a dry run counts its
     /// messages as printed, not delivered); returns the exit status.
-    private static func running(_ pipeline: KommoSegmentPipeline, dryRun: Bool,
-                                _ work: @escaping @Sendable () async -> Int) async -> Int32 {
+    static func running(_ pipeline: KommoSegmentPipeline, dryRun: Bool, summary: Bool = true,
+                        _ work: @escaping @Sendable () async -> Int) async -> Int32 {
         await withTaskGroup(of: Void.self) { group -> Int32 in
             group.addTask {
                 do {
@@ -177,10 +177,12 @@ enum Runner {
             let counters = await pipeline.statistics
             let total = failed + counters.webhooksRejected + counters.eventsFailed + (undelivered.isEmpty ? 0 : 1)
             let sent = dryRun ? "printed" : "delivered"
-            printError("webhooks: \(counters.webhooks), events: \(counters.events), messages: "
-                + "\(counters.messagesDelivered) \(sent), \(counters.eventsSkipped) skipped, "
-                + "\(counters.eventsFailed + counters.webhooksRejected) failed, kommo requests: "
-                + "\(counters.kommoRequests)")
+            if summary {
+                printError("webhooks: \(counters.webhooks), events: \(counters.events), messages: "
+                    + "\(counters.messagesDelivered) \(sent), \(counters.eventsSkipped) skipped, "
+                    + "\(counters.eventsFailed + counters.webhooksRejected) failed, kommo requests: "
+                    + "\(counters.kommoRequests)")
+            }
             return total == 0 ? 0 : 1
         }
     }
@@ -359,15 +361,22 @@ struct Setup {
         return options.kommoToken
     }
 
-    /// The pipeline for the accounts; replays are trusted input, so no URL secret is asked for.
-    func pipeline(accountIDs: [Int64]) throws -> KommoSegmentPipeline {
+    /// The Kommo client of the options.
+    func kommoClient() -> HTTPKommoClient {
         var configuration = HTTPKommoClient.Configuration()
         if usesFixtures {
             // Files on disk are not Kommo: its 7 requests a second do not apply.
             configuration.rateLimit = KommoRateLimiter.Limit(requestsPerSecond: 10_000, burst: 100)
         }
-        let kommo = HTTPKommoClient(host: kommoHost, tokenProvider: LongLivedToken(token), configuration: configuration,
-                                    transport: kommoTransport)
+        return HTTPKommoClient(host: kommoHost, tokenProvider: LongLivedToken(token), configuration: configuration,
+                               transport: kommoTransport)
+    }
+
+    /// The pipeline for the accounts; replays are trusted input, so no URL secret is asked for.
+    func pipeline(accountIDs: [Int64], kommo: HTTPKommoClient? = nil,
+                  checkpoints: any CatchUpCheckpointStore = InMemoryCatchUpCheckpointStore()) throws
+        -> KommoSegmentPipeline {
+        let kommo = kommo ?? kommoClient()
         let accounts = accountIDs.map {
             KommoSegmentAccount(accountID: $0, kommo: kommo, segment: segment, mapping: mapping, writesNotes: notes)
         }
@@ -375,6 +384,7 @@ struct Setup {
         // The command drives the inbox itself, pass by pass.
         pipelineConfiguration.inboxScanInterval = nil
         pipelineConfiguration.inboxConcurrency = concurrency
-        return try KommoSegmentPipeline(accounts: accounts, configuration: pipelineConfiguration, inbox: inbox)
+        return try KommoSegmentPipeline(accounts: accounts, configuration: pipelineConfiguration, inbox: inbox,
+                                        checkpoints: checkpoints)
     }
 }

@@ -22,8 +22,21 @@ case let command? where command == "replay" || command == "resume":
         status = Usage.show(isReplay ? Usage.replay : Usage.resume)
     } else {
         do {
-            let options = try ReplayOptions.parse(rest, environment: environment, takesFiles: isReplay)
+            let options = try ReplayOptions.parse(rest, environment: environment, command: isReplay ? .replay : .resume)
             status = isReplay ? await Runner.replay(options) : await Runner.resume(options)
+        } catch {
+            status = Usage.refuse("\(error)", command: command)
+        }
+    }
+case let command? where command == "catch-up" || command == "backfill":
+    let isCatchUp = command == "catch-up"
+    if Usage.asksForHelp(rest) {
+        status = Usage.show(isCatchUp ? Usage.catchUp : Usage.backfill)
+    } else {
+        do {
+            let options = try ReplayOptions.parse(rest, environment: environment,
+                                                  command: isCatchUp ? .catchUp : .backfill)
+            status = isCatchUp ? await CatchUpCommand.catchUp(options) : await CatchUpCommand.backfill(options)
         } catch {
             status = Usage.refuse("\(error)", command: command)
         }
@@ -39,6 +52,6 @@ case let unknown?:
     status = Usage.refuse(unknown.hasPrefix("-") ? "unknown option \(unknown)" : "unknown command '\(unknown)'",
                           command: nil)
 case nil:
-    status = Usage.refuse("a command is needed: demo, replay, resume or inbox", command: nil)
+    status = Usage.refuse("a command is needed: demo, replay, resume, catch-up, backfill or inbox", command: nil)
 }
 exit(status)

@@ -54,7 +54,8 @@ struct World {
          store: any DeduplicationStore = InMemoryDeduplicationStore(), clock: any Clock<Duration> = ContinuousClock(),
          segmentClient: (any SegmentClient)? = nil, inbox: (any WebhookInbox)? = nil,
          configuration: KommoSegmentPipeline.Configuration = .init(), wallClock: WallClock = .system,
-         flushInterval: Duration = .seconds(3600)) throws {
+         flushInterval: Duration = .seconds(3600),
+         checkpoints: any CatchUpCheckpointStore = InMemoryCatchUpCheckpointStore()) throws {
         kommo = KommoFixtureTransport(files: try files ?? sampleAPIFiles())
         segment = RecordingSegment()
         log = InMemoryLogSink()
@@ -66,7 +67,7 @@ struct World {
                                           queueConfiguration: .init(flushInterval: flushInterval))
         let pipeline = try KommoSegmentPipeline(accounts: [account], configuration: configuration,
                                                 deduplication: store, inbox: inbox, clock: clock,
-                                                wallClock: wallClock, log: log)
+                                                wallClock: wallClock, checkpoints: checkpoints, log: log)
         self.pipeline = pipeline
         runner = Task { try await pipeline.run() }
     }

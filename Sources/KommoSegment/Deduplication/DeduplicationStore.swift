@@ -64,6 +64,14 @@ public protocol DeduplicationStore: Sendable {
 
     /// The newest change time recorded for `entity` (Unix seconds), or `nil` if none is stored or it expired.
     func newestChangeTime(for entity: DeduplicationEntityKey) async throws -> Int64?
+
+    /// Which of `keys` the store knows now: done within their retention, or held by a live claim.
+    ///
+    /// The pipeline asks it before claiming a lead change, with the keys of the same change at the neighbouring
+    /// seconds, so that one change reported at slightly different times by a webhook and by Kommo's events log is
+    /// processed once, with the first one's ids (``KommoSegmentPipeline/Configuration/changeTimeTolerance``).
+    /// The default implementation knows none, which turns that matching off: only equal times then match.
+    func knownKeys(among keys: [DeduplicationKey]) async throws -> Set<DeduplicationKey>
 }
 
 /// The answer to ``DeduplicationStore/claim(_:for:)``.
@@ -104,6 +112,8 @@ public enum DeduplicationDefaults {
 }
 
 extension DeduplicationStore {
+    /// Knows none of `keys`: a store that does not implement the lookup matches changes at equal times only.
+    public func knownKeys(among keys: [DeduplicationKey]) async throws -> Set<DeduplicationKey> { [] }
 
     /// Claims `key` for ``DeduplicationDefaults/claimDuration``.
     public func claim(_ key: DeduplicationKey) async throws -> DeduplicationClaim {

@@ -136,6 +136,12 @@ public actor InMemoryDeduplicationStore: DeduplicationStore {
         changeTimes.liveChangeTime(entity, now: currentTime())?.time
     }
 
+    /// The keys among `keys` that are done or claimed now; see ``DeduplicationStore/knownKeys(among:)``.
+    public func knownKeys(among keys: [DeduplicationKey]) -> Set<DeduplicationKey> {
+        let now = currentTime()
+        return Set(keys.filter { self.keys.liveEntry($0, now: now) != nil })
+    }
+
     // MARK: Inspection
 
     /// The state of `key` now (for diagnostics and tests).

@@ -43,7 +43,7 @@ struct AccountRuntime: Sendable {
         }
     }
 
-    private static func byID<Entity>(_ entities: [Entity], id: KeyPath<Entity, Int64>) -> [Int64: Entity] {
+    static func byID<Entity>(_ entities: [Entity], id: KeyPath<Entity, Int64>) -> [Int64: Entity] {
         Dictionary(entities.map { ($0[keyPath: id], $0) }, uniquingKeysWith: { first, _ in first })
     }
 

@@ -41,6 +41,16 @@ extension KommoSegmentPipeline {
     ///     caller's task as each finishes, in the order they finish.
     public func process(maxConcurrency: Int = 64, next: () -> WebhookBody?,
                         report: (_ position: Int, _ report: WebhookReport) -> Void) async {
+        await processTogether(maxConcurrency: maxConcurrency, next: next, bytes: { $0.body.count }, admit: {
+            admit(body: $0.body, contentType: $0.contentType, requestTarget: $0.requestTarget)
+        }, report: report)
+    }
+
+    /// The burst loop behind ``process(maxConcurrency:next:report:)`` and catch-up: sources are admitted as there
+    /// is room (by count and by `bytes`), entered all together before any starts, processed, and reported.
+    func processTogether<Source>(maxConcurrency: Int, next: () -> Source?, bytes: (Source) -> Int,
+                                 admit: (Source) -> Admission,
+                                 report: (_ position: Int, _ report: WebhookReport) -> Void) async {
         let limit = max(1, maxConcurrency)
         let processor = self.processor
         let state = self.state
@@ -49,23 +59,23 @@ extension KommoSegmentPipeline {
             var running = 0
             var runningBytes = 0
             var position = 0
-            var held: WebhookBody?
+            var held: Source?
             var exhausted = false
             while true {
                 // Admit and enter every webhook that fits before starting any, so that the first one fetched
                 // gathers for all of them.
                 var started: [(position: Int, job: Job, entry: WebhookProcessor.Entry)] = []
                 while !exhausted && running + started.count < limit {
-                    guard let body = held ?? next() else {
+                    guard let source = held ?? next() else {
                         exhausted = true
                         break
                     }
                     held = nil
-                    if running + started.count > 0 && runningBytes + body.body.count > configuration.maxBytesInFlight {
-                        held = body
+                    if running + started.count > 0 && runningBytes + bytes(source) > configuration.maxBytesInFlight {
+                        held = source
                         break
                     }
-                    switch admit(body: body.body, contentType: body.contentType, requestTarget: body.requestTarget) {
+                    switch admit(source) {
                     case .rejected(let acknowledgement):
                         order.finish(position)
                         report(position, WebhookReport(acknowledgement: acknowledgement, events: [], notesWritten: 0,
@@ -88,9 +98,9 @@ extension KommoSegmentPipeline {
                     }
                     running += 1
                 }
-                guard running > 0, let (finished, bytes, result) = await group.next() else { break }
+                guard running > 0, let (finished, finishedBytes, result) = await group.next() else { break }
                 running -= 1
-                runningBytes -= bytes
+                runningBytes -= finishedBytes
                 report(finished, result)
             }
         }

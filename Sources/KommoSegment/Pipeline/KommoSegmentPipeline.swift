@@ -82,6 +82,15 @@ public final class KommoSegmentPipeline: Sendable {
         /// still on its way to that read, and never when it is the only one. Later reads gather for as long as
         /// the rate limiter holds them anyway. Zero turns gathering off. Default: 25 milliseconds.
         public var fetchGatherWindow: Duration
+        /// How far apart, at most, the times of one lead change reported twice may be and still count as one
+        /// change: a webhook's `updated_at` and the events log's `created_at` are not documented to be equal. Before
+        /// claiming a lead change, the pipeline asks the store (``DeduplicationStore/knownKeys(among:)``) for the same
+        /// account, lead and transition at the neighbouring seconds; a known one is reused, ids and all. Whole
+        /// seconds, at most 60; zero matches equal times only. Two real, identical transitions of one lead this
+        /// close together count once. Default: 5 seconds.
+        public var changeTimeTolerance: Duration
+        /// Catch-up from Kommo's events log: how far back, how late, how often (see ``CatchUpConfiguration``).
+        public var catchUp: CatchUpConfiguration
 
         /// Creates a configuration.
         public init(secretLocation: WebhookSecretLocation = .queryParameter("secret"), requiresSecret: Bool = true,
@@ -105,6 +114,8 @@ public final class KommoSegmentPipeline: Sendable {
             deadLetterRetention = .seconds(7 * 86_400)
             inboxConcurrency = 16
             fetchGatherWindow = .milliseconds(25)
+            changeTimeTolerance = .seconds(5)
+            catchUp = CatchUpConfiguration()
         }
     }
 
@@ -136,6 +147,10 @@ public final class KommoSegmentPipeline: Sendable {
     let counters = PipelineCounterBox()
     let logger: SDKLogger
     let clock: MonotonicClock
+    /// Stamps messages without a time of their own, and tells catch-up what "now" is.
+    let wallClock: WallClock
+    /// Where catch-up keeps each account's checkpoint.
+    let checkpoints: any CatchUpCheckpointStore
     private let intake: AsyncStream<Job>
     private let intakeContinuation: AsyncStream<Job>.Continuation
     let keeper: InboxKeeper?
@@ -157,7 +172,10 @@ public final class KommoSegmentPipeline: Sendable {
     ///     `nil` by default, and then a webhook that fails after its acknowledgement is reported but not kept: see
     ///     `Documentation/Reliability.md`.
     ///   - clock: the monotonic clock of the Segment queues and the shutdown deadline; `ContinuousClock` by default.
-    ///   - wallClock: stamps messages that carry no time of their own.
+    ///   - wallClock: stamps messages that carry no time of their own, and is catch-up's "now".
+    ///   - checkpoints: where catch-up keeps each account's checkpoint (``FileCatchUpCheckpointStore``, or
+    ///     PostgreSQL's for several instances); in memory by default, so a restart reads
+    ///     ``CatchUpConfiguration/lookBack`` again.
     ///   - log: where log records go (static messages, no secrets, no body values); silent by default.
     /// - Throws: ``PipelineConfigurationError`` for no accounts, two accounts with one id, a missing or empty
     ///   webhook secret while ``Configuration/requiresSecret`` is on, or an empty write key or token.
@@ -165,11 +183,14 @@ public final class KommoSegmentPipeline: Sendable {
                 deduplication: any DeduplicationStore = InMemoryDeduplicationStore(),
                 inbox: (any WebhookInbox)? = nil,
                 clock: any Clock<Duration> = ContinuousClock(), wallClock: WallClock = .system,
+                checkpoints: any CatchUpCheckpointStore = InMemoryCatchUpCheckpointStore(),
                 log: (any LogSink)? = nil) throws(PipelineConfigurationError) {
         try Self.validate(accounts, configuration: configuration)
         self.configuration = configuration
         let monotonic = MonotonicClock(clock)
         self.clock = monotonic
+        self.wallClock = wallClock
+        self.checkpoints = checkpoints
         logger = SDKLogger(log, source: "pipeline")
         gate = WebhookGate(accounts: accounts, configuration: configuration)
         var runtimes: [Int64: AccountRuntime] = [:]
@@ -347,6 +368,9 @@ public final class KommoSegmentPipeline: Sendable {
                 }
                 if let keeper, let interval = configuration.inboxScanInterval {
                     group.addTask { await self.scanInbox(keeper, every: interval) }
+                }
+                if let interval = configuration.catchUp.interval {
+                    group.addTask { await self.catchUpOnSchedule(every: interval) }
                 }
                 if readsIntake {
                     for await job in intake {

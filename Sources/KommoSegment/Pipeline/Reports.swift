@@ -229,4 +229,25 @@ public struct PipelineCounters: Sendable, Hashable {
     public var inboxRecordsRetried = 0
     /// Inbox records moved to the dead letters.
     public var inboxRecordsDeadLettered = 0
+    /// Lead changes matched to the same change already known at a neighbouring second (a webhook and the events
+    /// log disagreeing on the time), within ``KommoSegmentPipeline/Configuration/changeTimeTolerance``.
+    public var changeTimesMatched = 0
+    /// Catch-up runs finished, with or without failed events (``KommoSegmentPipeline/catchUp(_:progress:)``).
+    public var catchUpRuns = 0
+    /// Catch-up runs that stopped with an error (Kommo, the checkpoint store, shutdown).
+    public var catchUpRunsFailed = 0
+    /// Events read from Kommo's events log, across pages.
+    public var catchUpEventsRead = 0
+    /// Pages of the events log read.
+    public var catchUpPages = 0
+    /// Lead changes recovered by catch-up: delivered, so the webhooks had missed them (or not yet brought them).
+    public var catchUpRecovered = 0
+    /// Lead changes catch-up found already processed (by a webhook, or an earlier catch-up).
+    public var catchUpAlreadyProcessed = 0
+    /// Lead changes catch-up skipped on purpose (a stage that did not change, a deleted lead...).
+    public var catchUpSkipped = 0
+    /// Lead changes catch-up could not deliver; the checkpoint stays before the first of them.
+    public var catchUpFailed = 0
+    /// Won leads a backfill sent (``KommoSegmentPipeline/backfill(_:progress:)``).
+    public var backfillLeadsSent = 0
 }

@@ -18,7 +18,8 @@ struct WebhookProcessor: Sendable {
     /// One item on its way through the pipeline.
     struct Item {
         let index: Int
-        let event: KommoWebhookEvent
+        /// The item; a lead change matched to the same change at a neighbouring second takes that one's time.
+        var event: KommoWebhookEvent
         var claim: (key: DeduplicationKey, token: String)?
         var outcome: EventOutcome?
         var messages: [SegmentMessage] = []
@@ -101,7 +102,11 @@ struct WebhookProcessor: Sendable {
     private func claim(_ items: inout [Item], accountID: Int64) async {
         var keysOfThisWebhook = Set<String>()
         for index in items.indices {
-            guard let key = DeduplicationKey(item: items[index].event, accountID: accountID) else { continue }
+            guard var key = DeduplicationKey(item: items[index].event, accountID: accountID) else { continue }
+            if let (event, known) = await knownNeighbour(of: items[index].event, key: key, accountID: accountID) {
+                items[index].event = event
+                key = known
+            }
             // A second item of the same change in this webhook (a status and an update item) is a duplicate of the
             // first, whose claim this webhook holds.
             guard keysOfThisWebhook.insert(key.rawValue).inserted else {
@@ -130,6 +135,49 @@ struct WebhookProcessor: Sendable {
                            ["account": String(accountID), "operation": "claim", "cause": String(describing: error)])
             }
         }
+    }
+
+    /// The same lead change already known to the store at a neighbouring second, within
+    /// ``KommoSegmentPipeline/Configuration/changeTimeTolerance``: the item with that change's time (so that it
+    /// gets that change's message ids), and its key. `nil` when the change itself is known, none is, the tolerance
+    /// is zero, or the item is not a tracked lead change.
+    ///
+    /// Nearest seconds first, the earlier of two equally near; the store is asked once, for all of them.
+    private func knownNeighbour(of event: KommoWebhookEvent, key: DeduplicationKey,
+                                accountID: Int64) async -> (KommoWebhookEvent, DeduplicationKey)? {
+        let tolerance = configuration.changeTimeTolerance.components.seconds
+        guard tolerance > 0, case .lead(var lead) = event,
+              let change = KommoChange.changes(of: event, accountID: accountID).first,
+              let time = change.eventTime else { return nil }
+        switch change.kind {
+        case .stage, .owner, .added, .restored: break
+        case .deleted, .updated, .untracked: return nil
+        }
+        var offsets: [Int64] = []
+        for distance in 1...min(tolerance, 60) { offsets += [-distance, distance] }
+        let neighbours = offsets.map {
+            DeduplicationKey(accountID: accountID, entity: change.entity.rawValue, entityID: change.entityID,
+                             change: change.deduplicationChange, eventTime: time + $0)
+        }
+        let known: Set<DeduplicationKey>
+        do {
+            known = try await store.knownKeys(among: [key] + neighbours)
+        } catch {
+            logger.log(.warning, "deduplication store failed; matching at the exact time only",
+                       ["account": String(accountID), "operation": "knownKeys", "cause": String(describing: error)])
+            return nil
+        }
+        guard !known.contains(key),
+              let (offset, neighbour) = zip(offsets, neighbours).first(where: { known.contains($0.1) }) else {
+            return nil
+        }
+        lead.updatedAt = Date(timeIntervalSince1970: TimeInterval(time + offset))
+        counters.update { $0.changeTimesMatched += 1 }
+        logger.log(.info, "change matched at a neighbouring second", [
+            "account": String(accountID), "lead": String(lead.id), "change": change.deduplicationChange,
+            "time": String(time), "matched": String(time + offset),
+        ])
+        return (.lead(lead), neighbour)
     }
 
     /// Renews the claims every third of their duration until cancelled.
