@@ -102,16 +102,23 @@ enum CatchUpCommand {
     /// Runs a backfill; returns the exit status.
     static func backfill(_ options: ReplayOptions) async -> Int32 {
         let closedSince: Date?
+        let closedUntil: Date?
+        let now = Date()
         do {
-            closedSince = try options.closedSince.map { try WhenParser.parse($0, flag: "--closed-since", now: Date()) }
+            closedSince = try options.closedSince.map { try WhenParser.parse($0, flag: "--closed-since", now: now) }
+            closedUntil = try options.closedUntil.map { try WhenParser.parse($0, flag: "--closed-until", now: now) }
         } catch {
             return Usage.refuse("\(error)", command: "backfill")
+        }
+        if let closedSince, let closedUntil, closedSince > closedUntil {
+            return Usage.refuse("--closed-since is after --closed-until", command: "backfill")
         }
         guard let setup = Runner.setup(options, command: "backfill") else { return 2 }
         guard let (pipeline, accountID) = await connect(setup, options: options,
                                                         checkpoints: InMemoryCatchUpCheckpointStore(),
                                                         command: "backfill") else { return 1 }
-        let request = BackfillRequest(accountID: accountID, closedSince: closedSince, includeTrack: options.withTrack)
+        let request = BackfillRequest(accountID: accountID, closedSince: closedSince, closedUntil: closedUntil,
+                                      includeTrack: options.withTrack)
         return await Runner.running(pipeline, dryRun: setup.dryRun, summary: false) { () async -> Int in
             let report: BackfillReport
             do {

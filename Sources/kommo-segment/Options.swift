@@ -21,6 +21,7 @@ struct ReplayOptions {
     var since: String?
     var until: String?
     var closedSince: String?
+    var closedUntil: String?
     /// `catch-up --checkpoint FILE`.
     var checkpoint: String?
     /// `backfill --with-track`.
@@ -62,12 +63,13 @@ struct ReplayOptions {
         "--until": nil,
         "--checkpoint": "KOMMO_SEGMENT_CHECKPOINT",
         "--closed-since": nil,
+        "--closed-until": nil,
     ]
 
     /// The flags only some commands take, and which.
     static let commandFlags: [String: Set<ConnectedCommand>] = [
         "--since": [.catchUp], "--until": [.catchUp], "--checkpoint": [.catchUp],
-        "--closed-since": [.backfill], "--with-track": [.backfill],
+        "--closed-since": [.backfill], "--closed-until": [.backfill], "--with-track": [.backfill],
         "--inbox": [.replay, .resume], "--notes": [.replay, .resume, .catchUp], "--concurrency": [.replay, .resume],
     ]
 
@@ -129,6 +131,7 @@ struct ReplayOptions {
         options.since = values["--since"]
         options.until = values["--until"]
         options.closedSince = values["--closed-since"]
+        options.closedUntil = values["--closed-until"]
         options.checkpoint = command == .catchUp ? value("--checkpoint") : nil
         if command == .catchUp && options.since == nil && options.checkpoint == nil {
             throw UsageError(description: "catch-up needs --since WHEN, --checkpoint FILE, or both "

@@ -191,7 +191,9 @@ enum Usage {
     \(optionsHeader)
     \(connectionOptions)
       --closed-since WHEN         only leads closed since WHEN (ISO-8601 time, date, or 90m, 24h, 7d back)
-      --with-track                also send the historical Deal Won track, timestamped with the lead's closed_at
+      --closed-until WHEN         only leads closed until WHEN
+      --with-track                also send the historical Deal Won track, timestamped with the lead's closed_at;
+                                  its id is not the webhook's, so end it (--closed-until) where the webhooks began
       --kommo-account-id ID       the account (default: the token's account, GET /api/v4/account) [KOMMO_ACCOUNT_ID]
       -h, --help                  this text
 

@@ -30,6 +30,17 @@ struct MessageIDRecipeTests {
                                  eventTime: 1_768_912_200, call: .identify) == "288d8840-c5cc-5c86-b60c-7eeabf37c0bc")
     }
 
+    @Test("worked example 4: a backfill of a won lead, its identify call")
+    func workedExampleBackfill() {
+        let change = MessageIDRecipe.Change.backfill(status: 142, pipeline: 7_654_321)
+        let name = recipe.canonicalName(accountID: 31_234_567, entity: .lead, entityID: 24_000_017, change: change,
+                                        eventTime: 1_768_912_200, call: .identify)
+        #expect(name == "kommo-segment/v1|account=31234567|entity=lead|id=24000017"
+            + "|change=backfill:7654321:142|at=1768912200|call=identify")
+        #expect(recipe.messageID(accountID: 31_234_567, entity: .lead, entityID: 24_000_017, change: change,
+                                 eventTime: 1_768_912_200, call: .identify) == "5b950f45-2a63-5454-8ef6-71ba01745cf2")
+    }
+
     @Test("worked example 3: an owner change")
     func workedExampleOwnerChange() {
         let change = MessageIDRecipe.Change.ownerChanged(from: 9_000_001, to: 9_000_002)

@@ -7,13 +7,17 @@ public struct BackfillRequest: Sendable, Hashable {
     public var accountID: Int64
     /// Only leads closed at or after this time (`filter[closed_at][from]`); `nil`: every won lead.
     public var closedSince: Date?
+    /// Only leads closed at or before this time (`filter[closed_at][to]`); `nil`: up to now. With
+    /// ``includeTrack``, end it where the webhooks took over, so that no Deal Won is sent both ways.
+    public var closedUntil: Date?
     /// Whether the historical Deal Won `track` is sent too, its `timestamp` the lead's `closed_at`. Default: `false`.
     public var includeTrack: Bool
 
     /// A request.
-    public init(accountID: Int64, closedSince: Date? = nil, includeTrack: Bool = false) {
+    public init(accountID: Int64, closedSince: Date? = nil, closedUntil: Date? = nil, includeTrack: Bool = false) {
         self.accountID = accountID
         self.closedSince = closedSince
+        self.closedUntil = closedUntil
         self.includeTrack = includeTrack
     }
 }
@@ -89,7 +93,8 @@ extension KommoSegmentPipeline {
             let stages = pipelines.flatMap { pipeline in
                 won.map { KommoLeadQuery.StageFilter(pipelineID: pipeline.id, statusID: $0) }
             }
-            let query = KommoLeadQuery(statuses: stages, closedFrom: request.closedSince.map(Self.seconds))
+            let query = KommoLeadQuery(statuses: stages, closedFrom: request.closedSince.map(Self.seconds),
+                                       closedTo: request.closedUntil.map(Self.seconds))
             var found: [Lead] = []
             var seen = Set<Int64>()
             var page = 1
