@@ -15,7 +15,7 @@ import KommoAPI
 ///
 /// | File | Answers |
 /// | --- | --- |
-/// | `leads/<id>.json` | `GET /api/v4/leads/<id>` and the lead's entry in `GET /api/v4/leads?filter[id][]=…` |
+/// | `leads/<id>.json` | `GET /api/v4/leads/<id>` and the lead's entry in `GET /api/v4/leads` (by ids, stage, close) |
 /// | `contacts/<id>.json` | `GET /api/v4/contacts/<id>` and `GET /api/v4/contacts?filter[id][]=…` |
 /// | `companies/<id>.json` | `GET /api/v4/companies/<id>` and `GET /api/v4/companies?filter[id][]=…` |
 /// | `users/<id>.json` | `GET /api/v4/users/<id>` and `GET /api/v4/users` (every file, by id) |
@@ -23,29 +23,43 @@ import KommoAPI
 /// | `pipelines.json` | `GET /api/v4/leads/pipelines`, verbatim (the HAL list the API returns) |
 /// | `loss_reasons.json` | `GET /api/v4/leads/loss_reasons`, verbatim (the HAL list the API returns) |
 /// | `account.json` | `GET /api/v4/account`, verbatim |
+/// | `events.json` | `GET /api/v4/events`: `{"_embedded": {"events": [...]}}`, every event of the account, any order |
 ///
 /// An entity file holds the API's single-entity shape (as `GET /api/v4/leads/<id>?with=contacts,loss_reason`
 /// returns it). Other files (a README, for instance) are ignored.
 ///
 /// ## Behaviour
 ///
-/// - **Lists** (`/api/v4/leads`, `/contacts`, `/companies`, `/users`) are assembled as a HAL collection
-///   (`_page`, `_links.self`, `_embedded.<entity>`) without `_links.next`. With `filter[id][]` (or the indexed
-///   form `filter[id][0]`) the items are the files that exist, in the requested order, each id once; when none
-///   exists the answer is 204 with an empty body. Without a filter every file is listed, by ascending id.
-///   `page` above 1 answers 204; `limit` must be 1...250.
-/// - **Leads** follow `with`: `_embedded.contacts` is dropped unless `with` names `contacts`, and
-///   `_embedded.loss_reason` unless it names `loss_reason`.
+/// - **Lists** (`/api/v4/leads`, `/contacts`, `/companies`, `/users`) are paged HAL collections: `limit`
+///   (1...250, default 250) items per page, `page` (from 1, default 1); the answer has `_page`, `_links.self` (the
+///   request's URL), `_links.next` only when the next page has items (the same absolute URL with `page` counted
+///   up), and `_embedded.<entity>`; users add `_total_items`. A page without items answers 204 with an empty body.
+///   With `filter[id][]` (or the indexed form `filter[id][0]`, or comma-separated ids) the items are the files that
+///   exist, in the requested order, each id once; without it every file is listed, by ascending id.
+/// - **Leads** also take `filter[statuses][<i>][pipeline_id]` with `filter[statuses][<i>][status_id]` (a lead
+///   matches when its `pipeline_id` and `status_id` equal one pair; a pair missing either half answers 400) and
+///   `filter[closed_at][from]` / `filter[closed_at][to]` (Unix seconds, inclusive; a lead whose `closed_at` is
+///   `null` or absent never matches), combined with each other and with `filter[id][]`. They follow `with`:
+///   `_embedded.contacts` is dropped unless `with` names `contacts`, and `_embedded.loss_reason` unless it names
+///   `loss_reason`.
+/// - **Events** (`GET /api/v4/events`) are the events of `events.json`, newest first (`created_at` descending,
+///   then `id` descending), paged as lists are with `limit` 1...100 (default 100). Filters: `filter[type][]` and
+///   `filter[entity][]` (repeatable, indexed `[0]` or comma-separated; an event matches one of the values of each,
+///   `entity_type` holding the singular name such as `lead`), `filter[created_at][from]` / `[to]` (Unix seconds,
+///   inclusive; an event whose `created_at` is not a number matches none). Events are served as written; without
+///   `events.json` the log is empty (204).
 /// - **A single entity** whose file does not exist answers 204, as Kommo does for an unknown or deleted id.
 /// - **Users** answer 403 `application/problem+json` when `users.forbidden` exists or `usersForbidden` is set.
 /// - **`POST /api/v4/leads/notes`** takes a JSON array of notes, each with an integer `entity_id` and a
 ///   `note_type`; it records them and answers 200 with `_embedded.notes[]` holding `id` (sequential from
 ///   ``firstNoteID``), `entity_id` and `request_id`. A malformed body answers 400 with `validation-errors`.
 /// - **Strictness**: a request without `Authorization: Bearer …` (or with another token than `acceptedToken`)
-///   answers 401; a query parameter the route does not take answers 400; a known path with another method
-///   answers 405; any other path answers 404. Every error body is `application/problem+json`.
-/// - A fixture file that is not valid JSON makes ``send(_:body:)`` throw an ``HTTPTransportError`` with code
-///   ``HTTPTransportError/Code/invalidResponse`` naming the file, which the client does not retry.
+///   answers 401; a query parameter the route does not take (or a `limit`, `page`, id or time that is out of range
+///   or not a number) answers 400; a known path with another method answers 405; any other path answers 404.
+///   Every error body is `application/problem+json`.
+/// - A fixture file that is not valid JSON (or an `events.json` without an `_embedded.events` array of objects)
+///   makes ``send(_:body:)`` throw an ``HTTPTransportError`` with code ``HTTPTransportError/Code/invalidResponse``
+///   naming the file, which the client does not retry.
 ///
 /// ```swift
 /// let api = try KommoFixtureTransport(directory: URL(fileURLWithPath: "fixtures/kommo-api"))
@@ -53,6 +67,11 @@ import KommoAPI
 ///                              tokenProvider: LongLivedToken("fixture-token"), transport: api)
 /// let leads = try await client.leads(ids: [24000017, 24000099])  // one lead: 24000099 has no file
 /// #expect(api.requestCount(path: "/api/v4/leads") == 1)
+///
+/// // Catch-up and backfill: the events log and the won leads, page by page.
+/// let events = try await client.events(KommoEventQuery(createdFrom: 1768650000), page: 1)
+/// let won = try await client.leads(KommoLeadQuery(statuses: [.init(pipelineID: 7654321, statusID: 142)]), page: 1)
+/// #expect(api.requestCount(path: "/api/v4/events") == 1)
 /// ```
 public final class KommoFixtureTransport: HTTPTransport, Sendable {
     /// Where the fixture files come from.
@@ -171,7 +190,12 @@ public final class KommoFixtureTransport: HTTPTransport, Sendable {
     /// The request is recorded and counted as by ``send(_:body:)``. A fixture file that is not valid JSON answers 500
     /// with a problem body naming the file.
     public func respond(to request: LoopbackHTTPServer.Request) -> LoopbackHTTPServer.Response {
-        guard let url = URL(string: "http://127.0.0.1" + request.target) else {
+        // The Host header names the server's address and port, so that `_links.next` points back to it.
+        let host = request.headers["Host"].flatMap { host in
+            host.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || ".-:[]".contains($0)) } ? host : nil
+        }
+        guard let url = URL(string: "http://\(host ?? "127.0.0.1")" + request.target)
+            ?? URL(string: "http://127.0.0.1" + request.target) else {
             return LoopbackHTTPServer.Response(status: 400)
         }
         let answered: (HTTPResponse, Data)
@@ -203,7 +227,7 @@ public final class KommoFixtureTransport: HTTPTransport, Sendable {
 
     // MARK: Routing
 
-    private struct FixtureFailure: Error { var detail: String }
+    struct FixtureFailure: Error { var detail: String }
 
     private enum Entity: String, CaseIterable {
         case leads, contacts, companies, users
@@ -232,7 +256,10 @@ public final class KommoFixtureTransport: HTTPTransport, Sendable {
             case "leads", "contacts", "companies", "users":
                 guard let entity = Entity(rawValue: route[0]) else { break }
                 guard request.method == .get else { return methodNotAllowed(request, path: path) }
-                return try list(entity, query: query, path: path)
+                return try list(entity, request: request, query: query)
+            case "events":
+                guard request.method == .get else { return methodNotAllowed(request, path: path) }
+                return try events(request, query: query)
             case "account":
                 guard request.method == .get else { return methodNotAllowed(request, path: path) }
                 if let refusal = refuseUnknown(query, allowed: ["with"]) { return refusal }
@@ -307,12 +334,17 @@ public final class KommoFixtureTransport: HTTPTransport, Sendable {
         return (HTTPResponse(status: 200, headers: ["Content-Type": "application/hal+json"]), data)
     }
 
-    private func list(_ entity: Entity, query: [(String, String)], path: String) throws -> (HTTPResponse, Data) {
+    private func list(_ entity: Entity, request: HTTPRequest, query: [(String, String)]) throws
+        -> (HTTPResponse, Data) {
         var ids: [Int64] = []
         var filtered = false
         var page = 1
+        var limit = 250
+        var stages: [Int: (pipelineID: Int64?, statusID: Int64?)] = [:]
+        var closedFrom: Int64?
+        var closedTo: Int64?
         for (name, value) in query {
-            if Self.isIDFilter(name) {
+            if Self.isListParameter(name, named: "filter[id]") {
                 filtered = true
                 for part in value.split(separator: ",") {
                     guard let id = Int64(part.trimmingCharacters(in: .whitespaces)) else {
@@ -321,9 +353,10 @@ public final class KommoFixtureTransport: HTTPTransport, Sendable {
                     ids.append(id)
                 }
             } else if name == "limit" {
-                guard let limit = Int(value), (1...250).contains(limit) else {
+                guard let number = Int(value), (1...250).contains(number) else {
                     return problem(400, "Bad Request", "limit must be 1...250, not '\(value)'")
                 }
+                limit = number
             } else if name == "page" {
                 guard let number = Int(value), number >= 1 else {
                     return problem(400, "Bad Request", "page must be a positive integer, not '\(value)'")
@@ -331,9 +364,31 @@ public final class KommoFixtureTransport: HTTPTransport, Sendable {
                 page = number
             } else if name == "with" && entity != .users {
                 continue
+            } else if entity == .leads, let (index, field) = Self.stageParameter(name) {
+                guard let id = Int64(value) else {
+                    return problem(400, "Bad Request", "'\(value)' is not an id in \(name)")
+                }
+                if field == "pipeline_id" {
+                    stages[index, default: (nil, nil)].pipelineID = id
+                } else {
+                    stages[index, default: (nil, nil)].statusID = id
+                }
+            } else if entity == .leads && (name == "filter[closed_at][from]" || name == "filter[closed_at][to]") {
+                guard let seconds = Int64(value) else {
+                    return problem(400, "Bad Request", "\(name) must be Unix seconds, not '\(value)'")
+                }
+                if name.hasSuffix("[from]") { closedFrom = seconds } else { closedTo = seconds }
             } else {
                 return problem(400, "Bad Request", "unexpected query parameter '\(name)'")
             }
+        }
+        var pairs: [(pipelineID: Int64, statusID: Int64)] = []
+        for index in stages.keys.sorted() {
+            guard let pipelineID = stages[index]?.pipelineID, let statusID = stages[index]?.statusID else {
+                return problem(400, "Bad Request",
+                               "filter[statuses][\(index)] needs both [pipeline_id] and [status_id]")
+            }
+            pairs.append((pipelineID, statusID))
         }
         if entity == .users && usersAreForbidden() { return forbiddenUsers() }
         if !filtered { ids = listIDs(in: entity.directory) }
@@ -343,16 +398,25 @@ public final class KommoFixtureTransport: HTTPTransport, Sendable {
             let name = "\(entity.directory)/\(id).json"
             guard let data = read(name) else { continue }
             let value = try parse(data, name: name)
-            items.append(entity == .leads ? Self.applyWith(value, query: query) : value)
+            guard entity == .leads else {
+                items.append(value)
+                continue
+            }
+            if !pairs.isEmpty {
+                let (pipelineID, statusID) = (value["pipeline_id"]?.intValue, value["status_id"]?.intValue)
+                guard pairs.contains(where: { $0.pipelineID == pipelineID && $0.statusID == statusID }) else {
+                    continue
+                }
+            }
+            if closedFrom != nil || closedTo != nil {
+                guard let closedAt = value["closed_at"]?.intValue else { continue }
+                if let closedFrom, closedAt < closedFrom { continue }
+                if let closedTo, closedAt > closedTo { continue }
+            }
+            items.append(Self.applyWith(value, query: query))
         }
-        if items.isEmpty || page > 1 { return noContent() }
-        var collection: [String: JSONValue] = [
-            "_page": .int(1),
-            "_links": ["self": ["href": .string(path)]],
-            "_embedded": .object([entity.collectionKey: .array(items)]),
-        ]
-        if entity == .users { collection["_total_items"] = .int(Int64(items.count)) }
-        return ok(.object(collection))
+        let extra: [String: JSONValue] = entity == .users ? ["_total_items": .int(Int64(items.count))] : [:]
+        return halPage(items, key: entity.collectionKey, page: page, limit: limit, request: request, extra: extra)
     }
 
     private func verbatim(_ name: String) throws -> (HTTPResponse, Data) {
@@ -404,13 +468,13 @@ public final class KommoFixtureTransport: HTTPTransport, Sendable {
 
     // MARK: Responses
 
-    private func ok(_ value: JSONValue) -> (HTTPResponse, Data) {
+    func ok(_ value: JSONValue) -> (HTTPResponse, Data) {
         var writer = JSONWriter()
         writer.write(value)
         return (HTTPResponse(status: 200, headers: ["Content-Type": "application/hal+json"]), Data(writer.bytes))
     }
 
-    private func noContent() -> (HTTPResponse, Data) {
+    func noContent() -> (HTTPResponse, Data) {
         (HTTPResponse(status: 204), Data())
     }
 
@@ -418,7 +482,7 @@ public final class KommoFixtureTransport: HTTPTransport, Sendable {
         problem(403, "Forbidden", "the token's user is not an account administrator")
     }
 
-    private func problem(_ status: Int, _ title: String, _ detail: String) -> (HTTPResponse, Data) {
+    func problem(_ status: Int, _ title: String, _ detail: String) -> (HTTPResponse, Data) {
         problemResponse(status, [
             "title": .string(title),
             "type": .string("https://httpstatus.es/\(status)"),
@@ -447,7 +511,7 @@ public final class KommoFixtureTransport: HTTPTransport, Sendable {
 
     // MARK: Files
 
-    private func read(_ name: String) -> Data? {
+    func read(_ name: String) -> Data? {
         switch source {
         case .files(let files):
             return files[name]
@@ -472,7 +536,7 @@ public final class KommoFixtureTransport: HTTPTransport, Sendable {
         }.sorted()
     }
 
-    private func parse(_ data: Data, name: String) throws -> JSONValue {
+    func parse(_ data: Data, name: String) throws -> JSONValue {
         do {
             return try JSONDecoder().decode(JSONValue.self, from: data)
         } catch {
@@ -488,13 +552,21 @@ public final class KommoFixtureTransport: HTTPTransport, Sendable {
         return id
     }
 
-    /// `filter[id][]`, `filter[id][<n>]` or `filter[id]`.
-    private static func isIDFilter(_ name: String) -> Bool {
-        guard name.hasPrefix("filter[id]") else { return false }
-        let rest = name.dropFirst("filter[id]".count)
-        if rest.isEmpty { return true }
-        guard rest.hasPrefix("["), rest.hasSuffix("]") else { return false }
-        return rest.dropFirst().dropLast().allSatisfy { $0.isASCII && $0.isNumber }
+    /// `filter[statuses][<n>][pipeline_id]` or `filter[statuses][<n>][status_id]`: the index and the field.
+    private static func stageParameter(_ name: String) -> (index: Int, field: String)? {
+        let prefix = "filter[statuses]["
+        guard name.hasPrefix(prefix) else { return nil }
+        let rest = name.dropFirst(prefix.count)
+        guard let close = rest.firstIndex(of: "]") else { return nil }
+        let digits = rest[..<close]
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let index = Int(digits) else {
+            return nil
+        }
+        switch rest[close...] {
+        case "][pipeline_id]": return (index, "pipeline_id")
+        case "][status_id]": return (index, "status_id")
+        default: return nil
+        }
     }
 
     /// Drops the lead's embedded contacts and loss reason unless `with` asks for them.

@@ -308,6 +308,20 @@ struct CatchUpMatchingTests {
         #expect(await world.pipeline.statistics.changeTimesMatched == 0)
     }
 
+    @Test("two webhooks of one transition 2 seconds apart stay two changes: webhooks match only what the log reported")
+    func webhooksDoNotMatchEachOther() async throws {
+        let world = try Self.world(eventAt: Self.wonAt)
+        let won = try #require(String(data: try Fixtures.webhook("webhook-lead-status-won.txt"), encoding: .utf8))
+        for time in [Self.wonAt, Self.wonAt + 2] {
+            let body = won.replacingOccurrences(of: "=\(Self.wonAt)", with: "=\(time)")
+            let report = await world.pipeline.process(body: Data(body.utf8), contentType: form, requestTarget: target)
+            #expect(report.events.map(\.outcome) == [.delivered])
+        }
+        try await world.stop()
+        #expect(tracks(world).count == 2)
+        #expect(await world.pipeline.statistics.changeTimesMatched == 0)
+    }
+
     @Test("another transition of the same lead within the tolerance is not matched")
     func otherTransitionIsNotMatched() async throws {
         var configuration = KommoSegmentPipeline.Configuration()

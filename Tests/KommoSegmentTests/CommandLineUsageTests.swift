@@ -86,7 +86,7 @@ struct CommandLineUsageTests {
         (["inbox", "--inbox"], "--inbox needs a value", "inbox"),
         (["frobnicate"], "unknown command 'frobnicate'", nil),
         (["--verbose"], "unknown option --verbose", nil),
-        ([], "a command is needed: demo, replay, resume or inbox", nil),
+        ([], "a command is needed: demo, replay, resume, catch-up, backfill or inbox", nil),
     ] as [([String], String, String?)])
     func usageError(_ arguments: [String], problem: String, command: String?) async throws {
         let run = try await Tool.run(arguments)

@@ -197,7 +197,7 @@ extension KommoSegmentPipeline {
             let acknowledgement = WebhookAcknowledgement(outcome: .accepted, httpStatus: 200, accountID: accountID,
                                                          eventCount: 1, detail: "event \(change.event.id)")
             return .accepted(Job(webhook: KommoWebhook(account: account, events: [.lead(change.item)]),
-                                 runtime: runtime, acknowledgement: acknowledgement, bytes: 0))
+                                 runtime: runtime, acknowledgement: acknowledgement, bytes: 0, origin: .eventLog))
         }, report: { position, webhookReport in
             let change = changes[position]
             guard let event = webhookReport.events.first else {

@@ -113,6 +113,18 @@ public struct DeduplicationKey: RawRepresentable, Hashable, Sendable, CustomStri
     }
 }
 
+extension DeduplicationKey {
+    /// The marker catch-up leaves beside the key of a change it read from Kommo's events log and claimed:
+    /// `kommo-segment:v1:logged:…` where the key has `kommo-segment:v1:event:…`. A webhook item looks for these at
+    /// the neighbouring seconds, so that it matches a change the log reported at a slightly different time, and
+    /// never another webhook's change (`Documentation/CatchUp.md`).
+    var loggedMarker: DeduplicationKey {
+        let event = Self.prefix + "event:"
+        guard rawValue.hasPrefix(event) else { return self }
+        return DeduplicationKey(rawValue: Self.prefix + "logged:" + rawValue.dropFirst(event.count)) ?? self
+    }
+}
+
 /// The entity whose newest applied change time a ``DeduplicationStore`` keeps, for ordering: account id, entity type
 /// and entity id (in practice a lead).
 ///

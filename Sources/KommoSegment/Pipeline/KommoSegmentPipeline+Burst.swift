@@ -92,7 +92,8 @@ extension KommoSegmentPipeline {
                     group.addTask {
                         let result = await processor.process(item.job.webhook, runtime: item.job.runtime,
                                                              acknowledgement: item.job.acknowledgement,
-                                                             entry: item.entry, flushPromptly: { true })
+                                                             entry: item.entry, origin: item.job.origin,
+                                                             flushPromptly: { true })
                         state.end(bytes: item.job.bytes)
                         return (item.position, item.job.bytes, result)
                     }

@@ -128,6 +128,8 @@ public final class KommoSegmentPipeline: Sendable {
         let bytes: Int
         /// The inbox record that keeps the webhook, when the pipeline has an inbox.
         var recordID: String?
+        /// Where its items came from: a webhook, or Kommo's events log.
+        var origin: WebhookProcessor.Origin = .webhook
     }
 
     enum Admission {

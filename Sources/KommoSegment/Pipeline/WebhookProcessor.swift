@@ -51,15 +51,21 @@ struct WebhookProcessor: Sendable {
         return Entry(place: runtime.stages.enter(prompt: prompt), turns: turns, order: order)
     }
 
+    /// Where an item came from: a webhook, or Kommo's events log (catch-up).
+    enum Origin: Sendable {
+        case webhook, eventLog
+    }
+
     func process(_ webhook: KommoWebhook, runtime: AccountRuntime, acknowledgement: WebhookAcknowledgement,
-                 entry: Entry? = nil, flushPromptly: @Sendable () -> Bool) async -> WebhookReport {
+                 entry: Entry? = nil, origin: Origin = .webhook,
+                 flushPromptly: @Sendable () -> Bool) async -> WebhookReport {
         let accountID = webhook.account.id
         var items = webhook.events.enumerated().map { Item(index: $0.offset, event: $0.element) }
         counters.update { $0.events += items.count }
         let entry = entry ?? enter(webhook, runtime: runtime, prompt: flushPromptly())
         var place = entry.place
         for (index, turn) in entry.turns { items[index].turn = turn }
-        await claim(&items, accountID: accountID)
+        await claim(&items, accountID: accountID, origin: origin)
         // A change that is a duplicate, or claimed elsewhere, is not checked: later changes of its lead need not
         // wait for it.
         for index in items.indices where items[index].outcome != nil {
@@ -99,11 +105,12 @@ struct WebhookProcessor: Sendable {
     }
 
     /// Claims every item that can be keyed, before any request.
-    private func claim(_ items: inout [Item], accountID: Int64) async {
+    private func claim(_ items: inout [Item], accountID: Int64, origin: Origin) async {
         var keysOfThisWebhook = Set<String>()
         for index in items.indices {
             guard var key = DeduplicationKey(item: items[index].event, accountID: accountID) else { continue }
-            if let (event, known) = await knownNeighbour(of: items[index].event, key: key, accountID: accountID) {
+            if let (event, known) = await knownNeighbour(of: items[index].event, key: key, accountID: accountID,
+                                                         origin: origin) {
                 items[index].event = event
                 key = known
             }
@@ -118,6 +125,7 @@ struct WebhookProcessor: Sendable {
                 case .claimed(let token):
                     items[index].claim = (key, token)
                     heldHere.insert(key.rawValue)
+                    if origin == .eventLog { await leaveLoggedMarker(for: key, accountID: accountID) }
                 case .alreadyDone: items[index].outcome = .duplicate
                 case .inFlight where heldHere.contains(key.rawValue):
                     // Another webhook of this burst holds the same change (a file replayed twice, a redelivery in
@@ -137,14 +145,17 @@ struct WebhookProcessor: Sendable {
         }
     }
 
-    /// The same lead change already known to the store at a neighbouring second, within
-    /// ``KommoSegmentPipeline/Configuration/changeTimeTolerance``: the item with that change's time (so that it
-    /// gets that change's message ids), and its key. `nil` when the change itself is known, none is, the tolerance
-    /// is zero, or the item is not a tracked lead change.
+    /// The same lead change already known at a neighbouring second, within
+    /// ``KommoSegmentPipeline/Configuration/changeTimeTolerance``: the item with that change's time (so that it gets
+    /// that change's message ids), and that change's key. `nil` when the change itself is known, none is, the
+    /// tolerance is zero, or the item is not a tracked lead change.
     ///
-    /// Nearest seconds first, the earlier of two equally near; the store is asked once, for all of them.
-    private func knownNeighbour(of event: KommoWebhookEvent, key: DeduplicationKey,
-                                accountID: Int64) async -> (KommoWebhookEvent, DeduplicationKey)? {
+    /// An item of the events log looks for the change's keys, whoever claimed them; a webhook item looks only for
+    /// the markers catch-up leaves (``DeduplicationKey/loggedMarker``), so that two webhooks of one transition at
+    /// nearby seconds (a lead moved to a stage, away and back) stay two changes. Nearest seconds first, the earlier of
+    /// two equally near; the store is asked once, for all of them.
+    private func knownNeighbour(of event: KommoWebhookEvent, key: DeduplicationKey, accountID: Int64,
+                                origin: Origin) async -> (KommoWebhookEvent, DeduplicationKey)? {
         let tolerance = configuration.changeTimeTolerance.components.seconds
         guard tolerance > 0, case .lead(var lead) = event,
               let change = KommoChange.changes(of: event, accountID: accountID).first,
@@ -159,25 +170,38 @@ struct WebhookProcessor: Sendable {
             DeduplicationKey(accountID: accountID, entity: change.entity.rawValue, entityID: change.entityID,
                              change: change.deduplicationChange, eventTime: time + $0)
         }
+        let probes = origin == .eventLog ? neighbours : neighbours.map(\.loggedMarker)
         let known: Set<DeduplicationKey>
         do {
-            known = try await store.knownKeys(among: [key] + neighbours)
+            known = try await store.knownKeys(among: [key] + probes)
         } catch {
             logger.log(.warning, "deduplication store failed; matching at the exact time only",
                        ["account": String(accountID), "operation": "knownKeys", "cause": String(describing: error)])
             return nil
         }
         guard !known.contains(key),
-              let (offset, neighbour) = zip(offsets, neighbours).first(where: { known.contains($0.1) }) else {
-            return nil
-        }
+              let position = probes.firstIndex(where: { known.contains($0) }) else { return nil }
+        let offset = offsets[position]
         lead.updatedAt = Date(timeIntervalSince1970: TimeInterval(time + offset))
         counters.update { $0.changeTimesMatched += 1 }
         logger.log(.info, "change matched at a neighbouring second", [
             "account": String(accountID), "lead": String(lead.id), "change": change.deduplicationChange,
             "time": String(time), "matched": String(time + offset),
         ])
-        return (.lead(lead), neighbour)
+        return (.lead(lead), neighbours[position])
+    }
+
+    /// Leaves the marker of a change catch-up claimed, for a webhook of the same change at a neighbouring second to
+    /// find. It lasts the retention; a store that cannot keep it only narrows the matching to equal times.
+    private func leaveLoggedMarker(for key: DeduplicationKey, accountID: Int64) async {
+        guard configuration.changeTimeTolerance.components.seconds > 0 else { return }
+        do {
+            _ = try await store.claim(key.loggedMarker, for: configuration.retention)
+        } catch {
+            logger.log(.warning, "deduplication store failed to keep a catch-up marker", [
+                "account": String(accountID), "key": key.rawValue, "cause": String(describing: error),
+            ])
+        }
     }
 
     /// Renews the claims every third of their duration until cancelled.
