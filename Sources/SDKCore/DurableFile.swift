@@ -78,6 +78,13 @@ package enum DurableFile {
         if syncsDirectory { syncDirectory(directory(of: path)) }
     }
 
+    /// A temporary path beside `path`, unique to this writer: `.<name>.tmp-<UUID>` in the same directory, for
+    /// ``replace(_:with:temporaryPath:syncsDirectory:)``.
+    package static func temporaryPath(beside path: String) -> String {
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        return directory(of: path) + "/." + name + ".tmp-" + UUID().uuidString
+    }
+
     /// `fsync`s the directory at `path`, so that the names created, renamed or removed in it last. Best effort: a
     /// directory that cannot be opened is left alone.
     package static func syncDirectory(_ path: String) {

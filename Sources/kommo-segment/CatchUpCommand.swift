@@ -40,18 +40,8 @@ enum WhenParser {
 enum CatchUpCommand {
     /// Runs a catch-up; returns the exit status.
     static func catchUp(_ options: ReplayOptions) async -> Int32 {
-        let now = Date()
-        let since: Date?
-        let until: Date?
-        do {
-            since = try options.since.map { try WhenParser.parse($0, flag: "--since", now: now) }
-            until = try options.until.map { try WhenParser.parse($0, flag: "--until", now: now) }
-        } catch {
-            return Usage.refuse("\(error)", command: "catch-up")
-        }
-        if let since, let until, since > until {
-            return Usage.refuse("--since is after --until", command: "catch-up")
-        }
+        guard let (since, until) = window(options.since, options.until, flags: ("--since", "--until"),
+                                          command: "catch-up") else { return 2 }
         guard let setup = Runner.setup(options, command: "catch-up") else { return 2 }
         let checkpoints: any CatchUpCheckpointStore = options.checkpoint.map(FileCatchUpCheckpointStore.init(path:))
             ?? InMemoryCatchUpCheckpointStore()
@@ -101,18 +91,9 @@ enum CatchUpCommand {
 
     /// Runs a backfill; returns the exit status.
     static func backfill(_ options: ReplayOptions) async -> Int32 {
-        let closedSince: Date?
-        let closedUntil: Date?
-        let now = Date()
-        do {
-            closedSince = try options.closedSince.map { try WhenParser.parse($0, flag: "--closed-since", now: now) }
-            closedUntil = try options.closedUntil.map { try WhenParser.parse($0, flag: "--closed-until", now: now) }
-        } catch {
-            return Usage.refuse("\(error)", command: "backfill")
-        }
-        if let closedSince, let closedUntil, closedSince > closedUntil {
-            return Usage.refuse("--closed-since is after --closed-until", command: "backfill")
-        }
+        guard let (closedSince, closedUntil) = window(options.closedSince, options.closedUntil,
+                                                      flags: ("--closed-since", "--closed-until"),
+                                                      command: "backfill") else { return 2 }
         guard let setup = Runner.setup(options, command: "backfill") else { return 2 }
         guard let (pipeline, accountID) = await connect(setup, options: options,
                                                         checkpoints: InMemoryCatchUpCheckpointStore(),
@@ -143,6 +124,24 @@ enum CatchUpCommand {
             printError("backfill: \(report.leads.count) won leads in \(report.pages) pages: \(report.sent) \(sent) "
                 + "(\(messages) messages), \(report.skipped) skipped, \(report.failed) failed")
             return report.failed == 0 ? 0 : 1
+        }
+    }
+
+    /// The two ends of a window given as WHENs, read against one "now"; `nil` after refusing a mistake (exit 2).
+    private static func window(_ start: String?, _ end: String?, flags: (start: String, end: String),
+                               command: String) -> (Date?, Date?)? {
+        let now = Date()
+        do {
+            let from = try start.map { try WhenParser.parse($0, flag: flags.start, now: now) }
+            let to = try end.map { try WhenParser.parse($0, flag: flags.end, now: now) }
+            if let from, let to, from > to {
+                _ = Usage.refuse("\(flags.start) is after \(flags.end)", command: command)
+                return nil
+            }
+            return (from, to)
+        } catch {
+            _ = Usage.refuse("\(error)", command: command)
+            return nil
         }
     }
 

@@ -50,8 +50,7 @@ public actor FileTokenStore: KommoTokenStore, CustomStringConvertible {
             throw KommoAPIError(code: .tokenStoreFailed, detail: "the token pair could not be encoded",
                                 underlyingError: error)
         }
-        let name = (path as NSString).lastPathComponent
-        let temporary = DurableFile.directory(of: path) + "/." + name + ".tmp-" + UUID().uuidString
+        let temporary = DurableFile.temporaryPath(beside: path)
         do {
             try DurableFile.replace(path, with: data, temporaryPath: temporary)
         } catch {

@@ -97,8 +97,7 @@ public actor FileCatchUpCheckpointStore: CatchUpCheckpointStore {
             throw CatchUpError(code: .checkpointFailed, detail: "the checkpoint could not be encoded",
                                underlyingError: error)
         }
-        let name = (path as NSString).lastPathComponent
-        let temporary = DurableFile.directory(of: path) + "/." + name + ".tmp-" + UUID().uuidString
+        let temporary = DurableFile.temporaryPath(beside: path)
         do {
             try DurableFile.replace(path, with: data, temporaryPath: temporary)
         } catch {
