@@ -83,10 +83,10 @@ struct CatchUpCommandTests {
         #expect(run.stdout.isEmpty)
     }
 
-    @Test("a backfill of 600 won leads over TCP: at most 20 Kommo requests, no 429, 900 messages")
+    @Test("a backfill of 300 won leads over TCP: at most 20 Kommo requests, no 429, 450 messages")
     func backfillOverTCP() async throws {
         try await Self.withDirectory { directory in
-            for (path, data) in try WonAccount.files(won: 600) {
+            for (path, data) in try WonAccount.files(won: 300) {
                 let url = directory.appendingPathComponent(path)
                 try FileManager.default.createDirectory(at: url.deletingLastPathComponent(),
                                                         withIntermediateDirectories: true)
@@ -102,8 +102,8 @@ struct CatchUpCommandTests {
             #expect(kommo.rateLimited == 0)
             #expect(kommo.busiestSecond <= 7)
             let (messages, _) = try BurstTests.received(segment)
-            #expect(messages.count == 900)
-            #expect(run.stderrLines.last == "backfill: 600 won leads in 3 pages: 600 sent (900 messages), 0 skipped, "
+            #expect(messages.count == 450)
+            #expect(run.stderrLines.last == "backfill: 300 won leads in 2 pages: 300 sent (450 messages), 0 skipped, "
                 + "0 failed")
         }
     }
