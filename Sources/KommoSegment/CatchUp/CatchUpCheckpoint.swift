@@ -26,11 +26,34 @@ public protocol CatchUpCheckpointStore: Sendable {
     /// - Returns: the checkpoint now stored.
     @discardableResult
     func advance(_ accountID: Int64, to time: Int64) async throws -> Int64
+
+    /// Takes the account's catch-up lease for `owner`, or extends it when `owner` holds it, for `duration`: while
+    /// one instance catches an account up, the others sharing the store leave it alone instead of reading the same
+    /// window and finding every change in flight.
+    ///
+    /// - Returns: `true` when `owner` holds the lease now; `false` when another owner holds a live one.
+    func holdRun(_ accountID: Int64, owner: String, for duration: Duration) async throws -> Bool
+
+    /// Ends `owner`'s lease on the account, so that the next run, anywhere, may begin at once. Does nothing when
+    /// `owner` does not hold it.
+    func endRun(_ accountID: Int64, owner: String) async throws
+}
+
+extension CatchUpCheckpointStore {
+    /// Always grants the lease: a store that one process uses alone (a file, the command line) needs none.
+    public func holdRun(_ accountID: Int64, owner: String, for duration: Duration) async throws -> Bool { true }
+
+    /// Nothing to end.
+    public func endRun(_ accountID: Int64, owner: String) async throws {}
 }
 
 /// Checkpoints in the memory of one process: what a server without a database uses, and tests.
+///
+/// Pipelines of one process that share it also share its leases (``holdRun(_:owner:for:)``), which last until
+/// ended: a run always ends its lease, even when it fails or is cancelled.
 public actor InMemoryCatchUpCheckpointStore: CatchUpCheckpointStore {
     private var checkpoints: [Int64: Int64]
+    private var owners: [Int64: String] = [:]
 
     /// A store holding `checkpoints` (account id to Unix seconds); empty by default.
     public init(_ checkpoints: [Int64: Int64] = [:]) {
@@ -46,6 +69,20 @@ public actor InMemoryCatchUpCheckpointStore: CatchUpCheckpointStore {
         let stored = max(checkpoints[accountID] ?? time, time)
         checkpoints[accountID] = stored
         return stored
+    }
+
+    /// Takes the lease if nobody holds it, or keeps it for its owner; `duration` is not used (see the type).
+    public func holdRun(_ accountID: Int64, owner: String, for duration: Duration) async -> Bool {
+        guard let holder = owners[accountID] else {
+            owners[accountID] = owner
+            return true
+        }
+        return holder == owner
+    }
+
+    /// Ends `owner`'s lease.
+    public func endRun(_ accountID: Int64, owner: String) async {
+        if owners[accountID] == owner { owners[accountID] = nil }
     }
 }
 

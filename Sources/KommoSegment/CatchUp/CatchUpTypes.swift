@@ -21,16 +21,23 @@ public struct CatchUpConfiguration: Sendable, Hashable {
     /// The most pages (of 100 events) one run reads before failing with ``CatchUpError/Code/tooManyEvents``.
     /// Default: 10,000.
     public var maxPages: Int
+    /// How long a run's lease on its account lasts in the checkpoint store unless renewed
+    /// (``CatchUpCheckpointStore/holdRun(_:owner:for:)``); a run renews it every third of this, so a lease outlives
+    /// its run only when the instance dies, and another instance takes the account up after this long. Default:
+    /// 2 minutes.
+    public var leaseDuration: Duration
 
     /// A configuration; every value has a default.
     public init(interval: Duration? = nil, lookBack: Duration = .seconds(86_400), settleDelay: Duration = .seconds(60),
-                concurrency: Int = 250, checkpointEvery: Int = 500, maxPages: Int = 10_000) {
+                concurrency: Int = 250, checkpointEvery: Int = 500, maxPages: Int = 10_000,
+                leaseDuration: Duration = .seconds(120)) {
         self.interval = interval
         self.lookBack = lookBack
         self.settleDelay = settleDelay
         self.concurrency = concurrency
         self.checkpointEvery = checkpointEvery
         self.maxPages = maxPages
+        self.leaseDuration = leaseDuration
     }
 }
 
@@ -87,7 +94,9 @@ public struct CatchUpEventReport: Sendable, Hashable {
     public var event: KommoEvent
     /// The webhook item it became (its time may be that of the same change already known at a neighbouring second).
     public var item: String
-    /// What became of it: delivered (recovered), duplicate (already processed), skipped, or failed.
+    /// What became of it: delivered (recovered), duplicate (already processed), skipped, or failed (a failure with
+    /// ``PipelineError/Code/claimedElsewhere`` is a change another worker is processing now: see
+    /// ``CatchUpReport/heldElsewhere``).
     public var outcome: EventOutcome
     /// The messages sent, or that would have been (a dry run prints them).
     public var messages: [SegmentMessage]
@@ -120,10 +129,16 @@ public struct CatchUpReport: Sendable, Hashable {
     public var alreadyProcessed: Int { count { if case .duplicate = $0 { true } else { false } } }
     /// Lead changes skipped on purpose (a stage that did not change, a deleted lead, a disabled event...).
     public var skipped: Int { count { if case .skipped = $0 { true } else { false } } }
-    /// Lead changes that failed.
-    public var failed: Int { count { if case .failed = $0 { true } else { false } } }
-    /// Whether every lead change was processed without failure.
-    public var isComplete: Bool { failed == 0 && eventsNotProcessed == 0 }
+    /// Lead changes that failed (not counting those held elsewhere).
+    public var failed: Int { count { if case .failed(let error) = $0 { error.code != .claimedElsewhere } else { false } } }
+    /// Lead changes another worker was processing at that moment (a webhook of the same change, on this instance's
+    /// neighbour): not a failure, but not known to be done either, so the checkpoint stays before the first of them
+    /// and the next run finds them done.
+    public var heldElsewhere: Int {
+        count { if case .failed(let error) = $0 { error.code == .claimedElsewhere } else { false } }
+    }
+    /// Whether every lead change was processed: none failed, none held elsewhere, none left unprocessed.
+    public var isComplete: Bool { failed == 0 && heldElsewhere == 0 && eventsNotProcessed == 0 }
 
     private func count(_ matches: (EventOutcome) -> Bool) -> Int {
         events.reduce(0) { $0 + (matches($1.outcome) ? 1 : 0) }
@@ -136,7 +151,7 @@ public struct CatchUpError: Error, Sendable, CustomStringConvertible {
     /// What failed.
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Base: String, Sendable, Hashable {
-            case kommo, checkpointFailed, accountNotServed, tooManyEvents, shutdown
+            case kommo, checkpointFailed, accountNotServed, tooManyEvents, shutdown, runningElsewhere
         }
 
         private let base: Base
@@ -153,6 +168,10 @@ public struct CatchUpError: Error, Sendable, CustomStringConvertible {
         public static let tooManyEvents = Code(.tooManyEvents)
         /// The pipeline is shutting down.
         public static let shutdown = Code(.shutdown)
+        /// Another instance sharing the checkpoint store is catching the account up now
+        /// (``CatchUpCheckpointStore/holdRun(_:owner:for:)``): its run moves the checkpoint. Not a failure: a
+        /// scheduled run tries again at its next interval.
+        public static let runningElsewhere = Code(.runningElsewhere)
 
         /// The code's stable name.
         public var description: String { base.rawValue }

@@ -16,39 +16,115 @@ extension KommoSegmentPipeline {
     ///   processed; a failed event holds it before its second, and later batches are then not processed. A stage
     ///   "change" whose stages are equal is skipped, as with webhooks.
     ///
+    /// - **One run per account at a time** across the instances that share the checkpoint store: the run holds the
+    ///   account's lease (``CatchUpCheckpointStore/holdRun(_:owner:for:)``), renewing it as it goes, and ends it when
+    ///   it returns. Without the lease it throws ``CatchUpError/Code/runningElsewhere`` and reads nothing.
+    ///
     /// ``run()`` must be running (it delivers the messages).
     /// - Parameters:
     ///   - request: the account, the window, whether the checkpoint moves.
     ///   - progress: called on the caller's task after each page and each batch.
     /// - Returns: what became of every event of the window.
     /// - Throws: ``CatchUpError`` when Kommo cannot be read, the checkpoint cannot be kept, the account is not
-    ///   served, or the pipeline is shutting down.
+    ///   served, another instance is catching it up, or the pipeline is shutting down.
     public func catchUp(_ request: CatchUpRequest,
                         progress: (CatchUpProgress) -> Void = { _ in }) async throws(CatchUpError) -> CatchUpReport {
         do {
-            let report = try await runCatchUp(request, progress: progress)
+            let report = try await holdingLease(request.accountID) { () async throws(CatchUpError) -> CatchUpReport in
+                try await runCatchUp(request, progress: progress)
+            }
             counters.update {
                 $0.catchUpRuns += 1
                 $0.catchUpRecovered += report.recovered
                 $0.catchUpAlreadyProcessed += report.alreadyProcessed
                 $0.catchUpSkipped += report.skipped
                 $0.catchUpFailed += report.failed
+                $0.catchUpHeldElsewhere += report.heldElsewhere
             }
-            logger.log(report.isComplete ? .info : .error, "catch-up finished", [
+            let level: LogLevel = report.failed > 0 || report.eventsNotProcessed > report.heldElsewhere ? .error
+                : report.heldElsewhere > 0 ? .notice : .info
+            logger.log(level, "catch-up finished", [
                 "account": String(request.accountID), "from": String(report.from), "to": String(report.to),
                 "pages": String(report.pages), "events": String(report.eventsRead),
                 "recovered": String(report.recovered), "alreadyProcessed": String(report.alreadyProcessed),
                 "skipped": String(report.skipped), "failed": String(report.failed),
-                "notProcessed": String(report.eventsNotProcessed),
+                "heldElsewhere": String(report.heldElsewhere), "notProcessed": String(report.eventsNotProcessed),
                 "checkpoint": report.checkpoint.map(String.init) ?? "-",
             ])
             return report
+        } catch where error.code == .runningElsewhere {
+            counters.update { $0.catchUpRunsDeferred += 1 }
+            logger.log(.info, "catch-up left to another instance", [
+                "account": String(request.accountID), "code": error.code.description,
+            ])
+            throw error
         } catch {
             counters.update { $0.catchUpRunsFailed += 1 }
             logger.log(.error, "catch-up failed", [
                 "account": String(request.accountID), "code": error.code.description, "cause": error.description,
             ])
             throw error
+        }
+    }
+
+    /// Runs `body` holding the account's catch-up lease, renewed every third of its duration, and ends the lease
+    /// when `body` returns or throws.
+    private func holdingLease<T: Sendable>(_ accountID: Int64,
+                                           _ body: () async throws(CatchUpError) -> T) async throws(CatchUpError) -> T {
+        let owner = UUID().uuidString
+        let duration = configuration.catchUp.leaseDuration
+        let held: Bool
+        do {
+            held = try await checkpoints.holdRun(accountID, owner: owner, for: duration)
+        } catch {
+            throw Self.checkpointError(error, reading: true)
+        }
+        guard held else {
+            throw CatchUpError(code: .runningElsewhere,
+                               detail: "another instance is catching account \(accountID) up now; its run moves the "
+                                   + "checkpoint (try again once it has finished)")
+        }
+        let result: Result<T, CatchUpError>
+        do {
+            // Never awaited: leaving the scope cancels the renewal loop and waits for it.
+            async let _ = renewLease(accountID, owner: owner, duration: duration)
+            result = .success(try await body())
+        } catch {
+            result = .failure(error)
+        }
+        do {
+            try await checkpoints.endRun(accountID, owner: owner)
+        } catch {
+            // The lease then lapses by itself within its duration.
+            logger.log(.warning, "the catch-up lease could not be ended", [
+                "account": String(accountID), "cause": String(describing: error),
+            ])
+        }
+        return try result.get()
+    }
+
+    /// Renews the lease every third of its duration until cancelled. A lease lost (a pause longer than the lease)
+    /// is logged: the run goes on, and the deduplication store keeps the other instance's run from sending twice.
+    private func renewLease(_ accountID: Int64, owner: String, duration: Duration) async {
+        let clock = self.clock
+        while !Task.isCancelled {
+            do {
+                try await clock.sleep(for: duration / 3)
+            } catch {
+                return
+            }
+            do {
+                if try await !checkpoints.holdRun(accountID, owner: owner, for: duration) {
+                    logger.log(.warning, "the catch-up lease was taken over by another instance", [
+                        "account": String(accountID),
+                    ])
+                    return
+                }
+            } catch {
+                logger.log(.warning, "the catch-up lease could not be renewed", [
+                    "account": String(accountID), "cause": String(describing: error),
+                ])
+            }
         }
     }
 

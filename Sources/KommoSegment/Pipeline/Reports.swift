@@ -236,6 +236,9 @@ public struct PipelineCounters: Sendable, Hashable {
     public var catchUpRuns = 0
     /// Catch-up runs that stopped with an error (Kommo, the checkpoint store, shutdown).
     public var catchUpRunsFailed = 0
+    /// Catch-up runs that did not start because another instance was catching the same account up
+    /// (``CatchUpError/Code/runningElsewhere``).
+    public var catchUpRunsDeferred = 0
     /// Events read from Kommo's events log, across pages.
     public var catchUpEventsRead = 0
     /// Pages of the events log read.
@@ -248,6 +251,8 @@ public struct PipelineCounters: Sendable, Hashable {
     public var catchUpSkipped = 0
     /// Lead changes catch-up could not deliver; the checkpoint stays before the first of them.
     public var catchUpFailed = 0
+    /// Lead changes catch-up found in flight on another worker (``CatchUpReport/heldElsewhere``).
+    public var catchUpHeldElsewhere = 0
     /// Won leads a backfill sent (``KommoSegmentPipeline/backfill(_:progress:)``).
     public var backfillLeadsSent = 0
 }
