@@ -18,6 +18,11 @@ import Synchronization
 /// | `kommo_segment_inbox_pending` | gauge | — | ``refresh(from:)`` |
 /// | `kommo_segment_inbox_dead_letters` | gauge | — | ``refresh(from:)`` |
 /// | `kommo_segment_inbox_oldest_pending_age_seconds` | gauge | — (0 when none is pending) | ``refresh(from:)`` |
+/// | `kommo_segment_catch_up_runs_total` | counter | `outcome`: finished, failed, deferred (another instance ran it) | ``refresh(from:)`` |
+/// | `kommo_segment_catch_up_events_total` | counter | `outcome`: recovered, already_processed, skipped, failed, held_elsewhere | ``refresh(from:)`` |
+/// | `kommo_segment_catch_up_pages_total` | counter | — | ``refresh(from:)`` |
+/// | `kommo_segment_change_times_matched_total` | counter | — | ``refresh(from:)`` |
+/// | `kommo_segment_backfill_leads_sent_total` | counter | — | ``refresh(from:)`` |
 ///
 /// The pipeline keeps its own counters (``KommoSegmentPipeline/statistics``); ``refresh(from:)`` adds what changed
 /// since the last call, so call it periodically (``PipelineService`` does) and before a scrape.
@@ -94,6 +99,22 @@ public final class KommoSegmentMetrics: Sendable {
             increment("kommo_segment_messages_total", ("outcome", outcome), by: delta(counter))
         }
         if delta(\.segmentRetries) > 0 { segmentRetries.increment(by: delta(\.segmentRetries)) }
+        let counted: [(label: String, dimension: (String, String)?, counter: KeyPath<PipelineCounters, Int>)] = [
+            ("kommo_segment_catch_up_runs_total", ("outcome", "finished"), \.catchUpRuns),
+            ("kommo_segment_catch_up_runs_total", ("outcome", "failed"), \.catchUpRunsFailed),
+            ("kommo_segment_catch_up_runs_total", ("outcome", "deferred"), \.catchUpRunsDeferred),
+            ("kommo_segment_catch_up_events_total", ("outcome", "recovered"), \.catchUpRecovered),
+            ("kommo_segment_catch_up_events_total", ("outcome", "already_processed"), \.catchUpAlreadyProcessed),
+            ("kommo_segment_catch_up_events_total", ("outcome", "skipped"), \.catchUpSkipped),
+            ("kommo_segment_catch_up_events_total", ("outcome", "failed"), \.catchUpFailed),
+            ("kommo_segment_catch_up_events_total", ("outcome", "held_elsewhere"), \.catchUpHeldElsewhere),
+            ("kommo_segment_catch_up_pages_total", nil, \.catchUpPages),
+            ("kommo_segment_change_times_matched_total", nil, \.changeTimesMatched),
+            ("kommo_segment_backfill_leads_sent_total", nil, \.backfillLeadsSent),
+        ]
+        for (label, dimension, counter) in counted where delta(counter) > 0 {
+            increment(label, dimension, by: delta(counter))
+        }
         if let inbox {
             inboxPending.record(inbox.pending)
             inboxDeadLetters.record(inbox.deadLetters)
@@ -101,11 +122,11 @@ public final class KommoSegmentMetrics: Sendable {
         }
     }
 
-    private func increment(_ label: String, _ dimension: (String, String), by amount: Int = 1) {
-        let key = "\(label)|\(dimension.0)=\(dimension.1)"
+    private func increment(_ label: String, _ dimension: (String, String)?, by amount: Int = 1) {
+        let key = dimension.map { "\(label)|\($0.0)=\($0.1)" } ?? label
         let counter = state.withLock { state in
             if let counter = state.counters[key] { return counter }
-            let counter = Counter(label: label, dimensions: [dimension], factory: factory)
+            let counter = Counter(label: label, dimensions: dimension.map { [$0] } ?? [], factory: factory)
             state.counters[key] = counter
             return counter
         }

@@ -37,6 +37,9 @@ public struct KommoSegmentServer: Sendable {
     private let databaseTokenStores: [(accountID: Int64, store: any KommoTokenStore)]
     private let secrets: [WebhookSecrets]
 
+    /// The file, in the inbox directory, that keeps the catch-up checkpoints when there is no `DATABASE_URL`.
+    public static let checkpointFileName = "catch-up-checkpoints.json"
+
     /// Replacements for the network, for the demo mode and for tests.
     public struct Overrides: Sendable {
         /// Answers Kommo requests instead of the network (a `KommoFixtureTransport`, say).
@@ -75,14 +78,16 @@ public struct KommoSegmentServer: Sendable {
         inboxDirectory = URL(fileURLWithPath: configuration.inboxDirectory)
         let inbox: any WebhookInbox
         let deduplication: any DeduplicationStore
+        let checkpoints: any CatchUpCheckpointStore
         let database = configuration.database.map { KommoSegmentDatabase(url: $0, logger: logger) }
         self.database = database
         if let database {
             inbox = PostgresInbox(database: database)
             let store = PostgresDeduplicationStore(database: database)
             deduplication = store
+            checkpoints = PostgresCatchUpCheckpointStore(database: database)
             maintenance = PostgresMaintenanceService(store: store, logger: logger)
-            logger.info("the inbox, deduplication, Kommo rate limit and OAuth tokens are kept in PostgreSQL",
+            logger.info("inbox, deduplication, catch-up checkpoints, Kommo rate limit and OAuth tokens: PostgreSQL",
                         metadata: ["database": "\(database.url)"])
             for ignored in configuration.ignoredSettings {
                 logger.notice("setting ignored: DATABASE_URL is set", metadata: ["setting": "\(ignored)"])
@@ -95,6 +100,8 @@ public struct KommoSegmentServer: Sendable {
                     + "the inbox (\(error)); make it a writable directory on a local disk", underlyingError: error)
             }
             deduplication = InMemoryDeduplicationStore()
+            checkpoints = FileCatchUpCheckpointStore(
+                path: inboxDirectory.appendingPathComponent(Self.checkpointFileName).path)
             maintenance = nil
         }
         var refreshed: [TokenRefreshService.Account] = []
@@ -132,8 +139,12 @@ public struct KommoSegmentServer: Sendable {
             pipelineConfiguration.claimDuration = configuration.leaseDuration
             pipelineConfiguration.inboxLeaseDuration = configuration.leaseDuration
             pipelineConfiguration.inboxScanInterval = configuration.leaseDuration / 2
+            pipelineConfiguration.catchUp.interval = configuration.catchUpInterval
+            pipelineConfiguration.catchUp.lookBack = configuration.catchUpLookBack
+            pipelineConfiguration.catchUp.settleDelay = configuration.catchUpSettleDelay
             pipeline = try KommoSegmentPipeline(accounts: accounts, configuration: pipelineConfiguration,
-                                                deduplication: deduplication, inbox: inbox, log: sink)
+                                                deduplication: deduplication, inbox: inbox, checkpoints: checkpoints,
+                                                log: sink)
         } catch {
             throw ServerStartError(.pipeline, "the accounts cannot be served: \(error)", underlyingError: error)
         }

@@ -27,6 +27,15 @@ public struct ServerConfiguration: Sendable {
     /// taken over by another once they lapse, within about one and a half times this (the inbox is scanned every
     /// half of it).
     public var leaseDuration: Duration = .seconds(60)
+    /// How often every account is caught up from Kommo's events log (`KOMMO_SEGMENT_CATCH_UP_INTERVAL`, seconds; `0`
+    /// turns it off); default every 10 minutes. `nil`: never. See `Documentation/CatchUp.md`.
+    public var catchUpInterval: Duration? = .seconds(600)
+    /// How far back catch-up reads at most: an account's first run, and after an outage
+    /// (`KOMMO_SEGMENT_CATCH_UP_LOOK_BACK`, seconds); default 24 hours.
+    public var catchUpLookBack: Duration = .seconds(86_400)
+    /// How long after an event catch-up reads it (`KOMMO_SEGMENT_CATCH_UP_SETTLE`, seconds): a webhook on its way has
+    /// this long to arrive first; default 60 seconds.
+    public var catchUpSettleDelay: Duration = .seconds(60)
     /// Settings given but not used, to be logged once at start (`KOMMO_SEGMENT_INBOX` with `DATABASE_URL`).
     public var ignoredSettings: [String] = []
     /// The swift-log level (`LOG_LEVEL`); default `info`.
@@ -186,19 +195,20 @@ public struct ServerConfiguration: Sendable {
             logLevel = level
         }
         shutdownGracePeriod = .seconds(25)
-        if let text = variables["KOMMO_SEGMENT_SHUTDOWN_GRACE"] {
-            guard let seconds = Double(text), seconds >= 0, seconds <= 3_600 else {
-                throw ServerConfigurationError(.invalidValue, variable: "KOMMO_SEGMENT_SHUTDOWN_GRACE",
-                                               "must be a number of seconds from 0 to 3600, not '\(text)'")
-            }
+        if let seconds = try Self.seconds(variables, "KOMMO_SEGMENT_SHUTDOWN_GRACE", in: 0...3_600) {
             shutdownGracePeriod = .milliseconds(Int64(seconds * 1_000))
         }
-        if let text = variables["KOMMO_SEGMENT_LEASE_SECONDS"] {
-            guard let seconds = Double(text), seconds >= 2, seconds <= 3_600 else {
-                throw ServerConfigurationError(.invalidValue, variable: "KOMMO_SEGMENT_LEASE_SECONDS",
-                                               "must be a number of seconds from 2 to 3600, not '\(text)'")
-            }
+        if let seconds = try Self.seconds(variables, "KOMMO_SEGMENT_LEASE_SECONDS", in: 2...3_600) {
             leaseDuration = .milliseconds(Int64(seconds * 1_000))
+        }
+        if let seconds = try Self.seconds(variables, "KOMMO_SEGMENT_CATCH_UP_INTERVAL", in: 0...86_400) {
+            catchUpInterval = seconds == 0 ? nil : .milliseconds(Int64(seconds * 1_000))
+        }
+        if let seconds = try Self.seconds(variables, "KOMMO_SEGMENT_CATCH_UP_LOOK_BACK", in: 60...2_592_000) {
+            catchUpLookBack = .milliseconds(Int64(seconds * 1_000))
+        }
+        if let seconds = try Self.seconds(variables, "KOMMO_SEGMENT_CATCH_UP_SETTLE", in: 0...3_600) {
+            catchUpSettleDelay = .milliseconds(Int64(seconds * 1_000))
         }
         if let path = variables[Self.accountsFileVariable] {
             if let clash = Self.singleAccountVariables.first(where: { variables[$0] != nil }) {
@@ -209,6 +219,17 @@ public struct ServerConfiguration: Sendable {
         } else {
             accounts = [try Self.singleAccount(variables, usesDatabase: database != nil, readFile: readFile)]
         }
+    }
+
+    /// The number of seconds in `name`, within `range`; `nil` when unset.
+    private static func seconds(_ variables: Variables, _ name: String, in range: ClosedRange<Double>)
+    throws(ServerConfigurationError) -> Double? {
+        guard let text = variables[name] else { return nil }
+        guard let seconds = Double(text), range.contains(seconds) else {
+            throw ServerConfigurationError(.invalidValue, variable: name, "must be a number of seconds from "
+                + "\(Int(range.lowerBound)) to \(Int(range.upperBound)), not '\(text)'")
+        }
+        return seconds
     }
 
     private static func singleAccount(_ variables: Variables, usesDatabase: Bool,

@@ -241,6 +241,17 @@ public final class KommoSegmentDatabase: Service, Sendable {
                 updated_at timestamptz NOT NULL DEFAULT now())
             """,
         ]),
+        // Catch-up (issue 14): each account's checkpoint, and the lease of the instance catching it up.
+        (2, [
+            """
+            CREATE TABLE kommo_segment_catchup_checkpoints (
+                account_id bigint PRIMARY KEY,
+                checkpoint bigint,
+                run_owner text,
+                run_expires_at timestamptz,
+                updated_at timestamptz NOT NULL DEFAULT now())
+            """,
+        ]),
     ]
 
     /// The schema version this release writes.

@@ -109,6 +109,19 @@ public struct PostgresDeduplicationStore: DeduplicationStore {
             """, as: Int64.self, operation: "reading a change time").first
     }
 
+    /// The keys among `keys` that are claimed or done now, in one statement: how the pipeline finds the same change
+    /// reported at a neighbouring second by a webhook and by Kommo's events log, whichever instance saw it first.
+    public func knownKeys(among keys: [DeduplicationKey]) async throws -> Set<DeduplicationKey> {
+        guard !keys.isEmpty else { return [] }
+        let wanted = keys.map(\.rawValue)
+        let found = try await database.rows("""
+            SELECT key FROM kommo_segment_dedup_keys
+            WHERE key = ANY(\(wanted)) AND expires_at > clock_timestamp()
+            """, as: String.self, operation: "looking up deduplication keys")
+        let known = Set(found)
+        return Set(keys.filter { known.contains($0.rawValue) })
+    }
+
     /// Deletes up to `limit` expired keys and change times; returns how many. Run it now and then (the server does,
     /// every few minutes): expired rows already count as absent, so this only keeps the tables small.
     @discardableResult

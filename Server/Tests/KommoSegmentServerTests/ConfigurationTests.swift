@@ -20,7 +20,7 @@ func files(_ contents: [String: String]) -> @Sendable (String) throws -> Data {
 
 @Suite("Server configuration from the environment", .timeLimit(.minutes(1)))
 struct ConfigurationTests {
-    @Test("the defaults: 127.0.0.1:8080, ./data/inbox, info, 25 s, one account on the US endpoint")
+    @Test("the defaults: 127.0.0.1:8080, ./data/inbox, info, 25 s, catch-up every 10 min over 24 h, one US account")
     func defaults() throws {
         let configuration = try ServerConfiguration(environment: validEnvironment, readFile: files([:]))
         #expect(configuration.host == "127.0.0.1")
@@ -28,6 +28,9 @@ struct ConfigurationTests {
         #expect(configuration.inboxDirectory == "./data/inbox")
         #expect(configuration.logLevel == .info)
         #expect(configuration.shutdownGracePeriod == .seconds(25))
+        #expect(configuration.catchUpInterval == .seconds(600))
+        #expect(configuration.catchUpLookBack == .seconds(86_400))
+        #expect(configuration.catchUpSettleDelay == .seconds(60))
         let account = try #require(configuration.accounts.first)
         #expect(configuration.accounts.count == 1)
         #expect(account.accountID == 31_234_567)
@@ -37,7 +40,7 @@ struct ConfigurationTests {
         #expect(account.webhookSecrets.current.matches("current-secret-0123456789"))
     }
 
-    @Test("every variable read: host, port, level, grace, inbox, region, token file, two secrets, mapping")
+    @Test("every variable read: host, port, level, grace, inbox, catch-up, region, token file, two secrets, mapping")
     func everyVariable() throws {
         var environment = validEnvironment
         environment["KOMMO_ACCESS_TOKEN"] = nil
@@ -50,6 +53,9 @@ struct ConfigurationTests {
         environment["KOMMO_SEGMENT_SHUTDOWN_GRACE"] = "2.5"
         environment["KOMMO_SEGMENT_INBOX"] = "/var/lib/kommo-segment/inbox"
         environment["KOMMO_SEGMENT_CONFIG"] = "/etc/mapping.json"
+        environment["KOMMO_SEGMENT_CATCH_UP_INTERVAL"] = "300"
+        environment["KOMMO_SEGMENT_CATCH_UP_LOOK_BACK"] = "172800"
+        environment["KOMMO_SEGMENT_CATCH_UP_SETTLE"] = "0"
         let configuration = try ServerConfiguration(environment: environment, readFile: files([
             "/secrets/token": "file-token\n", "/etc/mapping.json": "{}",
         ]))
@@ -58,6 +64,13 @@ struct ConfigurationTests {
         #expect(configuration.logLevel == .debug)
         #expect(configuration.shutdownGracePeriod == .milliseconds(2_500))
         #expect(configuration.inboxDirectory == "/var/lib/kommo-segment/inbox")
+        #expect(configuration.catchUpInterval == .seconds(300))
+        #expect(configuration.catchUpLookBack == .seconds(172_800))
+        #expect(configuration.catchUpSettleDelay == .zero)
+        environment["KOMMO_SEGMENT_CATCH_UP_INTERVAL"] = "0"
+        #expect(try ServerConfiguration(environment: environment, readFile: files([
+            "/secrets/token": "file-token\n", "/etc/mapping.json": "{}",
+        ])).catchUpInterval == nil, "0 turns the schedule off")
         let account = try #require(configuration.accounts.first)
         #expect(account.segmentEndpoint == .eu)
         #expect(account.webhookSecrets.count == 2)
@@ -79,6 +92,9 @@ struct ConfigurationTests {
               ("PORT", "80800", .invalidValue),
               ("LOG_LEVEL", "loud", .invalidValue),
               ("KOMMO_SEGMENT_SHUTDOWN_GRACE", "-1", .invalidValue),
+              ("KOMMO_SEGMENT_CATCH_UP_INTERVAL", "ten minutes", .invalidValue),
+              ("KOMMO_SEGMENT_CATCH_UP_LOOK_BACK", "10", .invalidValue),
+              ("KOMMO_SEGMENT_CATCH_UP_SETTLE", "7200", .invalidValue),
               ("KOMMO_SEGMENT_CONFIG", "/missing.json", .unreadableFile),
           ] as [(String, String?, ServerConfigurationError.Code)])
     func refusals(variable: String, value: String?, code: ServerConfigurationError.Code) throws {

@@ -19,7 +19,7 @@ struct LibraryTests {
         #expect(SwiftLogSink(logger: logger).minimumLevel == .warning)
     }
 
-    @Test("KommoSegmentMetrics: answers by outcome, requests by status class, the pipeline's counters as deltas")
+    @Test("KommoSegmentMetrics: answers by outcome, requests by status class, the pipeline's counters (catch-up too)")
     func metrics() async throws {
         let registry = PrometheusCollectorRegistry()
         let metrics = KommoSegmentMetrics(factory: PrometheusMetricsFactory(registry: registry))
@@ -38,6 +38,10 @@ struct LibraryTests {
             group.addTask { try await pipeline.run() }
             _ = await pipeline.process(body: try Fixtures.webhook("webhook-lead-status-won.txt"),
                                        contentType: "application/x-www-form-urlencoded", requestTarget: "/")
+            // The bundled events log, all of January 2026: the Deal Won is already processed.
+            _ = try await pipeline.catchUp(CatchUpRequest(accountID: sampleAccountID,
+                                                          since: Date(timeIntervalSince1970: 1_767_225_600),
+                                                          until: Date(timeIntervalSince1970: 1_769_904_000)))
             await metrics.refresh(from: pipeline)
             await metrics.refresh(from: pipeline)  // nothing new: nothing added twice
             _ = await pipeline.shutdown(timeout: .seconds(5))
@@ -55,6 +59,12 @@ struct LibraryTests {
         #expect(metric(text, #"kommo_segment_messages_total{outcome="delivered"}"#)
                     == Double(counters.messagesDelivered))
         #expect(metric(text, #"kommo_segment_events_total{outcome="delivered"}"#) == Double(counters.eventsDelivered))
+        #expect(metric(text, #"kommo_segment_catch_up_runs_total{outcome="finished"}"#) == 1)
+        #expect(metric(text, #"kommo_segment_catch_up_events_total{outcome="recovered"}"#) == 9)
+        #expect(metric(text, #"kommo_segment_catch_up_events_total{outcome="already_processed"}"#) == 1)
+        #expect(metric(text, #"kommo_segment_catch_up_events_total{outcome="skipped"}"#) == 5)
+        #expect(metric(text, "kommo_segment_catch_up_pages_total") == 1)
+        #expect(metric(text, #"kommo_segment_catch_up_runs_total{outcome="failed"}"#) == 0)
     }
 
     @Test("TokenRefreshService: no request at start; one refresh per account per interval, saved; failures counted")

@@ -20,22 +20,23 @@ private func record(_ index: Int) -> InboxRecord {
 @Suite("PostgreSQL stores, against a real server (KOMMO_SEGMENT_TEST_DATABASE_URL)", .serialized,
        .enabled(if: postgresAvailable), .timeLimit(.minutes(2)))
 struct PostgresStoreTests {
-    @Test("migrations: three instances starting at once apply version 1 exactly once; a fourth start applies nothing")
+    @Test("migrations: three instances starting at once apply versions 1 and 2 exactly once; a fourth applies nothing")
     func migrations() async throws {
         try await withTestDatabase(instances: 3) { instances in
             let database = instances[0]
             // `withTestDatabase` migrated once; start from an empty schema to race three instances.
             try await database.client.query("""
                 DROP TABLE kommo_segment_schema, kommo_segment_dedup_keys, kommo_segment_change_times,
-                    kommo_segment_inbox, kommo_segment_rate_limits, kommo_segment_tokens
+                    kommo_segment_inbox, kommo_segment_rate_limits, kommo_segment_tokens,
+                    kommo_segment_catchup_checkpoints
                 """, logger: quietLogger)
             let applied = try await withThrowingTaskGroup(of: [Int64].self) { group in
                 for instance in instances { group.addTask { try await instance.migrate() } }
                 return try await group.reduce(into: [[Int64]]()) { $0.append($1) }
             }
-            #expect(applied.sorted { $0.count > $1.count } == [[1], [], []])
+            #expect(applied.sorted { $0.count > $1.count } == [[1, 2], [], []])
             #expect(try await database.migrate() == [])
-            #expect(KommoSegmentDatabase.schemaVersion == 1)
+            #expect(KommoSegmentDatabase.schemaVersion == 2)
         }
     }
 
@@ -202,6 +203,59 @@ struct PostgresStoreTests {
             #expect(try await stores[1].load()?.accessToken == tokens.first)
             let sent = try #require(transport.requests.first?.body)
             #expect(String(decoding: sent, as: UTF8.self).contains("rt-old"))
+        }
+    }
+
+    @Test("catch-up: checkpoints never move back; one lease among instances, renewed, ended, taken over once lapsed")
+    func catchUpCheckpoints() async throws {
+        try await withTestDatabase(instances: 2) { instances in
+            let stores = instances.map { PostgresCatchUpCheckpointStore(database: $0) }
+            let account: Int64 = 31_234_567
+            #expect(try await stores[0].checkpoint(for: account) == nil)
+            #expect(try await stores[0].advance(account, to: 1_768_000_000) == 1_768_000_000)
+            #expect(try await stores[1].advance(account, to: 1_767_000_000) == 1_768_000_000, "never back")
+            #expect(try await stores[1].checkpoint(for: account) == 1_768_000_000)
+            #expect(try await stores[1].checkpoint(for: 1) == nil, "each account its own")
+
+            // Ten runs of two instances ask at once: one holds the lease.
+            let granted = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for index in 0..<10 {
+                    group.addTask {
+                        try await stores[index % 2].holdRun(account, owner: "run-\(index)", for: .seconds(60))
+                    }
+                }
+                return try await group.reduce(into: 0) { $0 += $1 ? 1 : 0 }
+            }
+            #expect(granted == 1)
+            var holder: String?
+            for index in 0..<10 where holder == nil {
+                if try await stores[0].holdRun(account, owner: "run-\(index)", for: .seconds(60)) {
+                    holder = "run-\(index)"
+                }
+            }
+            let owner = try #require(holder)
+            #expect(try await stores[1].holdRun(account, owner: owner, for: .seconds(60)), "its owner renews it")
+            try await stores[1].endRun(account, owner: "someone else")
+            #expect(try await stores[0].holdRun(account, owner: "next", for: .seconds(60)) == false,
+                    "not ended by others")
+            try await stores[0].endRun(account, owner: owner)
+            #expect(try await stores[1].holdRun(account, owner: "next", for: .zero), "ended: the next run begins")
+            #expect(try await stores[0].holdRun(account, owner: "after a crash", for: .seconds(60)), "a lapsed lease")
+            #expect(try await stores[0].checkpoint(for: account) == 1_768_000_000, "leases leave the checkpoint alone")
+        }
+    }
+
+    @Test("deduplication: knownKeys finds the live keys among many, claimed or done, in one statement")
+    func knownKeys() async throws {
+        try await withTestDatabase { instances in
+            let store = PostgresDeduplicationStore(database: instances[0])
+            let done = try #require(try await store.claim(key(5, 100)).token)
+            #expect(try await store.complete(key(5, 100), token: done) == .completed)
+            _ = try await store.claim(key(5, 103))
+            _ = try await store.claim(key(5, 104), for: .zero)
+            let probes = (95...105).map { key(5, Int64($0)) } + [key(6, 100)]
+            #expect(try await store.knownKeys(among: probes) == [key(5, 100), key(5, 103)])
+            #expect(try await store.knownKeys(among: []) == [])
         }
     }
 

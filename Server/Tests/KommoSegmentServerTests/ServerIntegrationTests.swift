@@ -61,8 +61,10 @@ final class Stage: Sendable {
     /// - Parameters:
     ///   - acceptedToken: the only bearer token the Kommo fake accepts.
     ///   - tokenGrant: when set, the Kommo fake answers `POST /oauth2/access_token` with it.
-    init(acceptedToken: String = kommoToken, tokenGrant: Data? = nil) throws {
-        let api = try KommoFixtureTransport(directory: Fixtures.kommoAPIDirectory(), acceptedToken: acceptedToken)
+    ///   - files: the Kommo fake's fixture files; the bundled ones by default.
+    init(acceptedToken: String = kommoToken, tokenGrant: Data? = nil, files: [String: Data]? = nil) throws {
+        let api = try files.map { KommoFixtureTransport(files: $0, acceptedToken: acceptedToken) }
+            ?? KommoFixtureTransport(directory: Fixtures.kommoAPIDirectory(), acceptedToken: acceptedToken)
         self.api = api
         kommo = try LoopbackHTTPServer { request in
             if let tokenGrant, request.target.hasPrefix("/oauth2/access_token") {
