@@ -6,12 +6,15 @@
 //   swift run -c release pipeline-benchmark --parse-only
 //   swift run -c release pipeline-benchmark --intake [--webhooks N]
 //   swift run -c release pipeline-benchmark --whole-path [--webhooks N]
+//   swift run -c release pipeline-benchmark --tolerance-cost [--webhooks N]
 //
 // --parse-only: only the parser's figures (by body size, then by shape).
 // --intake: N webhooks (default 2,000) of 1,000 items each are received while Kommo never answers; prints how many
 // were accepted, how many were answered 503, and the process's peak resident memory.
 // --whole-path: N sample webhooks (default 200,000) through parse → map → encode → batch on the caller's task, in
 // events per second, and the peak resident memory (see WholePath.swift).
+// --tolerance-cost: N won webhooks (default 4,000) through two pipelines, changeTimeTolerance off and at 5 s, in
+// alternating rounds; webhooks per second for each (see ToleranceCost.swift).
 
 import Foundation
 import KommoSegment
@@ -49,6 +52,7 @@ var acks = 2_000
 var intake = false
 var parseOnly = false
 var wholePath = false
+var toleranceCost = false
 var intakeWebhooks: Int?
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
@@ -56,11 +60,12 @@ while let argument = arguments.next() {
     case "--intake": intake = true; continue
     case "--parse-only": parseOnly = true; continue
     case "--whole-path": wholePath = true; continue
+    case "--tolerance-cost": toleranceCost = true; continue
     default: break
     }
     guard argument == "--acks" || argument == "--webhooks", let n = arguments.next().flatMap(Int.init), n > 0 else {
         FileHandle.standardError.write(Data(("usage: pipeline-benchmark [--acks N] | --parse-only | --intake [--webhooks N]"
-            + " | --whole-path [--webhooks N]\n").utf8))
+            + " | --whole-path [--webhooks N] | --tolerance-cost [--webhooks N]\n").utf8))
         exit(2)
     }
     if argument == "--acks" { acks = n } else { intakeWebhooks = n }
@@ -80,6 +85,19 @@ func peakResidentMegabytes() -> Double {
           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
           let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "") else { return -1 }
     return kilobytes / 1_024
+}
+
+if toleranceCost {
+    do {
+        let result = try await ToleranceCost.run(webhooks: intakeWebhooks ?? 4_000)
+        let off = Double(result.webhooks) / result.offSeconds, on = Double(result.webhooks) / result.onSeconds
+        print(String(format: "tolerance-cost: webhooks=%d off_webhooks_per_second=%.0f on_webhooks_per_second=%.0f "
+                     + "on_over_off=%.3f", result.webhooks, off, on, on / off))
+        exit(0)
+    } catch {
+        FileHandle.standardError.write(Data("tolerance cost failed: \(error)\n".utf8))
+        exit(1)
+    }
 }
 
 if wholePath {
