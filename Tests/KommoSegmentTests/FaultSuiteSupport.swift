@@ -306,3 +306,29 @@ struct FaultWorld {
         }
     }
 }
+
+/// How long the cooperative pool kept a waiting task from running while some work ran: a task that wakes every
+/// 10 ms adds up how late each wake-up came. On a quiet machine the sum is a few milliseconds; while the other suites
+/// keep both cores busy it is what a timing bound must allow for.
+enum PoolLag {
+    static func measure<T: Sendable>(_ body: @Sendable () async -> T) async -> (T, Duration) {
+        let clock = ContinuousClock()
+        let tick = Duration.milliseconds(10)
+        return await withTaskGroup(of: Duration?.self) { group in
+            group.addTask {
+                var lag = Duration.zero
+                while !Task.isCancelled {
+                    let asked = clock.now
+                    do { try await clock.sleep(for: tick) } catch { break }
+                    lag += max(.zero, clock.now - asked - tick)
+                }
+                return lag
+            }
+            let result = await body()
+            group.cancelAll()
+            var lag = Duration.zero
+            for await part in group { lag += part ?? .zero }
+            return (result, lag)
+        }
+    }
+}

@@ -363,10 +363,13 @@ struct FaultSuiteShutdownTests {
         let timeout = Duration.seconds(1)
         let clock = ContinuousClock()
         let started = clock.now
-        let undelivered = try await world.stop(timeout: timeout)
+        let (undelivered, lag) = await PoolLag.measure { await world.pipeline.shutdown(timeout: timeout) }
         let elapsed = clock.now - started
-        // Documented: within the timeout plus half a second of settling; the rest is slack for a loaded machine.
-        #expect(elapsed < timeout + .milliseconds(500) + .seconds(1), "shutdown took \(elapsed)")
+        try await world.runReturned()
+        // Documented: shutdown returns within the timeout plus half a second of settling. The other suites share the
+        // two cores and the cooperative pool, and can keep this test's tasks waiting: that wait, measured, is added,
+        // with a second of slack.
+        #expect(elapsed < timeout + .milliseconds(500) + .seconds(1) + lag, "shutdown took \(elapsed), lag \(lag)")
 
         await world.collect(reports)
         #expect(world.ledger.reports.count == count)

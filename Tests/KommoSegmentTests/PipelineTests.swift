@@ -248,7 +248,8 @@ struct ProcessingTests {
             for _ in 0..<200 { await Task.yield() }
             gate.release()
         }
-        #expect(fixtures.requestCountsByPath["/api/v4/leads"] == 2)
+        // The held request, then the other nine together; on a loaded machine all ten may make the first one.
+        #expect((1...2).contains(fixtures.requestCountsByPath["/api/v4/leads"] ?? 0))
         let stats = await world.pipeline.statistics
         #expect(stats.eventsSkipped == 10)  // the leads have no API fixture: 204, skipped
     }
