@@ -103,10 +103,10 @@ struct FaultWorld {
     static let segmentRetries = RetryPolicy(maxAttempts: 4, baseDelay: .milliseconds(1), maxDelay: .milliseconds(4),
                                             jitter: 0, maxRetryAfter: .milliseconds(20))
 
-    /// The request timeout of a scenario whose hung request is retried: one second, so that on a loaded machine
+    /// The request timeout of a scenario whose hung request is retried: two seconds, so that on a loaded machine
     /// (the whole test run on two cores, or the thread sanitizer) the retry and the requests after it still answer
-    /// within it. 200 ms was measured too short there.
-    static let retriedTimeout = Duration.seconds(1)
+    /// within it. 200 ms was measured too short there, and one second too short under the thread sanitizer.
+    static let retriedTimeout = Duration.seconds(2)
 
     let kommo: KommoLoopback
     let segment: SegmentLoopback
