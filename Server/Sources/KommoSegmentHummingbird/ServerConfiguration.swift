@@ -195,20 +195,20 @@ public struct ServerConfiguration: Sendable {
             logLevel = level
         }
         shutdownGracePeriod = .seconds(25)
-        if let seconds = try Self.seconds(variables, "KOMMO_SEGMENT_SHUTDOWN_GRACE", in: 0...3_600) {
-            shutdownGracePeriod = .milliseconds(Int64(seconds * 1_000))
+        if let grace = try Self.duration(variables, "KOMMO_SEGMENT_SHUTDOWN_GRACE", in: 0...3_600) {
+            shutdownGracePeriod = grace
         }
-        if let seconds = try Self.seconds(variables, "KOMMO_SEGMENT_LEASE_SECONDS", in: 2...3_600) {
-            leaseDuration = .milliseconds(Int64(seconds * 1_000))
+        if let lease = try Self.duration(variables, "KOMMO_SEGMENT_LEASE_SECONDS", in: 2...3_600) {
+            leaseDuration = lease
         }
-        if let seconds = try Self.seconds(variables, "KOMMO_SEGMENT_CATCH_UP_INTERVAL", in: 0...86_400) {
-            catchUpInterval = seconds == 0 ? nil : .milliseconds(Int64(seconds * 1_000))
+        if let interval = try Self.duration(variables, "KOMMO_SEGMENT_CATCH_UP_INTERVAL", in: 0...86_400) {
+            catchUpInterval = interval == .zero ? nil : interval
         }
-        if let seconds = try Self.seconds(variables, "KOMMO_SEGMENT_CATCH_UP_LOOK_BACK", in: 60...2_592_000) {
-            catchUpLookBack = .milliseconds(Int64(seconds * 1_000))
+        if let lookBack = try Self.duration(variables, "KOMMO_SEGMENT_CATCH_UP_LOOK_BACK", in: 60...2_592_000) {
+            catchUpLookBack = lookBack
         }
-        if let seconds = try Self.seconds(variables, "KOMMO_SEGMENT_CATCH_UP_SETTLE", in: 0...3_600) {
-            catchUpSettleDelay = .milliseconds(Int64(seconds * 1_000))
+        if let settle = try Self.duration(variables, "KOMMO_SEGMENT_CATCH_UP_SETTLE", in: 0...3_600) {
+            catchUpSettleDelay = settle
         }
         if let path = variables[Self.accountsFileVariable] {
             if let clash = Self.singleAccountVariables.first(where: { variables[$0] != nil }) {
@@ -221,15 +221,15 @@ public struct ServerConfiguration: Sendable {
         }
     }
 
-    /// The number of seconds in `name`, within `range`; `nil` when unset.
-    private static func seconds(_ variables: Variables, _ name: String, in range: ClosedRange<Double>)
-    throws(ServerConfigurationError) -> Double? {
+    /// The number of seconds in `name`, within `range`, to the millisecond; `nil` when unset.
+    private static func duration(_ variables: Variables, _ name: String, in range: ClosedRange<Double>)
+    throws(ServerConfigurationError) -> Duration? {
         guard let text = variables[name] else { return nil }
         guard let seconds = Double(text), range.contains(seconds) else {
             throw ServerConfigurationError(.invalidValue, variable: name, "must be a number of seconds from "
                 + "\(Int(range.lowerBound)) to \(Int(range.upperBound)), not '\(text)'")
         }
-        return seconds
+        return .milliseconds(Int64(seconds * 1_000))
     }
 
     private static func singleAccount(_ variables: Variables, usesDatabase: Bool,

@@ -41,8 +41,8 @@ extension KommoSegmentPipeline {
                 $0.catchUpFailed += report.failed
                 $0.catchUpHeldElsewhere += report.heldElsewhere
             }
-            let level: LogLevel = report.failed > 0 || report.eventsNotProcessed > report.heldElsewhere ? .error
-                : report.heldElsewhere > 0 ? .notice : .info
+            // Changes held elsewhere (and the batches after them) are read again next run: not an error.
+            let level: LogLevel = report.failed > 0 ? .error : report.isComplete ? .info : .notice
             logger.log(level, "catch-up finished", [
                 "account": String(request.accountID), "from": String(report.from), "to": String(report.to),
                 "pages": String(report.pages), "events": String(report.eventsRead),
