@@ -3,6 +3,9 @@
 // Count the instructions of two runs (N and 2N) and take the difference over N: the cost of one webhook.
 //
 //   valgrind --tool=callgrind --callgrind-out-file=/dev/null .build/release/path-instructions 2000
+//   valgrind --tool=callgrind --callgrind-out-file=/dev/null .build/release/path-instructions 2000 --parse-only
+//
+// --parse-only: every bundled sample webhook (not only those with a lead item) is parsed N times, nothing else.
 //
 // Prints the webhooks, events, messages and encoded bytes, so that two builds can be checked to do the same work.
 
@@ -12,6 +15,24 @@ import KommoSegment
 import KommoSegmentTesting
 
 let count = CommandLine.arguments.dropFirst().first.flatMap(Int.init) ?? 2_000
+if CommandLine.arguments.contains("--parse-only") {
+    do {
+        let parser = KommoWebhookParser()
+        let bodies = try Fixtures.sampleWebhookNames.map { try Fixtures.webhook($0) }
+        var events = 0, bytes = 0
+        for _ in 0..<count {
+            for body in bodies {
+                events += try parser.parse(body: body, contentType: "application/x-www-form-urlencoded").events.count
+                bytes += body.count
+            }
+        }
+        print("path-instructions: parse-only rounds=\(count) files=\(bodies.count) events=\(events) bytes=\(bytes)")
+        exit(0)
+    } catch {
+        FileHandle.standardError.write(Data("path-instructions: \(error)\n".utf8))
+        exit(1)
+    }
+}
 do {
     let bodies = try FixtureWorld.leadSampleBodies()
     let world = try FixtureWorld.load()

@@ -16,14 +16,14 @@ struct WebhookItemDecoder {
     /// (which must all be equal); else `account[subdomain]` (or the host of `account[_links][self]`) matched
     /// against `knownAccounts`.
     func account(knownAccounts: [KommoWebhookParser.KnownAccount]) throws(KommoWebhookError) -> KommoWebhookAccount {
-        let accountNode = tree.child(WebhookFormTree.root, "account").flatMap { tree.leaf($0) == nil ? $0 : nil }
+        let accountNode = tree.child(WebhookFormTree.root, "account").flatMap { tree.isLeaf($0) ? nil : $0 }
         let subdomain = accountNode.flatMap { tree.leaf($0, "subdomain") }.flatMap { $0.isEmpty ? nil : $0 }
         let links = accountNode.flatMap { tree.child($0, "_links") }
         let baseURL = links.flatMap { tree.leaf($0, "self") }.flatMap(WebhookScalar.httpURL)
         let id: Int64
         let source: KommoWebhookAccount.IDSource
         if let idNode = accountNode.flatMap({ tree.child($0, "id") }) {
-            guard let value = WebhookScalar.int64(tree.leaf(idNode)) else {
+            guard let value = WebhookScalar.int64(tree.leafBytes(idNode)) else {
                 throw KommoWebhookError(code: .invalidAccountID, path: "account[id]",
                                         detail: "account[id] is not a whole non-negative number")
             }
@@ -52,12 +52,12 @@ struct WebhookItemDecoder {
             guard let action = appearance.action,
                   let actionNode = tree.child(WebhookFormTree.root, appearance.entity).flatMap({ tree.child($0, action) })
             else { continue }
-            for (index, itemNode) in tree.children(actionNode) {
+            for itemNode in tree.children(actionNode) {
                 let note = tree.child(itemNode, "note")
                 guard let idNode = tree.child(itemNode, "account_id") ?? note.flatMap({ tree.child($0, "account_id") })
                 else { continue }
-                let path = "\(appearance.entity)[\(action)][\(index)][account_id]"
-                guard let id = WebhookScalar.int64(tree.leaf(idNode)) else {
+                let path = "\(appearance.entity)[\(action)][\(tree.key(itemNode))][account_id]"
+                guard let id = WebhookScalar.int64(tree.leafBytes(idNode)) else {
                     throw KommoWebhookError(code: .invalidAccountID, path: path,
                                             detail: "an item's account_id is not a whole non-negative number")
                 }
@@ -101,10 +101,16 @@ struct WebhookItemDecoder {
 
     func events(maxItems: Int) throws(KommoWebhookError) -> [KommoWebhookEvent] {
         var events: [KommoWebhookEvent] = []
+        // A section is read at its first appearance only. The few sections of a real body are compared with the
+        // ones before; a body of many is deduplicated by hashing, so that it costs no more per section.
+        let appearances = tree.appearances
+        let hashing = appearances.count > 16
         var seen = Set<SectionKey>()
-        for appearance in tree.appearances where appearance.entity != "account" {
-            guard seen.insert(SectionKey(entity: appearance.entity, action: appearance.action)).inserted,
-                  let entityNode = tree.child(WebhookFormTree.root, appearance.entity) else { continue }
+        for (position, appearance) in appearances.enumerated() where appearance.entity != "account" {
+            let first = hashing
+                ? seen.insert(SectionKey(entity: appearance.entity, action: appearance.action)).inserted
+                : !appearances[..<position].contains { $0.entity == appearance.entity && $0.action == appearance.action }
+            guard first, let entityNode = tree.child(WebhookFormTree.root, appearance.entity) else { continue }
             let section = KommoWebhookSection(rawValue: appearance.entity)
             guard let actionKey = appearance.action else {
                 // A bare `name=value` at the top level; a map here is reported through its actions instead.
@@ -122,11 +128,10 @@ struct WebhookItemDecoder {
                            to: &events, maxItems: maxItems)
                 continue
             }
-            for (index, itemNode) in tree.orderedChildren(actionNode) {
+            for itemNode in tree.orderedChildren(actionNode) {
                 if events.count >= maxItems { throw KommoWebhookError.tooManyItems(maxItems) }
-                let item = Item(tree: tree, node: itemNode, section: appearance.entity, action: actionKey,
-                                index: index)
-                events.append(try event(section: section, action: action, index: index, item: item))
+                let item = Item(tree: tree, node: itemNode, section: appearance.entity, action: actionKey)
+                events.append(try event(section: section, action: action, item: item))
             }
         }
         return events
@@ -140,7 +145,7 @@ struct WebhookItemDecoder {
     }
 
     private func event(
-        section: KommoWebhookSection, action: KommoWebhookAction, index: String, item: Item
+        section: KommoWebhookSection, action: KommoWebhookAction, item: Item
     ) throws(KommoWebhookError) -> KommoWebhookEvent {
         switch section {
         case .leads where action == .note:
@@ -150,7 +155,7 @@ struct WebhookItemDecoder {
         case .contacts where action == .note:
             return .note(try note(section: section, item: item))
         case .contacts:
-            switch item.string("type").map(KommoWebhookEntityType.init(rawValue:)) {
+            switch item.string(.type).map(KommoWebhookEntityType.init(rawValue:)) {
             case nil, .contact?:
                 return .contact(try entity(type: .contact, action: action, item: item))
             case .company?:
@@ -161,7 +166,7 @@ struct WebhookItemDecoder {
         default:
             break
         }
-        return .unknown(UnknownWebhookItem(section: section, action: action, index: index,
+        return .unknown(UnknownWebhookItem(section: section, action: action, index: tree.key(item.node),
                                            raw: tree.json(item.node)))
     }
 
@@ -170,18 +175,18 @@ struct WebhookItemDecoder {
     private func lead(action: KommoWebhookAction, item: Item) throws(KommoWebhookError) -> LeadEvent {
         LeadEvent(
             action: action, id: try item.id(),
-            name: item.string("name"),
-            statusID: item.int64("status_id"), pipelineID: item.int64("pipeline_id"),
-            oldStatusID: item.int64("old_status_id"), oldPipelineID: item.int64("old_pipeline_id"),
-            price: WebhookScalar.decimal(item.string("price")),
-            priceWithMinorUnits: WebhookScalar.decimal(item.string("price_with_minor_units")),
-            responsibleUserID: item.int64("responsible_user_id"),
-            oldResponsibleUserID: item.int64("old_responsible_user_id"),
-            createdUserID: item.int64("created_user_id"), modifiedUserID: item.int64("modified_user_id"),
-            accountID: item.int64("account_id"),
-            lastModified: item.date("last_modified"), dateCreate: item.date("date_create"),
-            createdAt: item.date("created_at"), updatedAt: item.date("updated_at"),
-            tags: tags(item), customFields: customFields(item)
+            name: item.string(.name),
+            statusID: item.int64(.statusID), pipelineID: item.int64(.pipelineID),
+            oldStatusID: item.int64(.oldStatusID), oldPipelineID: item.int64(.oldPipelineID),
+            price: WebhookScalar.decimal(item.bytes(.price)),
+            priceWithMinorUnits: WebhookScalar.decimal(item.bytes(.priceWithMinorUnits)),
+            responsibleUserID: item.int64(.responsibleUserID),
+            oldResponsibleUserID: item.int64(.oldResponsibleUserID),
+            createdUserID: item.int64(.createdUserID), modifiedUserID: item.int64(.modifiedUserID),
+            accountID: item.int64(.accountID),
+            lastModified: item.date(.lastModified), dateCreate: item.date(.dateCreate),
+            createdAt: item.date(.createdAt), updatedAt: item.date(.updatedAt),
+            tags: tags(item[.tags]), customFields: customFields(item[.customFields])
         )
     }
 
@@ -190,67 +195,69 @@ struct WebhookItemDecoder {
     ) throws(KommoWebhookError) -> EntityEvent {
         EntityEvent(
             entityType: type, action: action, id: try item.id(),
-            name: item.string("name"),
-            responsibleUserID: item.int64("responsible_user_id"),
-            oldResponsibleUserID: item.int64("old_responsible_user_id"),
-            createdUserID: item.int64("created_user_id"), modifiedUserID: item.int64("modified_user_id"),
-            accountID: item.int64("account_id"),
-            dateCreate: item.date("date_create"), lastModified: item.date("last_modified"),
-            createdAt: item.date("created_at"), updatedAt: item.date("updated_at"),
-            customFields: customFields(item), tags: tags(item), linkedLeadIDs: linkedLeadIDs(item),
-            linkedCompanyID: item.int64("linked_company_id"), companyName: item.string("company_name"),
-            unknownFields: unknownFields(item, known: Self.entityKeys)
+            name: item.string(.name),
+            responsibleUserID: item.int64(.responsibleUserID),
+            oldResponsibleUserID: item.int64(.oldResponsibleUserID),
+            createdUserID: item.int64(.createdUserID), modifiedUserID: item.int64(.modifiedUserID),
+            accountID: item.int64(.accountID),
+            dateCreate: item.date(.dateCreate), lastModified: item.date(.lastModified),
+            createdAt: item.date(.createdAt), updatedAt: item.date(.updatedAt),
+            customFields: customFields(item[.customFields]), tags: tags(item[.tags]),
+            linkedLeadIDs: linkedLeadIDs(item[.linkedLeadsID]),
+            linkedCompanyID: item.int64(.linkedCompanyID), companyName: item.string(.companyName),
+            unknownFields: unknownFields(item, known: Self.entityFields)
         )
     }
 
-    /// The keys ``entity(type:action:item:)`` reads into named fields.
-    private static let entityKeys: Set<String> = [
-        "id", "type", "name", "responsible_user_id", "old_responsible_user_id", "created_user_id", "modified_user_id",
-        "account_id", "date_create", "last_modified", "created_at", "updated_at", "custom_fields", "tags",
-        "linked_leads_id", "linked_company_id", "company_name",
+    /// The fields ``entity(type:action:item:)`` reads into named properties.
+    private static let entityFields: Set<ItemField> = [
+        .id, .type, .name, .responsibleUserID, .oldResponsibleUserID, .createdUserID, .modifiedUserID, .accountID,
+        .dateCreate, .lastModified, .createdAt, .updatedAt, .customFields, .tags, .linkedLeadsID, .linkedCompanyID,
+        .companyName,
     ]
 
-    /// The item's fields whose keys are not in `known`, as decoded subtrees.
-    private func unknownFields(_ item: Item, known: Set<String>) -> [String: JSONValue] {
+    /// The item's fields that are not in `known`, as decoded subtrees.
+    private func unknownFields(_ item: Item, known: Set<ItemField>) -> [String: JSONValue] {
         var fields: [String: JSONValue] = [:]
-        for (key, child) in tree.children(item.node) where !known.contains(key) {
-            fields[key] = tree.json(child)
+        for child in tree.children(item.node) {
+            if let field = ItemField.matching(tree, child), known.contains(field) { continue }
+            fields[tree.key(child)] = tree.json(child)
         }
         return fields
     }
 
     private func note(section: KommoWebhookSection, item: Item) throws(KommoWebhookError) -> NoteEvent {
         // The note's fields sit under `[note]`; accept them directly on the item too.
-        let note = tree.child(item.node, "note").flatMap { tree.leaf($0) == nil ? $0 : nil }
-            .map { Item(tree: tree, node: $0, section: item.section, action: item.action, index: item.index,
-                        isNote: true) } ?? item
+        let note = item[.note].flatMap { tree.isLeaf($0) ? nil : $0 }
+            .map { Item(tree: tree, node: $0, section: item.section, action: item.action, itemNode: item.node) }
+            ?? item
         return NoteEvent(
-            section: section, entityType: item.string("type").map(KommoWebhookEntityType.init(rawValue:)),
-            id: try note.id(), text: note.string("text"),
-            noteType: note.int64("note_type").flatMap { Int(exactly: $0) },
-            elementType: note.int64("element_type").flatMap { Int(exactly: $0) },
-            elementID: note.int64("element_id"), createdBy: note.int64("created_by"),
-            modifiedBy: note.int64("modified_by"), mainUserID: note.int64("main_user_id"),
-            attachment: note.string("attachement") ?? note.string("attachment"),
-            dateCreate: note.string("date_create"), timestampX: note.string("timestamp_x"),
-            createdAt: note.date("created_at"), updatedAt: note.date("updated_at"),
-            metadata: note.string("metadata"), accountID: note.int64("account_id")
+            section: section, entityType: item.string(.type).map(KommoWebhookEntityType.init(rawValue:)),
+            id: try note.id(), text: note.string(.text),
+            noteType: note.int64(.noteType).flatMap { Int(exactly: $0) },
+            elementType: note.int64(.elementType).flatMap { Int(exactly: $0) },
+            elementID: note.int64(.elementID), createdBy: note.int64(.createdBy),
+            modifiedBy: note.int64(.modifiedBy), mainUserID: note.int64(.mainUserID),
+            attachment: note.string(.attachement) ?? note.string(.attachment),
+            dateCreate: note.string(.dateCreate), timestampX: note.string(.timestampX),
+            createdAt: note.date(.createdAt), updatedAt: note.date(.updatedAt),
+            metadata: note.string(.metadata), accountID: note.int64(.accountID)
         )
     }
 
     // MARK: Nested lists
 
     /// `tags[i][id]`/`tags[i][name]`; a bare `tags[i]=name` is a tag without id; entries with neither are skipped.
-    private func tags(_ item: Item) -> [WebhookTag] {
-        guard let node = tree.child(item.node, "tags") else { return [] }
+    private func tags(_ node: Int?) -> [WebhookTag] {
+        guard let node else { return [] }
         if let leaf = tree.leaf(node) { return leaf.isEmpty ? [] : [WebhookTag(name: leaf)] }
         var tags: [WebhookTag] = []
-        for (_, child) in tree.orderedChildren(node) {
+        for child in tree.orderedChildren(node) {
             if let leaf = tree.leaf(child) {
                 tags.append(WebhookTag(name: leaf))
                 continue
             }
-            let id = WebhookScalar.int64(tree.leaf(child, "id"))
+            let id = WebhookScalar.int64(tree.child(child, "id").flatMap(tree.leafBytes))
             let name = tree.leaf(child, "name")
             if id != nil || name != nil { tags.append(WebhookTag(id: id, name: name ?? "")) }
         }
@@ -258,11 +265,11 @@ struct WebhookItemDecoder {
     }
 
     /// `custom_fields[i][…]`; a field without a numeric `id` is skipped (it cannot be matched).
-    private func customFields(_ item: Item) -> [WebhookCustomField] {
-        guard let node = tree.child(item.node, "custom_fields") else { return [] }
+    private func customFields(_ node: Int?) -> [WebhookCustomField] {
+        guard let node else { return [] }
         var fields: [WebhookCustomField] = []
-        for (_, child) in tree.orderedChildren(node) {
-            guard let id = WebhookScalar.int64(tree.leaf(child, "id")) else { continue }
+        for child in tree.orderedChildren(node) {
+            guard let id = WebhookScalar.int64(tree.child(child, "id").flatMap(tree.leafBytes)) else { continue }
             fields.append(WebhookCustomField(id: id, name: tree.leaf(child, "name"), code: tree.leaf(child, "code"),
                                              values: values(tree.child(child, "values"))))
         }
@@ -278,7 +285,7 @@ struct WebhookItemDecoder {
             return value(object: node).map { [$0] } ?? []
         }
         var values: [WebhookCustomFieldValue] = []
-        for (_, child) in tree.orderedChildren(node) {
+        for child in tree.orderedChildren(node) {
             if let leaf = tree.leaf(child) {
                 values.append(WebhookCustomFieldValue(value: leaf))
             } else if let value = value(object: child) {
@@ -290,7 +297,9 @@ struct WebhookItemDecoder {
 
     private func value(object node: Int) -> WebhookCustomFieldValue? {
         let valueNode = tree.child(node, "value")
-        let enumID = WebhookScalar.int64(tree.leaf(node, "enum") ?? tree.leaf(node, "enum_id"))
+        let enumNode = tree.child(node, "enum").flatMap { tree.isLeaf($0) ? $0 : nil }
+            ?? tree.child(node, "enum_id")
+        let enumID = WebhookScalar.int64(enumNode.flatMap(tree.leafBytes))
         guard let valueNode else {
             return enumID.map { WebhookCustomFieldValue(value: "", enumID: $0) }
         }
@@ -299,41 +308,139 @@ struct WebhookItemDecoder {
     }
 
     /// `linked_leads_id[<lead id>][ID]=<lead id>`; the key is used when the inner value is missing.
-    private func linkedLeadIDs(_ item: Item) -> [Int64] {
-        guard let node = tree.child(item.node, "linked_leads_id"), tree.leaf(node) == nil else { return [] }
+    private func linkedLeadIDs(_ node: Int?) -> [Int64] {
+        guard let node, !tree.isLeaf(node) else { return [] }
         var ids: [Int64] = []
-        for (key, child) in tree.orderedChildren(node) {
-            let text = tree.leaf(child) ?? tree.leaf(child, "ID") ?? tree.leaf(child, "id") ?? key
+        for child in tree.orderedChildren(node) {
+            let text = tree.leaf(child) ?? tree.leaf(child, "ID") ?? tree.leaf(child, "id") ?? tree.key(child)
             if let id = WebhookScalar.int64(text) { ids.append(id) }
         }
         return ids
     }
 }
 
-/// One item's fields, with what its bracket path for errors is made of (made only for an error: building it for
-/// every item cost a tenth of a parse).
+/// The keys items are read by. One pass over an item's children finds them all (``Item``), instead of one walk of
+/// the children per field.
+private enum ItemField: Int, CaseIterable {
+    case id, type, name, statusID, pipelineID, oldStatusID, oldPipelineID, price, priceWithMinorUnits
+    case responsibleUserID, oldResponsibleUserID, createdUserID, modifiedUserID, accountID
+    case lastModified, dateCreate, createdAt, updatedAt, tags, customFields
+    case linkedLeadsID, linkedCompanyID, companyName
+    case note, text, noteType, elementType, elementID, createdBy, modifiedBy, mainUserID, attachement, attachment
+    case timestampX, metadata
+
+    /// The key as Kommo sends it.
+    var key: String {
+        switch self {
+        case .id: "id"
+        case .type: "type"
+        case .name: "name"
+        case .statusID: "status_id"
+        case .pipelineID: "pipeline_id"
+        case .oldStatusID: "old_status_id"
+        case .oldPipelineID: "old_pipeline_id"
+        case .price: "price"
+        case .priceWithMinorUnits: "price_with_minor_units"
+        case .responsibleUserID: "responsible_user_id"
+        case .oldResponsibleUserID: "old_responsible_user_id"
+        case .createdUserID: "created_user_id"
+        case .modifiedUserID: "modified_user_id"
+        case .accountID: "account_id"
+        case .lastModified: "last_modified"
+        case .dateCreate: "date_create"
+        case .createdAt: "created_at"
+        case .updatedAt: "updated_at"
+        case .tags: "tags"
+        case .customFields: "custom_fields"
+        case .linkedLeadsID: "linked_leads_id"
+        case .linkedCompanyID: "linked_company_id"
+        case .companyName: "company_name"
+        case .note: "note"
+        case .text: "text"
+        case .noteType: "note_type"
+        case .elementType: "element_type"
+        case .elementID: "element_id"
+        case .createdBy: "created_by"
+        case .modifiedBy: "modified_by"
+        case .mainUserID: "main_user_id"
+        case .attachement: "attachement"
+        case .attachment: "attachment"
+        case .timestampX: "timestamp_x"
+        case .metadata: "metadata"
+        }
+    }
+
+    /// The fields by the length of their key, as the bytes of the key: a child's key is compared only with the
+    /// keys of its own length.
+    static let byLength: [[(field: ItemField, key: [UInt8])]] = {
+        var table: [[(field: ItemField, key: [UInt8])]] = []
+        for field in allCases {
+            let bytes = Array(field.key.utf8)
+            while table.count <= bytes.count { table.append([]) }
+            table[bytes.count].append((field: field, key: bytes))
+        }
+        return table
+    }()
+
+    /// The field whose key is that of `node`, if any.
+    static func matching(_ tree: WebhookFormTree, _ node: Int) -> ItemField? {
+        let length = tree.nodes[node].keyCount
+        guard length < byLength.count else { return nil }
+        for candidate in byLength[length] {
+            let equal = candidate.key.withUnsafeBufferPointer { tree.key(node, equals: $0) }
+            if equal { return candidate.field }
+        }
+        return nil
+    }
+}
+
+/// One item's fields, found in one pass over its children, with what its bracket path for errors is made of (made
+/// only for an error: building it for every item cost a tenth of a parse).
 private struct Item {
     let tree: WebhookFormTree
     let node: Int
     let section: String
     let action: String
-    let index: String
-    /// Whether the fields are those under the item's `[note]`.
-    var isNote = false
+    /// The item's own node when these are the fields under its `[note]`, else -1.
+    let itemNode: Int
+    /// The child of ``node`` for each ``ItemField``, by its raw value; -1 where there is none.
+    private let slots: [Int]
+
+    init(tree: WebhookFormTree, node: Int, section: String, action: String, itemNode: Int = -1) {
+        self.tree = tree
+        self.node = node
+        self.section = section
+        self.action = action
+        self.itemNode = itemNode
+        var slots = [Int](repeating: -1, count: ItemField.allCases.count)
+        for child in tree.children(node) {
+            if let field = ItemField.matching(tree, child) { slots[field.rawValue] = child }
+        }
+        self.slots = slots
+    }
 
     /// `section[action][index]`, then `[note]` for a note's inner fields.
-    var path: String { "\(section)[\(action)][\(index)]" + (isNote ? "[note]" : "") }
+    var path: String {
+        itemNode >= 0 ? "\(section)[\(action)][\(tree.key(itemNode))][note]" : "\(section)[\(action)][\(tree.key(node))]"
+    }
 
-    func string(_ key: String) -> String? { tree.leaf(node, key) }
-    func int64(_ key: String) -> Int64? { WebhookScalar.int64(string(key)) }
-    func date(_ key: String) -> Date? { WebhookScalar.date(string(key)) }
+    /// The child for `field`, if the item has it.
+    subscript(_ field: ItemField) -> Int? {
+        let child = slots[field.rawValue]
+        return child >= 0 ? child : nil
+    }
+
+    func bytes(_ field: ItemField) -> UnsafeBufferPointer<UInt8>? { self[field].flatMap(tree.leafBytes) }
+    func string(_ field: ItemField) -> String? { self[field].flatMap { tree.leaf($0) } }
+    func int64(_ field: ItemField) -> Int64? { WebhookScalar.int64(bytes(field)) }
+    func date(_ field: ItemField) -> Date? { WebhookScalar.date(bytes(field)) }
 
     /// The item's `id`, which must be present and numeric.
     func id() throws(KommoWebhookError) -> Int64 {
-        guard let idNode = tree.child(node, "id") else {
+        guard let idNode = self[.id] else {
             throw KommoWebhookError(code: .missingItemID, path: path + "[id]", detail: "the item has no id")
         }
-        guard let id = WebhookScalar.int64(tree.leaf(idNode)) else {
+        guard let id = WebhookScalar.int64(tree.leafBytes(idNode)) else {
             throw KommoWebhookError(code: .invalidItemID, path: path + "[id]",
                                     detail: "the item's id is not a whole non-negative number")
         }
@@ -347,20 +454,33 @@ enum WebhookScalar {
 
     /// A run of 1 to 19 ASCII digits that fits in `Int64` (no sign, no spaces).
     static func int64(_ text: String?) -> Int64? {
-        guard let text, !text.isEmpty, text.utf8.count <= 19,
-              text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
-        return Int64(text)
+        guard var text else { return nil }
+        return text.withUTF8 { int64($0) }
+    }
+
+    /// A run of 1 to 19 ASCII digits that fits in `Int64` (no sign, no spaces), read from UTF-8 bytes.
+    static func int64(_ bytes: UnsafeBufferPointer<UInt8>?) -> Int64? {
+        guard let bytes, !bytes.isEmpty, bytes.count <= 19 else { return nil }
+        var value: Int64 = 0
+        for byte in bytes {
+            guard byte >= 0x30, byte <= 0x39 else { return nil }
+            let (times, overflowTimes) = value.multipliedReportingOverflow(by: 10)
+            let (sum, overflowSum) = times.addingReportingOverflow(Int64(byte - 0x30))
+            if overflowTimes || overflowSum { return nil }
+            value = sum
+        }
+        return value
     }
 
     /// Unix seconds as a date.
-    static func date(_ text: String?) -> Date? {
-        int64(text).map { Date(timeIntervalSince1970: TimeInterval($0)) }
+    static func date(_ bytes: UnsafeBufferPointer<UInt8>?) -> Date? {
+        int64(bytes).map { Date(timeIntervalSince1970: TimeInterval($0)) }
     }
 
     /// A plain decimal number: optional `-`, digits, optionally `.` and digits; at most 40 characters.
-    static func decimal(_ text: String?) -> Decimal? {
-        guard let text, text.utf8.count <= 40 else { return nil }
-        var bytes = text.utf8[...]
+    static func decimal(_ text: UnsafeBufferPointer<UInt8>?) -> Decimal? {
+        guard let text, text.count <= 40 else { return nil }
+        var bytes = text[...]
         if bytes.first == UInt8(ascii: "-") { bytes = bytes.dropFirst() }
         let isDigit: (UInt8) -> Bool = { $0 >= 0x30 && $0 <= 0x39 }
         let whole = bytes.prefix(while: isDigit)
@@ -374,9 +494,9 @@ enum WebhookScalar {
         if rest.isEmpty, whole.count <= 18 {
             var magnitude: Int64 = 0
             for digit in whole { magnitude = magnitude * 10 + Int64(digit - 0x30) }
-            return Decimal(bytes.count == text.utf8.count ? magnitude : -magnitude)
+            return Decimal(bytes.count == text.count ? magnitude : -magnitude)
         }
-        guard let value = Decimal(string: text, locale: posix), !value.isNaN else {
+        guard let value = Decimal(string: String(decoding: text, as: UTF8.self), locale: posix), !value.isNaN else {
             return nil
         }
         return value
