@@ -14,6 +14,20 @@ extension KommoEventMapper {
         let context: DealContext
         let change: LeadChange
         let eventSeconds: Int64
+        /// The change as the message-id recipe names it, made once for the two or three messages of a change.
+        let recipeChange: MessageIDRecipe.Change
+
+        init(mapper: KommoEventMapper, event: LeadEvent, lead: Lead, person: Person, context: DealContext,
+             change: LeadChange, eventSeconds: Int64) {
+            self.mapper = mapper
+            self.event = event
+            self.lead = lead
+            self.person = person
+            self.context = context
+            self.change = change
+            self.eventSeconds = eventSeconds
+            recipeChange = change.recipeChange
+        }
 
         var configuration: MappingConfiguration { mapper.configuration }
 
@@ -105,7 +119,7 @@ extension KommoEventMapper {
 
         func messageID(_ call: MessageIDRecipe.Call) -> String {
             mapper.recipe.messageID(accountID: context.accountID, entity: .lead, entityID: event.id,
-                                    change: change.recipeChange, eventTime: eventSeconds, call: call)
+                                    change: recipeChange, eventTime: eventSeconds, call: call)
         }
 
         func identify(_ traits: [String: JSONValue]) -> SegmentMessage {

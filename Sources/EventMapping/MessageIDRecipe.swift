@@ -50,20 +50,31 @@ public struct MessageIDRecipe: Sendable, Hashable {
     ///   - call: The Segment call the message is.
     public func canonicalName(accountID: Int64, entity: Entity, entityID: Int64, change: Change, eventTime: Int64,
                               call: Call) -> String {
-        var name = Self.formatVersion
-        name += "|account="
-        name += String(accountID)
-        name += "|entity="
-        name += Self.token(entity.rawValue)
-        name += "|id="
-        name += String(entityID)
-        name += "|change="
-        name += change.canonicalValue
-        name += "|at="
-        name += String(eventTime)
-        name += "|call="
-        name += Self.token(call.rawValue)
-        return name
+        var name = CanonicalNameBytes()
+        writeCanonicalName(accountID: accountID, entity: entity, entityID: entityID, change: change,
+                           eventTime: eventTime, call: call, to: &name)
+        return String(decoding: name.bytes, as: UTF8.self)
+    }
+
+    /// Writes the canonical name piece by piece: into a string for ``canonicalName(accountID:entity:entityID:change:eventTime:call:)``,
+    /// straight into the hash for ``messageUUID(accountID:entity:entityID:change:eventTime:call:)``.
+    func writeCanonicalName<Output: CanonicalNameOutput>(
+        accountID: Int64, entity: Entity, entityID: Int64, change: Change, eventTime: Int64, call: Call,
+        to output: inout Output
+    ) {
+        output.write(text: Self.formatVersion)
+        output.write(text: "|account=")
+        output.write(number: accountID)
+        output.write(text: "|entity=")
+        output.write(token: entity.rawValue)
+        output.write(text: "|id=")
+        output.write(number: entityID)
+        output.write(text: "|change=")
+        output.write(text: change.canonicalValue)
+        output.write(text: "|at=")
+        output.write(number: eventTime)
+        output.write(text: "|call=")
+        output.write(token: call.rawValue)
     }
 
     /// The message id: the lowercase, hyphenated version 5 UUID of ``canonicalName(accountID:entity:entityID:change:eventTime:call:)``.
@@ -78,9 +89,10 @@ public struct MessageIDRecipe: Sendable, Hashable {
     /// The message id as a ``NameBasedUUID``.
     public func messageUUID(accountID: Int64, entity: Entity, entityID: Int64, change: Change, eventTime: Int64,
                             call: Call) -> NameBasedUUID {
-        NameBasedUUID(namespace: namespace,
-                      name: canonicalName(accountID: accountID, entity: entity, entityID: entityID, change: change,
-                                          eventTime: eventTime, call: call))
+        NameBasedUUID(namespace: namespace) { hasher in
+            writeCanonicalName(accountID: accountID, entity: entity, entityID: entityID, change: change,
+                               eventTime: eventTime, call: call, to: &hasher)
+        }
     }
 
     /// An open token (entity or call): letters, digits, `_`, `.` and `-` as they are; every other UTF-8 byte as
@@ -91,17 +103,26 @@ public struct MessageIDRecipe: Sendable, Hashable {
         var out: [UInt8] = []
         out.reserveCapacity(raw.utf8.count)
         for byte in raw.utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "-"):
+            if isTokenByte(byte) {
                 out.append(byte)
-            default:
+            } else {
                 out.append(UInt8(ascii: "%"))
                 out.append(hex[Int(byte >> 4)])
                 out.append(hex[Int(byte & 0x0F)])
             }
         }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Whether `byte` stands for itself in a token: a letter, a digit, `_`, `.` or `-`.
+    static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "-"):
+            true
+        default:
+            false
+        }
     }
 
     /// A number, or the no-value marker.
@@ -202,4 +223,57 @@ extension MessageIDRecipe {
         /// The canonical value.
         public var description: String { canonicalValue }
     }
+}
+
+/// Where a canonical name is written: the bytes of a string, or the SHA-1 of a message id.
+protocol CanonicalNameOutput {
+    mutating func write(_ bytes: UnsafeRawBufferPointer)
+}
+
+extension CanonicalNameOutput {
+    mutating func write(text: String) {
+        var text = text
+        text.withUTF8 { write(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// A number in decimal, as `String(value)` writes it.
+    mutating func write(number value: Int64) {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // room for the 20 characters of Int64.min
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            var magnitude = value.magnitude
+            var index = buffer.count
+            repeat {
+                index -= 1
+                buffer[index] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            if value < 0 {
+                index -= 1
+                buffer[index] = UInt8(ascii: "-")
+            }
+            write(UnsafeRawBufferPointer(rebasing: buffer[index...]))
+        }
+    }
+
+    /// An open token: as it is when every byte stands for itself, else escaped by ``MessageIDRecipe/token(_:)``.
+    mutating func write(token raw: String) {
+        if !raw.isEmpty, raw.utf8.allSatisfy(MessageIDRecipe.isTokenByte) {
+            write(text: raw)
+        } else {
+            write(text: MessageIDRecipe.token(raw))
+        }
+    }
+}
+
+/// A canonical name collected as bytes.
+struct CanonicalNameBytes: CanonicalNameOutput {
+    var bytes: [UInt8] = []
+
+    init() { bytes.reserveCapacity(160) }
+
+    mutating func write(_ bytes: UnsafeRawBufferPointer) { self.bytes.append(contentsOf: bytes) }
+}
+
+extension SHA1: CanonicalNameOutput {
+    mutating func write(_ bytes: UnsafeRawBufferPointer) { update(bytes: bytes) }
 }

@@ -15,21 +15,24 @@ public struct NameBasedUUID: Sendable, Hashable, CustomStringConvertible {
 
     /// The version 5 UUID of `name`'s UTF-8 bytes in `namespace`.
     public init(namespace: UUID, name: String) {
-        var hasher = SHA1()
-        withUnsafeBytes(of: namespace.uuid) { hasher.update(bytes: $0) }
-        hasher.update(name)
-        uuid = Self.makeUUID(digest: hasher.finalize())
+        self.init(namespace: namespace) { $0.update(name) }
     }
 
     /// The version 5 UUID of the raw bytes `name` in `namespace`.
     public init<Name: Sequence<UInt8>>(namespace: UUID, nameBytes name: Name) {
-        var hasher = SHA1()
-        withUnsafeBytes(of: namespace.uuid) { hasher.update(bytes: $0) }
-        hasher.update(name)
-        uuid = Self.makeUUID(digest: hasher.finalize())
+        self.init(namespace: namespace) { $0.update(name) }
     }
 
     /// The UUID in lowercase hyphenated form, e.g. `2ed6657d-e927-568b-95e1-2665a8aea6a2`.
+    /// The UUID of the name that `writeName` feeds to the hasher after the namespace's 16 bytes: what the public
+    /// initializers do with a whole name, done piece by piece without building it.
+    package init(namespace: UUID, writingName writeName: (inout SHA1) -> Void) {
+        var hasher = SHA1()
+        withUnsafeBytes(of: namespace.uuid) { hasher.update(bytes: $0) }
+        writeName(&hasher)
+        uuid = Self.makeUUID(words: hasher.digestWords())
+    }
+
     public var string: String {
         // Formatted here rather than by `uuidString.lowercased()`, which builds the text twice through Foundation:
         // the same 36 characters.
@@ -67,12 +70,14 @@ public struct NameBasedUUID: Sendable, Hashable, CustomStringConvertible {
     public static let x500Namespace = UUID(uuid: (0x6B, 0xA7, 0xB8, 0x14, 0x9D, 0xAD, 0x11, 0xD1,
                                                  0x80, 0xB4, 0x00, 0xC0, 0x4F, 0xD4, 0x30, 0xC8))
 
-    private static func makeUUID(digest: [UInt8]) -> UUID {
-        let b = digest
-        return UUID(uuid: (b[0], b[1], b[2], b[3], b[4], b[5],
-                           (b[6] & 0x0F) | 0x50,  // version 5 in the high nibble of octet 6
-                           b[7],
-                           (b[8] & 0x3F) | 0x80,  // variant 10xx in the high bits of octet 8
-                           b[9], b[10], b[11], b[12], b[13], b[14], b[15]))
+    private static func makeUUID(words: (UInt32, UInt32, UInt32, UInt32, UInt32)) -> UUID {
+        // The first 16 bytes of the digest, big-endian, with the version and variant set.
+        func byte(_ word: UInt32, _ index: Int) -> UInt8 { UInt8(truncatingIfNeeded: word >> (24 - 8 * index)) }
+        let (w0, w1, w2, w3, _) = words
+        return UUID(uuid: (byte(w0, 0), byte(w0, 1), byte(w0, 2), byte(w0, 3), byte(w1, 0), byte(w1, 1),
+                           (byte(w1, 2) & 0x0F) | 0x50,  // version 5 in the high nibble of octet 6
+                           byte(w1, 3),
+                           (byte(w2, 0) & 0x3F) | 0x80,  // variant 10xx in the high bits of octet 8
+                           byte(w2, 1), byte(w2, 2), byte(w2, 3), byte(w3, 0), byte(w3, 1), byte(w3, 2), byte(w3, 3)))
     }
 }

@@ -21,16 +21,15 @@ package struct SHA1: Sendable {
     }
 
     private var state = State()
-    /// Bytes of an incomplete block waiting for more input (always fewer than 64).
-    private var pending: [UInt8]
+    /// The bytes of an incomplete block waiting for more input, the first ``pendingCount`` of these 64 (always
+    /// fewer than 64). Kept inline, so that hashing a short name allocates nothing.
+    private var pending: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
+    private var pendingCount = 0
     /// Total number of message bytes fed so far.
     private var byteCount: UInt64 = 0
 
     /// A hasher with the initial state of FIPS 180-4 §5.3.1.
-    package init() {
-        pending = []
-        pending.reserveCapacity(Self.blockByteCount)
-    }
+    package init() {}
 
     /// Feeds the bytes of `data`.
     package mutating func update<Bytes: Sequence<UInt8>>(_ data: Bytes) {
@@ -51,49 +50,67 @@ package struct SHA1: Sendable {
 
     /// Feeds raw bytes.
     package mutating func update(bytes: UnsafeRawBufferPointer) {
+        guard let source = bytes.baseAddress, !bytes.isEmpty else { return }
         byteCount &+= UInt64(bytes.count)
         var offset = 0
-        if !pending.isEmpty {
-            let take = min(Self.blockByteCount - pending.count, bytes.count)
-            pending.append(contentsOf: bytes[0..<take])
+        if pendingCount > 0 {
+            let take = min(Self.blockByteCount - pendingCount, bytes.count)
+            let filled = pendingCount
+            withUnsafeMutableBytes(of: &pending) { block in
+                block.baseAddress!.advanced(by: filled).copyMemory(from: source, byteCount: take)
+            }
+            pendingCount += take
             offset = take
-            guard pending.count == Self.blockByteCount else { return }
-            pending.withUnsafeBytes { Self.compress(&state, $0) }
-            pending.removeAll(keepingCapacity: true)
+            guard pendingCount == Self.blockByteCount else { return }
+            withUnsafeBytes(of: pending) { Self.compress(&state, $0) }
+            pendingCount = 0
         }
         while bytes.count - offset >= Self.blockByteCount {
             Self.compress(&state, UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + Self.blockByteCount)]))
             offset += Self.blockByteCount
         }
         if offset < bytes.count {
-            pending.append(contentsOf: bytes[offset...])
+            let rest = bytes.count - offset
+            withUnsafeMutableBytes(of: &pending) { block in
+                block.baseAddress!.copyMemory(from: source + offset, byteCount: rest)
+            }
+            pendingCount = rest
         }
     }
 
-    /// Pads the message (FIPS 180-4 §5.1.1) and returns the 20-byte digest of everything fed so far.
+    /// Pads the message (FIPS 180-4 §5.1.1) and returns the digest of everything fed so far as its five
+    /// big-endian words H0...H4.
     ///
-    /// The hasher itself is left as it was, so more bytes may follow and a later call gives the digest of the
-    /// longer message.
-    package func finalize() -> [UInt8] {
-        // The padding (one 0x80 byte, zeros up to 56 mod 64, the 64-bit big-endian bit length) and the last one or
-        // two blocks are built on the stack, from a copy of the chaining words: nothing of the hasher is copied.
+    /// The padding (one 0x80 byte, zeros up to 56 mod 64, the 64-bit big-endian bit length) and the last one or
+    /// two blocks are built on the stack, from a copy of the chaining words: the hasher itself is left as it was,
+    /// so more bytes may follow and a later call gives the digest of the longer message.
+    package func digestWords() -> (UInt32, UInt32, UInt32, UInt32, UInt32) {
         var state = self.state
         let bitLength = byteCount &* 8
-        let total = pending.count < 56 ? Self.blockByteCount : 2 * Self.blockByteCount
+        let count = pendingCount
+        let total = count < 56 ? Self.blockByteCount : 2 * Self.blockByteCount
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 2 * Self.blockByteCount) { block in
-            for index in 0..<total { block[index] = 0 }
-            for (index, byte) in pending.enumerated() { block[index] = byte }
-            block[pending.count] = 0x80
+            let raw = UnsafeMutableRawBufferPointer(block)
+            raw.initializeMemory(as: UInt8.self, repeating: 0)
+            withUnsafeBytes(of: pending) { pending in
+                raw.baseAddress!.copyMemory(from: pending.baseAddress!, byteCount: count)
+            }
+            block[count] = 0x80
             for index in 0..<8 {
                 block[total - 1 - index] = UInt8(truncatingIfNeeded: bitLength >> (8 * UInt64(index)))
             }
-            let raw = UnsafeRawBufferPointer(block)
             for start in stride(from: 0, to: total, by: Self.blockByteCount) {
                 Self.compress(&state, UnsafeRawBufferPointer(rebasing: raw[start..<(start + Self.blockByteCount)]))
             }
         }
+        return (state.h0, state.h1, state.h2, state.h3, state.h4)
+    }
+
+    /// The 20-byte digest of everything fed so far (``digestWords()`` as bytes); the hasher is left as it was.
+    package func finalize() -> [UInt8] {
+        let words = digestWords()
         var digest = [UInt8](repeating: 0, count: Self.digestByteCount)
-        for (index, word) in [state.h0, state.h1, state.h2, state.h3, state.h4].enumerated() {
+        for (index, word) in [words.0, words.1, words.2, words.3, words.4].enumerated() {
             digest[4 * index] = UInt8(truncatingIfNeeded: word >> 24)
             digest[4 * index + 1] = UInt8(truncatingIfNeeded: word >> 16)
             digest[4 * index + 2] = UInt8(truncatingIfNeeded: word >> 8)
@@ -140,30 +157,19 @@ package struct SHA1: Sendable {
                 w[t] = rotateLeft(w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16], 1)
             }
             var a = state.h0, b = state.h1, c = state.h2, d = state.h3, e = state.h4
-            for t in 0..<80 {
-                let f: UInt32
-                let k: UInt32
-                switch t {
-                case 0..<20:
-                    f = (b & c) | (~b & d)
-                    k = 0x5A82_7999
-                case 20..<40:
-                    f = b ^ c ^ d
-                    k = 0x6ED9_EBA1
-                case 40..<60:
-                    f = (b & c) | (b & d) | (c & d)
-                    k = 0x8F1B_BCDC
-                default:
-                    f = b ^ c ^ d
-                    k = 0xCA62_C1D6
-                }
-                let temp = rotateLeft(a, 5) &+ f &+ e &+ k &+ w[t]
+            @inline(__always) func round(_ f: UInt32, _ k: UInt32, _ word: UInt32) {
+                let temp = rotateLeft(a, 5) &+ f &+ e &+ k &+ word
                 e = d
                 d = c
                 c = rotateLeft(b, 30)
                 b = a
                 a = temp
             }
+            // The four stages of twenty rounds, each with its own function and constant.
+            for t in 0..<20 { round((b & c) | (~b & d), 0x5A82_7999, w[t]) }
+            for t in 20..<40 { round(b ^ c ^ d, 0x6ED9_EBA1, w[t]) }
+            for t in 40..<60 { round((b & c) | (b & d) | (c & d), 0x8F1B_BCDC, w[t]) }
+            for t in 60..<80 { round(b ^ c ^ d, 0xCA62_C1D6, w[t]) }
             state.h0 &+= a
             state.h1 &+= b
             state.h2 &+= c

@@ -12,7 +12,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 seconds=${1:-300}
 work=${2:-$(mktemp -d -t parser-fuzz.XXXXXX)}
 mkdir -p "$work/modules" "$work/corpus" "$work/crashes"
-flags=(-O -wmo -parse-as-library -swift-version 6 -sanitize=fuzzer,address -g)
+flags=(-O -wmo -parse-as-library -swift-version 6 -package-name KommoSegment -sanitize=fuzzer,address -g)
 
 echo "== building in $work"
 swiftc "${flags[@]}" -module-name JSONCore -emit-module -emit-module-path "$work/modules/JSONCore.swiftmodule" \
