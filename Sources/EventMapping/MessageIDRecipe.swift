@@ -1,4 +1,5 @@
 import Foundation
+import JSONCore
 
 /// Derives the Segment `messageId` of every message from the Kommo facts behind it, so a redelivered webhook,
 /// a change that Kommo reports twice (a `status` item and an `update` item), or a change recovered later from
@@ -238,21 +239,7 @@ extension CanonicalNameOutput {
 
     /// A number in decimal, as `String(value)` writes it.
     mutating func write(number value: Int64) {
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // room for the 20 characters of Int64.min
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            var magnitude = value.magnitude
-            var index = buffer.count
-            repeat {
-                index -= 1
-                buffer[index] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-                magnitude /= 10
-            } while magnitude > 0
-            if value < 0 {
-                index -= 1
-                buffer[index] = UInt8(ascii: "-")
-            }
-            write(UnsafeRawBufferPointer(rebasing: buffer[index...]))
-        }
+        value.withDecimalDigits { write($0) }
     }
 
     /// An open token: as it is when every byte stands for itself, else escaped by ``MessageIDRecipe/token(_:)``.

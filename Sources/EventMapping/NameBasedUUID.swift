@@ -23,7 +23,6 @@ public struct NameBasedUUID: Sendable, Hashable, CustomStringConvertible {
         self.init(namespace: namespace) { $0.update(name) }
     }
 
-    /// The UUID in lowercase hyphenated form, e.g. `2ed6657d-e927-568b-95e1-2665a8aea6a2`.
     /// The UUID of the name that `writeName` feeds to the hasher after the namespace's 16 bytes: what the public
     /// initializers do with a whole name, done piece by piece without building it.
     package init(namespace: UUID, writingName writeName: (inout SHA1) -> Void) {
@@ -33,6 +32,7 @@ public struct NameBasedUUID: Sendable, Hashable, CustomStringConvertible {
         uuid = Self.makeUUID(words: hasher.digestWords())
     }
 
+    /// The UUID in lowercase hyphenated form, e.g. `2ed6657d-e927-568b-95e1-2665a8aea6a2`.
     public var string: String {
         // Formatted here rather than by `uuidString.lowercased()`, which builds the text twice through Foundation:
         // the same 36 characters.

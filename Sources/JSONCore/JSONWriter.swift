@@ -116,20 +116,7 @@ public struct JSONWriter: Sendable {
             bytes.append(UInt8(truncatingIfNeeded: value) + 0x30)
             return
         }
-        var magnitude = value.magnitude
-        if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var count = 0
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            repeat {
-                buffer[19 - count] = UInt8(truncatingIfNeeded: magnitude % 10) + 0x30
-                magnitude /= 10
-                count += 1
-            } while magnitude > 0
-            bytes.append(contentsOf: buffer[(20 - count)...])
-        }
+        value.withDecimalDigits { bytes.append(contentsOf: $0) }
     }
 
     /// Writes a floating-point number in its shortest round-trip form; `null` if it is not finite.
@@ -210,4 +197,27 @@ public struct JSONWriter: Sendable {
     /// The lowercase hexadecimal digit of a value 0...15.
     @inline(__always)
     static func hexDigit(_ value: UInt8) -> UInt8 { value < 10 ? 0x30 + value : 0x57 + value }
+}
+
+extension Int64 {
+    /// Hands `body` the number in decimal, as `String(self)` writes it, from a buffer on the stack: how
+    /// ``JSONWriter`` writes integers and message ids write their numbers, without a `String` per number.
+    @inlinable
+    package func withDecimalDigits<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // room for the 20 characters of Int64.min
+        return withUnsafeMutableBytes(of: &digits) { buffer in
+            var magnitude = self.magnitude
+            var index = buffer.count
+            repeat {
+                index -= 1
+                buffer[index] = UInt8(truncatingIfNeeded: magnitude % 10) &+ UInt8(ascii: "0")
+                magnitude /= 10
+            } while magnitude > 0
+            if self < 0 {
+                index -= 1
+                buffer[index] = UInt8(ascii: "-")
+            }
+            return body(UnsafeRawBufferPointer(rebasing: buffer[index...]))
+        }
+    }
 }
