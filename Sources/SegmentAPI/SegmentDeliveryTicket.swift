@@ -22,22 +22,80 @@ public enum SegmentDeliveryOutcome: Sendable, Hashable {
 public struct SegmentDeliveryTicket: Sendable {
     /// The `messageId`s of the group, in order.
     public let messageIDs: [String]
-    private let latch: AsyncLatch<SegmentDeliveryOutcome>
+    private let state: TicketState
 
-    init(messageIDs: [String], latch: AsyncLatch<SegmentDeliveryOutcome>) {
+    init(messageIDs: [String], state: TicketState) {
         self.messageIDs = messageIDs
-        self.latch = latch
+        self.state = state
     }
 
     /// Waits for the group's outcome.
     /// - Throws: `CancellationError` when the waiting task is cancelled (the messages stay queued).
     public func outcome() async throws -> SegmentDeliveryOutcome {
-        guard let outcome = await latch.wait() else { throw CancellationError() }
+        guard let outcome = await state.wait() else { throw CancellationError() }
         return outcome
     }
 
     /// The outcome if it is known already, else `nil`.
-    public var currentOutcome: SegmentDeliveryOutcome? { latch.value }
+    public var currentOutcome: SegmentDeliveryOutcome? { state.value }
+}
+
+/// Where one ticket's outcome is kept: set once by its queue, awaited by any number of tasks.
+///
+/// A queue makes one per group of messages, often one per message, so it is made to be cheap: one object, not
+/// generic (no metadata to look up at run time), whose two fields are guarded by a lock that every ticket of the queue
+/// shares rather than a lock of its own. A waiter that is cancelled gets `nil` at once and the outcome stays unset.
+final class TicketState: @unchecked Sendable {
+    /// The lock of every ticket of one queue; its value numbers the waiters.
+    private let lock: Locked<UInt64>
+    // Both guarded by `lock`.
+    private var outcome: SegmentDeliveryOutcome?
+    private var waiters: [(id: UInt64, continuation: CheckedContinuation<SegmentDeliveryOutcome?, Never>)] = []
+
+    init(lock: Locked<UInt64>, outcome: SegmentDeliveryOutcome? = nil) {
+        self.lock = lock
+        self.outcome = outcome
+    }
+
+    /// The outcome, if it has been set.
+    var value: SegmentDeliveryOutcome? { lock.withLock { _ in outcome } }
+
+    /// Sets the outcome and wakes every waiter; a second outcome is ignored.
+    func resolve(_ outcome: SegmentDeliveryOutcome) {
+        let woken = lock.withLock { _ -> [CheckedContinuation<SegmentDeliveryOutcome?, Never>] in
+            guard self.outcome == nil else { return [] }
+            self.outcome = outcome
+            defer { waiters.removeAll() }
+            return waiters.map(\.continuation)
+        }
+        for waiter in woken { waiter.resume(returning: outcome) }
+    }
+
+    /// Waits for the outcome; `nil` when the calling task is cancelled first.
+    func wait() async -> SegmentDeliveryOutcome? {
+        if let outcome = value { return outcome }
+        let id = lock.withLock { next -> UInt64 in
+            next &+= 1
+            return next
+        }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<SegmentDeliveryOutcome?, Never>) in
+                let ready: SegmentDeliveryOutcome?? = lock.withLock { _ in
+                    if let outcome { return .some(outcome) }
+                    if Task.isCancelled { return .some(nil) }
+                    waiters.append((id, continuation))
+                    return .none
+                }
+                if let ready { continuation.resume(returning: ready) }
+            }
+        } onCancel: {
+            let waiter = lock.withLock { _ -> CheckedContinuation<SegmentDeliveryOutcome?, Never>? in
+                guard let index = waiters.firstIndex(where: { $0.id == id }) else { return nil }
+                return waiters.remove(at: index).continuation
+            }
+            waiter?.resume(returning: nil)
+        }
+    }
 }
 
 /// The open tickets of a queue: how many messages each still waits for, and its first failure.
@@ -48,8 +106,11 @@ struct TicketBook {
     private struct Entry {
         var remaining: Int
         var failure: SegmentError?
-        let latch: AsyncLatch<SegmentDeliveryOutcome>
+        let state: TicketState
     }
+
+    /// The one lock of every ticket's state.
+    private let lock = Locked<UInt64>(0)
 
     private var entries: [Entry?] = []
     /// Where the oldest entry still held sits in ``entries``.
@@ -58,19 +119,25 @@ struct TicketBook {
     private var base: UInt64 = 1
     private var nextID: UInt64 = 1
 
-    /// Opens a ticket for `count` messages; returns its number and its latch.
-    mutating func open(count: Int) -> (id: UInt64, latch: AsyncLatch<SegmentDeliveryOutcome>) {
-        let latch = AsyncLatch<SegmentDeliveryOutcome>()
+    /// Opens a ticket for `count` messages; returns its number and its state.
+    mutating func open(count: Int) -> (id: UInt64, state: TicketState) {
         let id = nextID
         nextID += 1
+        let state: TicketState
         if count == 0 {
-            latch.resolve(.delivered)
+            state = TicketState(lock: lock, outcome: .delivered)
             entries.append(nil)
         } else {
-            entries.append(Entry(remaining: count, failure: nil, latch: latch))
+            state = TicketState(lock: lock)
+            entries.append(Entry(remaining: count, failure: nil, state: state))
         }
         compact()
-        return (id, latch)
+        return (id, state)
+    }
+
+    /// Records the outcome of one message of each of `ids` (a ticket once per message of it).
+    mutating func record(_ ids: [UInt64], failure: SegmentError?) {
+        for id in ids { record(id, failure: failure) }
     }
 
     /// Records the outcome of one message of ticket `id`; resolves the ticket after its last message.
@@ -85,7 +152,7 @@ struct TicketBook {
             return
         }
         entries[index] = nil
-        entry.latch.resolve(entry.failure.map(SegmentDeliveryOutcome.failed) ?? .delivered)
+        entry.state.resolve(entry.failure.map(SegmentDeliveryOutcome.failed) ?? .delivered)
         compact()
     }
 

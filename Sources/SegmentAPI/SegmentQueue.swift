@@ -124,7 +124,7 @@ public actor SegmentQueue {
 
     private var buffer = PendingBuffer()
     private var tickets = TicketBook()
-    private var inFlight: [PendingMessage]?
+    private var inFlight: PendingBatch?
     private var intervalStart: Duration?
     private var phase = Phase.open
     private var isRunning = false
@@ -223,7 +223,7 @@ public actor SegmentQueue {
         let ticket = store(encoded)
         // A batch is ready and nothing is in flight: let the delivery start before this producer queues more, so
         // that batches stay near flushAt and the queue does not fill up behind one busy producer.
-        if inFlight == nil && isReady { await Task.yield() }
+        if inFlight == nil && isReadyWithoutTimer { await Task.yield() }
         return ticket
     }
 
@@ -260,16 +260,16 @@ public actor SegmentQueue {
     }
 
     private func store(_ encoded: [EncodedSegmentMessage]) -> SegmentDeliveryTicket {
-        let (id, latch) = tickets.open(count: encoded.count)
+        let (id, state) = tickets.open(count: encoded.count)
         if buffer.isEmpty && !encoded.isEmpty {
             intervalStart = clock.now
             signals.intervalChanged.signal()
         }
-        for message in encoded { buffer.append(PendingMessage(encoded: message, ticket: id)) }
+        for message in encoded { buffer.append(message, ticket: id) }
         accounting.counts.enqueued += encoded.count
         accounting.stats.enqueued += encoded.count
-        if buffer.count == encoded.count || isReady { signals.wake.signal() }
-        return SegmentDeliveryTicket(messageIDs: encoded.map { $0.message.messageID ?? "" }, latch: latch)
+        if buffer.count == encoded.count || isReadyWithoutTimer { signals.wake.signal() }
+        return SegmentDeliveryTicket(messageIDs: encoded.map { $0.message.messageID ?? "" }, state: state)
     }
 
     // MARK: - Running
@@ -351,10 +351,16 @@ public actor SegmentQueue {
     }
 
     private var isReady: Bool {
-        guard !buffer.isEmpty else { return false }
-        if phase != .open || waiters.wantsDelivery || hasFullBatch { return true }
+        if isReadyWithoutTimer { return true }
         guard let deadline = intervalDeadline else { return false }
         return clock.now >= deadline
+    }
+
+    /// ``isReady`` without reading the clock, for intake: a passed flush interval wakes the delivery by itself
+    /// (``intervalLoop()``), so enqueueing need not check it for every message.
+    private var isReadyWithoutTimer: Bool {
+        guard !buffer.isEmpty else { return false }
+        return phase != .open || waiters.wantsDelivery || hasFullBatch
     }
 
     private func deliverNextBatch() async {
@@ -364,7 +370,7 @@ public actor SegmentQueue {
         signals.intervalChanged.signal()
         waiters.roomFreed()
         inFlight = batch
-        let outcome = await delivery.deliver(SegmentBatch(batch.map(\.encoded)), counting: self)
+        let outcome = await delivery.deliver(SegmentBatch(batch.messages), counting: self)
         // Shutdown's deadline abandons the batch in flight itself (see abandonAll).
         guard inFlight != nil else { return }
         inFlight = nil
@@ -396,27 +402,31 @@ public actor SegmentQueue {
         if isRetry { accounting.stats.retries += 1 }
     }
 
-    private func finish(_ batch: [PendingMessage], with outcome: DeliveryResult) {
-        let messages = batch.map(\.encoded.message)
+    private func finish(_ batch: PendingBatch, with outcome: DeliveryResult) {
+        let count = batch.messages.count
+        // The messages themselves only for those who hear of them.
+        var messages: [SegmentMessage] {
+            batch.messages.map(\.message)
+        }
         switch outcome {
         case .success(let receipt):
-            accounting.stats.delivered += messages.count
+            accounting.stats.delivered += count
             accounting.stats.batchesDelivered += 1
             accounting.stats.deliveredBytes += receipt.requestBytes
             accounting.stats.largestRequestBytes = max(accounting.stats.largestRequestBytes, receipt.requestBytes)
-            for message in batch { tickets.record(message.ticket, failure: nil) }
+            tickets.record(batch.tickets, failure: nil)
             onDelivery?(.delivered(messages, receipt))
         case .failure(let error):
             delivery.logger.log(.warning, "batch not delivered", [
-                "messages": String(messages.count), "code": error.code.description,
+                "messages": String(count), "code": error.code.description,
                 "status": error.status.map(String.init) ?? "-", "attempts": error.attempts.map(String.init) ?? "-",
             ])
-            accounting.stats.failed += messages.count
+            accounting.stats.failed += count
             if phase != .open { accounting.undeliveredSinceShutdown.append(contentsOf: messages) }
-            for message in batch { tickets.record(message.ticket, failure: error) }
+            tickets.record(batch.tickets, failure: error)
             onDelivery?(.failed(messages, error))
         }
-        accounting.counts.finished += messages.count
+        accounting.counts.finished += count
         waiters.finished(through: accounting.counts.finished)
     }
 
