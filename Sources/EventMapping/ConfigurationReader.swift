@@ -170,7 +170,7 @@ struct ConfigurationReader {
         return events
     }
 
-    func traits(_ value: JSONValue, at path: ConfigurationKeyPath) throws(Failure) -> [String: JSONValue] {
+    func traits(_ value: JSONValue, at path: ConfigurationKeyPath) throws(Failure) -> JSONObject {
         guard case .object(let members) = value else {
             throw wrongType(at: path, expected: "an object of trait names and values", found: value)
         }
@@ -179,7 +179,7 @@ struct ConfigurationReader {
             throw Failure(code: .emptyValue, keyPath: memberPath.rendered,
                           message: "\(memberPath.rendered): a trait name is empty; name the trait")
         }
-        return members
+        return JSONObject(members)
     }
 
     func identity(_ value: JSONValue, at path: ConfigurationKeyPath) throws(Failure)
@@ -197,7 +197,7 @@ struct ConfigurationReader {
     }
 
     func integrations(_ value: JSONValue, at path: ConfigurationKeyPath) throws(Failure)
-        -> [String: JSONValue]? {
+        -> JSONObject? {
         switch value {
         case .null:
             return nil
@@ -217,7 +217,7 @@ struct ConfigurationReader {
                                     found: other)
                 }
             }
-            return members
+            return JSONObject(members)
         default:
             throw wrongType(at: path, expected: "an object of Segment destination names, or null", found: value)
         }

@@ -324,9 +324,9 @@ public struct KommoEventMapper: Sendable {
     }
 
     /// `email`, `name`, `first_name`, `last_name`, `phone` where known, and `kommo_contact_id`.
-    func personTraits(_ person: Person) -> [String: JSONValue] {
+    func personTraits(_ person: Person) -> JSONObject {
         let contact = person.contact
-        var traits: [String: JSONValue] = ["kommo_contact_id": .int(contact.id)]
+        var traits: JSONObject = ["kommo_contact_id": .int(contact.id)]
         if let email = person.email { traits["email"] = .string(email) }
         if let name = Self.trimmed(contact.name) { traits["name"] = .string(name) }
         if let first = contact.firstName.flatMap(Self.trimmed) { traits["first_name"] = .string(first) }
@@ -337,7 +337,7 @@ public struct KommoEventMapper: Sendable {
 
     // MARK: - Shared helpers
 
-    func baseContext() -> [String: JSONValue] {
+    func baseContext() -> JSONObject {
         guard let integration else { return [:] }
         return ["integration": ["name": .string(integration.name), "version": .string(integration.version)]]
     }
@@ -345,8 +345,8 @@ public struct KommoEventMapper: Sendable {
     /// The configured field map applied to an entity's API custom fields, keyed by the configured names. A field
     /// the entity does not carry is `null`, or left out when `omitMissing`.
     func mappedFields(_ map: [Int64: String], of entity: some CustomFieldsCarrier,
-                      omitMissing: Bool) -> [String: JSONValue] {
-        var out: [String: JSONValue] = [:]
+                      omitMissing: Bool) -> JSONObject {
+        var out: JSONObject = [:]
         for (fieldID, name) in map.sorted(by: { $0.key < $1.key }) {
             if let field = entity.customField(id: fieldID) {
                 let value = CustomFieldJSON.value(of: field)

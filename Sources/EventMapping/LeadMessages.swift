@@ -54,7 +54,7 @@ extension KommoEventMapper {
 
         /// The person's traits when the deal is won: mapped contact fields, the built-in traits, the deal, its
         /// plan, source, company and amount, then the configured `wonTraits`.
-        func wonTraits(group: GroupIdentity?, plan: JSONValue?, amount: JSONValue?) -> [String: JSONValue] {
+        func wonTraits(group: GroupIdentity?, plan: JSONValue?, amount: JSONValue?) -> JSONObject {
             var traits = mapper.mappedFields(configuration.contactFields, of: person.contact, omitMissing: true)
             traits.merge(mapper.personTraits(person)) { _, builtIn in builtIn }
             traits["kommo_deal_id"] = .int(lead.id)
@@ -63,10 +63,10 @@ extension KommoEventMapper {
                 traits["source"] = source
             }
             if let group {
-                var company: [String: JSONValue] = ["name": group.name]
+                var company: JSONObject = ["name": group.name]
                 if let companyID = context.company?.id { company["id"] = .int(companyID) }
                 if let plan { company["plan"] = plan }
-                traits["company"] = .object(company)
+                traits["company"] = JSONValue(company)
             }
             if let amount { traits["mrr"] = amount }
             traits.merge(configuration.wonTraits) { _, fixed in fixed }
@@ -80,10 +80,10 @@ extension KommoEventMapper {
             var properties = mapper.mappedFields(configuration.leadFields, of: lead, omitMissing: false)
             properties.merge(trackProperties(key: key, plan: plan, amount: amount)) { _, builtIn in builtIn }
             var trackContext = mapper.baseContext()
-            var personTraits: [String: JSONValue] = [:]
+            var personTraits: JSONObject = [:]
             if let email = person.email { personTraits["email"] = .string(email) }
             if let name = KommoEventMapper.trimmed(person.contact.name) { personTraits["name"] = .string(name) }
-            if !personTraits.isEmpty { trackContext["traits"] = .object(personTraits) }
+            if !personTraits.isEmpty { trackContext["traits"] = JSONValue(personTraits) }
             if let group { trackContext["groupId"] = .string(group.id) }
             return .track(
                 eventName, userID: person.userID, properties: properties, messageID: messageID(.track),
@@ -122,7 +122,7 @@ extension KommoEventMapper {
                                     change: recipeChange, eventTime: eventSeconds, call: call)
         }
 
-        func identify(_ traits: [String: JSONValue]) -> SegmentMessage {
+        func identify(_ traits: JSONObject) -> SegmentMessage {
             .identify(userID: person.userID, traits: traits, messageID: messageID(.identify), timestamp: timestamp,
                       context: mapper.baseContext(), integrations: configuration.integrations)
         }
@@ -145,9 +145,9 @@ extension KommoEventMapper {
         }
 
         func trackProperties(key: MappingConfiguration.EventKey, plan: JSONValue?,
-                             amount: JSONValue?) -> [String: JSONValue] {
+                             amount: JSONValue?) -> JSONObject {
             let pipelines = context.pipelines
-            var properties: [String: JSONValue] = [
+            var properties: JSONObject = [
                 "deal_id": .int(lead.id),
                 "deal_name": KommoEventMapper.nonEmpty(lead.name),
                 "amount": amount ?? .null,

@@ -30,15 +30,15 @@ public struct MappingConfiguration: Sendable, Hashable {
     /// Events that produce no message. Default `[.dealDeleted]`.
     public var disabledEvents: Set<EventKey>
     /// Fixed traits set on the person when a deal is won. Default `{"customer": true}`.
-    public var wonTraits: [String: JSONValue]
+    public var wonTraits: JSONObject
     /// Fixed traits set on the person when a deal is lost. Default `{"customer": false, "churned": true, "plan": null}`.
-    public var lostTraits: [String: JSONValue]
+    public var lostTraits: JSONObject
     /// How the Segment `userId` is chosen.
     public var identity: Identity
     /// Whether `group` calls are sent for the deal's company. Default `true`.
     public var sendGroup: Bool
     /// The `integrations` object added to every message; `nil` (the default) sends none.
-    public var integrations: [String: JSONValue]?
+    public var integrations: JSONObject?
 
     /// The default configuration.
     public init() {
@@ -72,10 +72,10 @@ public struct MappingConfiguration: Sendable, Hashable {
     ]
 
     /// The default ``wonTraits``: `{"customer": true}`.
-    public static let defaultWonTraits: [String: JSONValue] = ["customer": true]
+    public static let defaultWonTraits: JSONObject = ["customer": true]
 
     /// The default ``lostTraits``: `{"customer": false, "churned": true, "plan": null}`.
-    public static let defaultLostTraits: [String: JSONValue] = ["customer": false, "churned": true, "plan": nil]
+    public static let defaultLostTraits: JSONObject = ["customer": false, "churned": true, "plan": nil]
 
     /// The Segment event name for `key`, or `nil` when the event is disabled or has no name.
     public func eventName(for key: EventKey) -> String? {

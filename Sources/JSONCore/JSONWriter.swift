@@ -65,30 +65,57 @@ public struct JSONWriter: Sendable {
     @inlinable
     public static func forEachSorted(_ members: [String: JSONValue], _ body: (String, JSONValue) -> Void) {
         let count = members.count
+        guard count > 1 else {
+            for (key, value) in members { body(key, value) }
+            return
+        }
         guard count <= 32 else {
             for (key, value) in members.sorted(by: { precedes($0.key, $1.key) }) { body(key, value) }
             return
         }
         // Sort positions in a stack buffer instead of copying the (key, value) pairs into a new array; insertion
-        // sort, since small objects are the rule.
-        withUnsafeTemporaryAllocation(of: Dictionary<String, JSONValue>.Index.self, capacity: count) { order in
+        // sort, since small objects are the rule. Each position carries its key's first eight bytes as one integer,
+        // which orders most pairs of keys in one comparison; only keys that share those bytes are compared in full.
+        typealias Slot = (prefix: UInt64, position: Dictionary<String, JSONValue>.Index)
+        withUnsafeTemporaryAllocation(of: Slot.self, capacity: count) { order in
             var filled = 0
             var position = members.startIndex
             while position != members.endIndex {
+                let key = members[position].key
+                let prefix = sortPrefix(key)
                 var slot = filled
-                while slot > 0 && precedes(members[position].key, members[order[slot - 1]].key) {
-                    order[slot] = order[slot - 1]
+                while slot > 0 {
+                    let previous = order[slot - 1]
+                    guard prefix < previous.prefix
+                        || (prefix == previous.prefix && precedes(key, members[previous.position].key)) else { break }
+                    order[slot] = previous
                     slot -= 1
                 }
-                order[slot] = position
+                order[slot] = (prefix, position)
                 filled += 1
                 members.formIndex(after: &position)
             }
             for slot in 0..<filled {
-                let member = members[order[slot]]
+                let member = members[order[slot].position]
                 body(member.key, member.value)
             }
         }
+    }
+
+    /// The first eight UTF-8 bytes of `key` as a big-endian integer, padded with zeros: when two keys' prefixes
+    /// differ, they sort as the keys do (a key that ends first has zeros where the longer one has bytes).
+    @inlinable
+    static func sortPrefix(_ key: String) -> UInt64 {
+        func pack<C: Collection<UInt8>>(_ bytes: C) -> UInt64 {
+            var prefix: UInt64 = 0
+            var shift: UInt64 = 56
+            for byte in bytes.prefix(8) {
+                prefix |= UInt64(byte) &<< shift
+                shift &-= 8
+            }
+            return prefix
+        }
+        return key.utf8.withContiguousStorageIfAvailable { pack($0) } ?? pack(key.utf8)
     }
 
     /// Whether `a` sorts before `b` by their UTF-8 bytes (the same order as Unicode code points).

@@ -22,11 +22,11 @@ extension SegmentMessage: Codable {
         } else {
             timestamp = nil
         }
-        context = try c.decodeIfPresent([String: JSONValue].self, forKey: .context) ?? [:]
-        integrations = try c.decodeIfPresent([String: JSONValue].self, forKey: .integrations)
+        context = try c.decodeIfPresent(JSONObject.self, forKey: .context) ?? [:]
+        integrations = try c.decodeIfPresent(JSONObject.self, forKey: .integrations)
         event = try c.decodeIfPresent(String.self, forKey: .event)
-        properties = try c.decodeIfPresent([String: JSONValue].self, forKey: .properties)
-        traits = try c.decodeIfPresent([String: JSONValue].self, forKey: .traits)
+        properties = try c.decodeIfPresent(JSONObject.self, forKey: .properties)
+        traits = try c.decodeIfPresent(JSONObject.self, forKey: .traits)
         name = try c.decodeIfPresent(String.self, forKey: .name)
         category = try c.decodeIfPresent(String.self, forKey: .category)
         groupID = try c.decodeIfPresent(String.self, forKey: .groupID)

@@ -40,6 +40,10 @@ public struct SegmentCallType: RawRepresentable, Hashable, Sendable, Codable, Cu
 /// ``track(_:userID:anonymousID:properties:messageID:timestamp:context:integrations:)`` and so on), which set the
 /// fields each call uses. Swift names are camelCase with `ID`; on the wire they are Segment's (`userId`, `messageId`).
 /// ``messageID`` and ``timestamp`` may be left `nil`: the queue fills them in when the message is enqueued.
+///
+/// The object fields (`context`, `integrations`, `properties`, `traits`) are ``JSONObject``s, built from dictionary
+/// literals as before, or from a `[String: JSONValue]` with `JSONObject(dictionary)`: their members are kept in the
+/// order they are written, so a message is built without hashing and encoded without sorting.
 public struct SegmentMessage: Sendable, Hashable {
     /// The call type (`type` on the wire).
     public var type: SegmentCallType
@@ -52,15 +56,15 @@ public struct SegmentMessage: Sendable, Hashable {
     /// When the event happened (`timestamp`); `nil` lets the queue stamp the enqueue time.
     public var timestamp: Date?
     /// Extra facts about the event (`context`); the SDK adds `context.library` when sending.
-    public var context: [String: JSONValue]
+    public var context: JSONObject
     /// Per-destination switches (`integrations`); `nil` omits the field (send to every destination).
-    public var integrations: [String: JSONValue]?
+    public var integrations: JSONObject?
     /// The action's name (`event`, track only).
     public var event: String?
     /// The event's properties (`properties`: track, page, screen).
-    public var properties: [String: JSONValue]?
+    public var properties: JSONObject?
     /// The person's or group's traits (`traits`: identify, group).
-    public var traits: [String: JSONValue]?
+    public var traits: JSONObject?
     /// The page or screen name (`name`: page, screen).
     public var name: String?
     /// The page category (`category`: page).
@@ -73,8 +77,8 @@ public struct SegmentMessage: Sendable, Hashable {
     /// Creates a message from every field; prefer the static constructors.
     public init(
         type: SegmentCallType, userID: String? = nil, anonymousID: String? = nil, messageID: String? = nil,
-        timestamp: Date? = nil, context: [String: JSONValue] = [:], integrations: [String: JSONValue]? = nil,
-        event: String? = nil, properties: [String: JSONValue]? = nil, traits: [String: JSONValue]? = nil,
+        timestamp: Date? = nil, context: JSONObject = [:], integrations: JSONObject? = nil,
+        event: String? = nil, properties: JSONObject? = nil, traits: JSONObject? = nil,
         name: String? = nil, category: String? = nil, groupID: String? = nil, previousID: String? = nil
     ) {
         self.type = type
@@ -95,9 +99,9 @@ public struct SegmentMessage: Sendable, Hashable {
 
     /// An `identify` call: attach `traits` to the person.
     public static func identify(
-        userID: String? = nil, anonymousID: String? = nil, traits: [String: JSONValue] = [:],
-        messageID: String? = nil, timestamp: Date? = nil, context: [String: JSONValue] = [:],
-        integrations: [String: JSONValue]? = nil
+        userID: String? = nil, anonymousID: String? = nil, traits: JSONObject = [:],
+        messageID: String? = nil, timestamp: Date? = nil, context: JSONObject = [:],
+        integrations: JSONObject? = nil
     ) -> SegmentMessage {
         SegmentMessage(type: .identify, userID: userID, anonymousID: anonymousID, messageID: messageID,
                        timestamp: timestamp, context: context, integrations: integrations, traits: traits)
@@ -105,9 +109,9 @@ public struct SegmentMessage: Sendable, Hashable {
 
     /// A `track` call: the person did `event`.
     public static func track(
-        _ event: String, userID: String? = nil, anonymousID: String? = nil, properties: [String: JSONValue] = [:],
-        messageID: String? = nil, timestamp: Date? = nil, context: [String: JSONValue] = [:],
-        integrations: [String: JSONValue]? = nil
+        _ event: String, userID: String? = nil, anonymousID: String? = nil, properties: JSONObject = [:],
+        messageID: String? = nil, timestamp: Date? = nil, context: JSONObject = [:],
+        integrations: JSONObject? = nil
     ) -> SegmentMessage {
         SegmentMessage(type: .track, userID: userID, anonymousID: anonymousID, messageID: messageID,
                        timestamp: timestamp, context: context, integrations: integrations, event: event,
@@ -117,8 +121,8 @@ public struct SegmentMessage: Sendable, Hashable {
     /// A `page` call: the person viewed a web page.
     public static func page(
         _ name: String? = nil, category: String? = nil, userID: String? = nil, anonymousID: String? = nil,
-        properties: [String: JSONValue] = [:], messageID: String? = nil, timestamp: Date? = nil,
-        context: [String: JSONValue] = [:], integrations: [String: JSONValue]? = nil
+        properties: JSONObject = [:], messageID: String? = nil, timestamp: Date? = nil,
+        context: JSONObject = [:], integrations: JSONObject? = nil
     ) -> SegmentMessage {
         SegmentMessage(type: .page, userID: userID, anonymousID: anonymousID, messageID: messageID,
                        timestamp: timestamp, context: context, integrations: integrations, properties: properties,
@@ -128,8 +132,8 @@ public struct SegmentMessage: Sendable, Hashable {
     /// A `screen` call: the person viewed an app screen.
     public static func screen(
         _ name: String? = nil, userID: String? = nil, anonymousID: String? = nil,
-        properties: [String: JSONValue] = [:], messageID: String? = nil, timestamp: Date? = nil,
-        context: [String: JSONValue] = [:], integrations: [String: JSONValue]? = nil
+        properties: JSONObject = [:], messageID: String? = nil, timestamp: Date? = nil,
+        context: JSONObject = [:], integrations: JSONObject? = nil
     ) -> SegmentMessage {
         SegmentMessage(type: .screen, userID: userID, anonymousID: anonymousID, messageID: messageID,
                        timestamp: timestamp, context: context, integrations: integrations, properties: properties,
@@ -138,9 +142,9 @@ public struct SegmentMessage: Sendable, Hashable {
 
     /// A `group` call: the person belongs to the group `groupID`, described by `traits`.
     public static func group(
-        _ groupID: String, userID: String? = nil, anonymousID: String? = nil, traits: [String: JSONValue] = [:],
-        messageID: String? = nil, timestamp: Date? = nil, context: [String: JSONValue] = [:],
-        integrations: [String: JSONValue]? = nil
+        _ groupID: String, userID: String? = nil, anonymousID: String? = nil, traits: JSONObject = [:],
+        messageID: String? = nil, timestamp: Date? = nil, context: JSONObject = [:],
+        integrations: JSONObject? = nil
     ) -> SegmentMessage {
         SegmentMessage(type: .group, userID: userID, anonymousID: anonymousID, messageID: messageID,
                        timestamp: timestamp, context: context, integrations: integrations, traits: traits,
@@ -150,7 +154,7 @@ public struct SegmentMessage: Sendable, Hashable {
     /// An `alias` call: `previousID` and `userID` are the same person.
     public static func alias(
         userID: String, previousID: String, messageID: String? = nil, timestamp: Date? = nil,
-        context: [String: JSONValue] = [:], integrations: [String: JSONValue]? = nil
+        context: JSONObject = [:], integrations: JSONObject? = nil
     ) -> SegmentMessage {
         SegmentMessage(type: .alias, userID: userID, messageID: messageID, timestamp: timestamp, context: context,
                        integrations: integrations, previousID: previousID)

@@ -67,7 +67,7 @@ public struct SegmentWireEncoder: Sendable {
     }
 
     /// Writes `context` with `library` set (replacing any caller value), keys sorted.
-    private func writeContext(_ context: [String: JSONValue], to writer: inout JSONWriter) {
+    private func writeContext(_ context: JSONObject, to writer: inout JSONWriter) {
         writer.appendRaw(UInt8(ascii: "{"))
         var first = true
         var libraryWritten = false
@@ -81,8 +81,8 @@ public struct SegmentWireEncoder: Sendable {
             writer.appendRaw(UInt8(ascii: "}"))
             libraryWritten = true
         }
-        JSONWriter.forEachSorted(context) { name, value in
-            guard name != "library" else { return }
+        for (name, value) in context {
+            guard name != "library" else { continue }
             if !libraryWritten && !JSONWriter.precedes(name, "library") { writeLibrary() }
             if !first { writer.appendRaw(UInt8(ascii: ",")) }
             first = false
