@@ -7,20 +7,10 @@
 /// set. Build one from a literal (`["plan": "pro", "seats": 5]`), from a `[String: JSONValue]` with
 /// ``init(_:)-(Dictionary<String,JSONValue>)``, or member by member with the key subscript; read it as a collection
 /// of `(key, value)` pairs in key order, or by key. Nested objects are ``JSONValue/object(_:)`` dictionaries.
-public struct JSONObject: Sendable, Hashable {
-    @usableFromInline
-    struct Member: Sendable, Hashable {
-        @usableFromInline var key: String
-        @usableFromInline var value: JSONValue
-
-        @inlinable init(key: String, value: JSONValue) {
-            self.key = key
-            self.value = value
-        }
-    }
-
-    /// The members, sorted by key, keys unique.
-    @usableFromInline var members: [Member]
+public struct JSONObject: Sendable {
+    /// The members, sorted by key, keys unique. Plain pairs, the element type of a dictionary literal, so that a
+    /// literal's own array becomes the storage and is sorted in place.
+    @usableFromInline var members: [(String, JSONValue)]
 
     /// An empty object.
     @inlinable
@@ -30,7 +20,7 @@ public struct JSONObject: Sendable, Hashable {
     public init(_ dictionary: [String: JSONValue]) {
         members = []
         members.reserveCapacity(dictionary.count)
-        JSONWriter.forEachSorted(dictionary) { key, value in members.append(Member(key: key, value: value)) }
+        JSONWriter.forEachSorted(dictionary) { key, value in members.append((key, value)) }
     }
 
     /// The members of `pairs`; a repeated key keeps its last value.
@@ -38,64 +28,70 @@ public struct JSONObject: Sendable, Hashable {
         self.init(sorting: Array(pairs))
     }
 
-    /// The members of `pairs` in key order, a repeated key keeping its last value, in one array allocation.
+    /// The members of `pairs` in key order, a repeated key keeping its last value: `pairs` itself, sorted in place.
     ///
-    /// Pairs already in key order (a literal written so) cost one comparison each. Otherwise positions are sorted
-    /// on the stack, each tagged with its key's first eight bytes, so that most pairs of keys are ordered by one
-    /// integer comparison (insertion sort: objects are small). Stable, so the last of equal keys comes last.
+    /// Pairs already in key order (a literal written so) cost one comparison each. Otherwise an insertion sort
+    /// (objects are small) swaps the pairs, each key's first eight bytes held beside it as one integer, so that most
+    /// pairs of keys are ordered by one integer comparison. Stable, so the last of equal keys comes last.
     init(sorting pairs: [(String, JSONValue)]) {
-        let count = pairs.count
+        members = pairs
+        let count = members.count
+        guard count > 1 else { return }
         var ordered = true
         var index = 1
         while ordered && index < count {
-            ordered = JSONWriter.precedes(pairs[index - 1].0, pairs[index].0)
+            ordered = JSONWriter.precedes(members[index - 1].0, members[index].0)
             index += 1
         }
-        if ordered {
-            members = pairs.map { Member(key: $0.0, value: $0.1) }
-            return
-        }
-        members = withUnsafeTemporaryAllocation(of: (prefix: UInt64, index: Int).self, capacity: count) { order in
-            for index in 0..<count {
-                let key = pairs[index].0
-                let prefix = JSONWriter.sortPrefix(key)
-                var slot = index
-                while slot > 0 {
-                    let previous = order[slot - 1]
-                    guard prefix < previous.prefix
-                        || (prefix == previous.prefix && JSONWriter.precedes(key, pairs[previous.index].0))
-                    else { break }
-                    order[slot] = previous
-                    slot -= 1
-                }
-                order[slot] = (prefix, index)
-            }
-            var result: [Member] = []
-            result.reserveCapacity(count)
-            for slot in 0..<count {
-                let pair = pairs[order[slot].index]
-                if let last = result.last, last.key == pair.0 {
-                    result[result.count - 1].value = pair.1
-                } else {
-                    result.append(Member(key: pair.0, value: pair.1))
+        if ordered { return }
+        var repeated = false
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: count) { prefixes in
+            members.withUnsafeMutableBufferPointer { pairs in
+                for index in 0..<count {
+                    let prefix = JSONWriter.sortPrefix(pairs[index].0)
+                    var slot = index
+                    while slot > 0 {
+                        let previous = prefixes[slot - 1]
+                        guard prefix < previous
+                            || (prefix == previous && JSONWriter.precedes(pairs[slot].0, pairs[slot - 1].0))
+                        else { break }
+                        pairs.swapAt(slot, slot - 1)
+                        prefixes[slot] = previous
+                        slot -= 1
+                    }
+                    prefixes[slot] = prefix
+                    // Stable: an equal key stops the pair just after it, never before.
+                    if slot > 0 && prefixes[slot - 1] == prefix && pairs[slot - 1].0 == pairs[slot].0 {
+                        repeated = true
+                    }
                 }
             }
-            return result
         }
+        guard repeated else { return }
+        var unique: [(String, JSONValue)] = []
+        unique.reserveCapacity(count)
+        for pair in members {
+            if let last = unique.last, last.0 == pair.0 {
+                unique[unique.count - 1].1 = pair.1
+            } else {
+                unique.append(pair)
+            }
+        }
+        members = unique
     }
 
     /// The members as a dictionary (for APIs that take one).
     public var dictionary: [String: JSONValue] {
         var dictionary = [String: JSONValue](minimumCapacity: members.count)
-        for member in members { dictionary[member.key] = member.value }
+        for (key, value) in members { dictionary[key] = value }
         return dictionary
     }
 
     /// The keys, in order.
-    public var keys: [String] { members.map(\.key) }
+    public var keys: [String] { members.map(\.0) }
 
     /// The values, in the order of their keys.
-    public var values: [JSONValue] { members.map(\.value) }
+    public var values: [JSONValue] { members.map(\.1) }
 
     /// The value of `key`; setting `nil` removes the member.
     public subscript(key: String) -> JSONValue? {
@@ -103,14 +99,14 @@ public struct JSONObject: Sendable, Hashable {
             let (index, found) = find(key)
             // Not a ternary: its `nil` would be read as JSONValue's nil literal, `.null`.
             guard found else { return nil }
-            return members[index].value
+            return members[index].1
         }
         set {
             let (index, found) = find(key)
             switch (found, newValue) {
-            case (true, let value?): members[index].value = value
+            case (true, let value?): members[index].1 = value
             case (true, nil): members.remove(at: index)
-            case (false, let value?): members.insert(Member(key: key, value: value), at: index)
+            case (false, let value?): members.insert((key, value), at: index)
             case (false, nil): break
             }
         }
@@ -126,16 +122,16 @@ public struct JSONObject: Sendable, Hashable {
             return
         }
         // Both are sorted: one pass over the two, as in a merge sort.
-        var merged: [Member] = []
+        var merged: [(String, JSONValue)] = []
         merged.reserveCapacity(members.count + other.members.count)
         var mine = 0, theirs = 0
         while mine < members.count && theirs < other.members.count {
             let a = members[mine], b = other.members[theirs]
-            if a.key == b.key {
-                merged.append(Member(key: a.key, value: try combine(a.value, b.value)))
+            if a.0 == b.0 {
+                merged.append((a.0, try combine(a.1, b.1)))
                 mine += 1
                 theirs += 1
-            } else if JSONWriter.precedes(a.key, b.key) {
+            } else if JSONWriter.precedes(a.0, b.0) {
                 merged.append(a)
                 mine += 1
             } else {
@@ -161,11 +157,28 @@ public struct JSONObject: Sendable, Hashable {
         var low = 0, high = members.count
         while low < high {
             let middle = (low + high) / 2
-            let candidate = members[middle].key
+            let candidate = members[middle].0
             if candidate == key { return (middle, true) }
             if JSONWriter.precedes(candidate, key) { low = middle + 1 } else { high = middle }
         }
         return (low, false)
+    }
+}
+
+extension JSONObject: Hashable {
+    /// Whether both have the same members (in the same order, since both are sorted).
+    public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
+        lhs.members.count == rhs.members.count
+            && zip(lhs.members, rhs.members).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+    }
+
+    /// Hashes the members in order.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(members.count)
+        for (key, value) in members {
+            hasher.combine(key)
+            hasher.combine(value)
+        }
     }
 }
 
@@ -182,7 +195,7 @@ extension JSONObject: RandomAccessCollection {
     @inlinable
     public subscript(position: Int) -> Element {
         let member = members[position]
-        return (member.key, member.value)
+        return (member.0, member.1)
     }
 }
 
@@ -214,7 +227,7 @@ extension JSONObject: Codable {
     /// Encodes the members in key order.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: MemberKey.self)
-        for member in members { try container.encode(member.value, forKey: MemberKey(stringValue: member.key)) }
+        for (key, value) in members { try container.encode(value, forKey: MemberKey(stringValue: key)) }
     }
 }
 
@@ -239,12 +252,12 @@ extension JSONWriter {
     public mutating func write(_ object: JSONObject) {
         bytes.append(UInt8(ascii: "{"))
         var first = true
-        for member in object.members {
+        for (key, value) in object.members {
             if !first { bytes.append(UInt8(ascii: ",")) }
             first = false
-            write(member.key)
+            write(key)
             bytes.append(UInt8(ascii: ":"))
-            write(member.value)
+            write(value)
         }
         bytes.append(UInt8(ascii: "}"))
     }

@@ -188,13 +188,19 @@ public actor SegmentQueue {
     ///   ``SegmentError/Code/shutDown``.
     @discardableResult
     public func enqueue(_ messages: [SegmentMessage]) throws(SegmentError) -> SegmentDeliveryTicket {
-        let encoded = try prepare(messages)
-        guard buffer.count + encoded.count <= configuration.clampedQueueSize else {
-            throw reject(messages, SegmentError(
-                code: .queueFull, detail: "the queue holds \(buffer.count) messages and \(messages.count) more do "
-                    + "not fit (maxQueueSize)"))
-        }
-        return store(encoded)
+        try enqueue(prepare(messages), original: messages)
+    }
+
+    /// Queues one message without waiting; see ``enqueue(_:)-([SegmentMessage])``.
+    @discardableResult
+    public func enqueue(_ message: SegmentMessage) throws(SegmentError) -> SegmentDeliveryTicket {
+        try enqueue(CollectionOfOne(prepare(message)), original: CollectionOfOne(message))
+    }
+
+    /// Queues one message, waiting for room; see ``enqueueWaiting(_:)-([SegmentMessage])``.
+    @discardableResult
+    public func enqueueWaiting(_ message: SegmentMessage) async throws -> SegmentDeliveryTicket {
+        try await enqueueWaiting(CollectionOfOne(prepare(message)), original: CollectionOfOne(message))
     }
 
     /// Queues messages together, all or none, waiting until there is room for all of them (backpressure).
@@ -206,7 +212,25 @@ public actor SegmentQueue {
     ///   waiting (nothing queued, nothing reported).
     @discardableResult
     public func enqueueWaiting(_ messages: [SegmentMessage]) async throws -> SegmentDeliveryTicket {
-        let encoded = try prepare(messages)
+        try await enqueueWaiting(prepare(messages), original: messages)
+    }
+
+    // One message or many take the same path; one message is held in a `CollectionOfOne`, not in arrays.
+
+    private func enqueue(_ encoded: some Collection<EncodedSegmentMessage>,
+                         original messages: some Collection<SegmentMessage>) throws(SegmentError)
+        -> SegmentDeliveryTicket {
+        guard buffer.count + encoded.count <= configuration.clampedQueueSize else {
+            throw reject(messages, SegmentError(
+                code: .queueFull, detail: "the queue holds \(buffer.count) messages and \(messages.count) more do "
+                    + "not fit (maxQueueSize)"))
+        }
+        return store(encoded)
+    }
+
+    private func enqueueWaiting(_ encoded: some Collection<EncodedSegmentMessage>,
+                                original messages: some Collection<SegmentMessage>) async throws
+        -> SegmentDeliveryTicket {
         if encoded.count <= configuration.clampedQueueSize {
             while phase == .open && buffer.count + encoded.count > configuration.clampedQueueSize {
                 signals.wake.signal()
@@ -249,17 +273,28 @@ public actor SegmentQueue {
         return encoded
     }
 
+    private func prepare(_ message: SegmentMessage) throws(SegmentError) -> EncodedSegmentMessage {
+        var message = message
+        complete(&message)
+        do throws(SegmentError) {
+            guard phase == .open else { throw SegmentError(code: .shutDown, detail: "the queue is shut down") }
+            return try EncodedSegmentMessage(message, encoder: delivery.encoder)
+        } catch {
+            throw reject(CollectionOfOne(message), error)
+        }
+    }
+
     private func complete(_ message: inout SegmentMessage) {
         completion.complete(&message)
     }
 
-    private func reject(_ messages: [SegmentMessage], _ error: SegmentError) -> SegmentError {
+    private func reject(_ messages: some Collection<SegmentMessage>, _ error: SegmentError) -> SegmentError {
         accounting.stats.rejected += messages.count
         for message in messages { onDelivery?(.rejected(message, error)) }
         return error
     }
 
-    private func store(_ encoded: [EncodedSegmentMessage]) -> SegmentDeliveryTicket {
+    private func store(_ encoded: some Collection<EncodedSegmentMessage>) -> SegmentDeliveryTicket {
         let (id, state) = tickets.open(count: encoded.count)
         if buffer.isEmpty && !encoded.isEmpty {
             intervalStart = clock.now
@@ -506,20 +541,6 @@ public actor SegmentQueue {
             group.cancelAll()
             return first
         }
-    }
-}
-
-extension SegmentQueue {
-    /// Queues one message without waiting; see ``enqueue(_:)-([SegmentMessage])``.
-    @discardableResult
-    public func enqueue(_ message: SegmentMessage) throws(SegmentError) -> SegmentDeliveryTicket {
-        try enqueue([message])
-    }
-
-    /// Queues one message, waiting for room; see ``enqueueWaiting(_:)-([SegmentMessage])``.
-    @discardableResult
-    public func enqueueWaiting(_ message: SegmentMessage) async throws -> SegmentDeliveryTicket {
-        try await enqueueWaiting([message])
     }
 }
 
