@@ -24,7 +24,11 @@ public struct KommoEventMapper: Sendable {
     public var recipe: MessageIDRecipe
     /// Written as `context.integration` on every message, as Segment asks of partner-built sources; `nil` writes
     /// none.
-    public var integration: SegmentLibraryInfo?
+    public var integration: SegmentLibraryInfo? {
+        didSet { contextBase = Self.context(integration) }
+    }
+    /// The context every message starts from, built once for ``integration`` rather than per message.
+    private var contextBase: JSONObject
 
     /// `context.integration` by default: `{"name": "kommo", "version": <the SDK's version>}`
     /// (``SDKInfo/version``, the one source of the version string).
@@ -37,6 +41,7 @@ public struct KommoEventMapper: Sendable {
         self.configuration = configuration
         self.recipe = recipe
         self.integration = integration
+        contextBase = Self.context(integration)
     }
 
     // MARK: - Entry points
@@ -301,7 +306,7 @@ public struct KommoEventMapper: Sendable {
 
     func identity(of contact: Contact, accountID: Int64) -> Resolution {
         let email = contact.primaryEmail
-        let byID = Self.contactUserID(accountID: accountID, contactID: contact.id)
+        var byID: String { Self.contactUserID(accountID: accountID, contactID: contact.id) }
         switch configuration.identity.userID {
         case .contactID:
             return .success(Person(userID: byID, contact: contact, email: email))
@@ -337,7 +342,9 @@ public struct KommoEventMapper: Sendable {
 
     // MARK: - Shared helpers
 
-    func baseContext() -> JSONObject {
+    func baseContext() -> JSONObject { contextBase }
+
+    private static func context(_ integration: SegmentLibraryInfo?) -> JSONObject {
         guard let integration else { return [:] }
         return ["integration": ["name": .string(integration.name), "version": .string(integration.version)]]
     }
@@ -380,7 +387,7 @@ public struct KommoEventMapper: Sendable {
 
     static func userEmail(_ id: Int64?, in users: [Int64: User]) -> JSONValue {
         guard let id, let user = users[id], let email = user.email.flatMap(trimmed) else { return .null }
-        return .string(email.lowercased())
+        return .string(email.lowercasedIfNeeded())
     }
 
     static func id(_ value: Int64?) -> JSONValue { value.map(JSONValue.int) ?? .null }

@@ -46,3 +46,25 @@ extension Substring {
         }
     }
 }
+
+extension String {
+    /// Whether the text is `upper` (written in ASCII capitals) in any mix of ASCII case: `"work"` and `"Work"` are
+    /// `"WORK"`. Compares bytes in place, without building an upper-cased copy.
+    package func equalsIgnoringASCIICase(_ upper: StaticString) -> Bool {
+        let expected = UnsafeBufferPointer(start: upper.utf8Start, count: upper.utf8CodeUnitCount)
+        var index = 0
+        for byte in utf8 {
+            guard index < expected.count else { return false }
+            let folded = byte >= 0x61 && byte <= 0x7A ? byte - 0x20 : byte
+            guard folded == expected[index] else { return false }
+            index += 1
+        }
+        return index == expected.count
+    }
+
+    /// `lowercased()`, without a copy when there is nothing to lower: ASCII text without capitals is returned as
+    /// it is.
+    package func lowercasedIfNeeded() -> String {
+        utf8.allSatisfy { $0 < 0x80 && !($0 >= 0x41 && $0 <= 0x5A) } ? self : lowercased()
+    }
+}

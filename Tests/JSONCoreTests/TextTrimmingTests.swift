@@ -32,3 +32,22 @@ struct TextTrimmingTests {
         #expect(differing == [])
     }
 }
+
+@Suite("ASCII case without copies", .timeLimit(.minutes(1)))
+struct ASCIICaseTests {
+    @Test("equalsIgnoringASCIICase agrees with uppercased() == on codes, near misses and non-ASCII text")
+    func equalsIgnoringCase() {
+        for text in ["WORK", "work", "Work", "wORk", "WORKS", "WOR", "", "W0RK", "WORK ", "ＷORK", "wörk", "EMAIL", "email"] {
+            for code: StaticString in ["WORK", "EMAIL"] {
+                #expect(text.equalsIgnoringASCIICase(code) == (text.uppercased() == code.description), "\(text)")
+            }
+        }
+    }
+
+    @Test("lowercasedIfNeeded is lowercased(), for ASCII with and without capitals and for other scripts")
+    func lowercasing() {
+        for text in ["olivia@example.com", "Boss@Example.COM", "", "ÉCOLE@example.fr", "Ольга@пример.рф", "a1-_.+Z"] {
+            #expect(text.lowercasedIfNeeded() == text.lowercased())
+        }
+    }
+}

@@ -226,33 +226,50 @@ extension CustomFieldsCarrier {
     ///
     /// When no field has the code `EMAIL`, a `multitext` field whose name mentions "mail" is used instead.
     public var emails: [String] {
-        var fields = customFieldsValues.filter { $0.fieldCode?.uppercased() == "EMAIL" }
-        if fields.isEmpty {
-            fields = customFieldsValues.filter {
-                $0.fieldType == .multitext && $0.fieldName.range(of: "mail", options: .caseInsensitive) != nil
-            }
-        }
-        return Self.workFirst(fields)
+        Self.workFirst(emailFields)
     }
 
     /// The phone numbers in the `PHONE` field(s): `WORK` values first, then the others in Kommo's order;
     /// trimmed, empty strings skipped.
     public var phones: [String] {
-        Self.workFirst(customFieldsValues.filter { $0.fieldCode?.uppercased() == "PHONE" })
+        Self.workFirst(customFieldsValues.filter { $0.fieldCode?.equalsIgnoringASCIICase("PHONE") == true })
     }
 
     /// The first e-mail address of ``emails``, lowercased: the address to identify a person by.
-    public var primaryEmail: String? { emails.first?.lowercased() }
+    public var primaryEmail: String? {
+        // The first of `emails`, found without building the list.
+        let fields = emailFields
+        for work in [true, false] {
+            for field in fields {
+                for value in field.values where Self.isWork(value) == work {
+                    if let text = Self.usableText(value) { return text.lowercasedIfNeeded() }
+                }
+            }
+        }
+        return nil
+    }
+
+    /// The `EMAIL` fields, else the `multitext` fields whose name mentions "mail".
+    private var emailFields: [CustomFieldValue] {
+        let fields = customFieldsValues.filter { $0.fieldCode?.equalsIgnoringASCIICase("EMAIL") == true }
+        guard fields.isEmpty else { return fields }
+        return customFieldsValues.filter {
+            $0.fieldType == .multitext && $0.fieldName.range(of: "mail", options: .caseInsensitive) != nil
+        }
+    }
+
+    private static func isWork(_ value: CustomFieldValue.Value) -> Bool {
+        value.enumCode?.equalsIgnoringASCIICase("WORK") == true
+    }
+
+    /// The value's text trimmed, unless that leaves nothing.
+    private static func usableText(_ value: CustomFieldValue.Value) -> String? {
+        guard let text = value.text?.trimmingWhiteSpace(), !text.isEmpty else { return nil }
+        return text
+    }
 
     private static func workFirst(_ fields: [CustomFieldValue]) -> [String] {
         let values = fields.flatMap(\.values)
-        let work = values.filter { $0.enumCode?.uppercased() == "WORK" }
-        let others = values.filter { $0.enumCode?.uppercased() != "WORK" }
-        return (work + others).compactMap { value in
-            guard let text = value.text?.trimmingWhiteSpace(), !text.isEmpty else {
-                return nil
-            }
-            return text
-        }
+        return (values.filter(isWork) + values.filter { !isWork($0) }).compactMap(usableText)
     }
 }
