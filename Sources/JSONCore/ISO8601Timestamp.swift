@@ -33,29 +33,31 @@ public enum ISO8601Timestamp {
         let month = mp < 10 ? mp + 3 : mp - 9
         let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
 
-        func put(_ value: Int64, width: Int) {
-            var divisor: Int64 = 1
-            for _ in 1..<width { divisor *= 10 }
-            var v = value
-            while divisor > 0 {
-                bytes.append(UInt8(truncatingIfNeeded: (v / divisor) % 10) + 0x30)
-                v %= divisor
-                divisor /= 10
+        // The 24 characters are written into a buffer on the stack, then appended at once.
+        var text: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        withUnsafeMutableBytes(of: &text) { buffer in
+            func put(_ value: Int64, width: Int, at offset: Int) {
+                var v = value
+                for position in stride(from: offset + width - 1, through: offset, by: -1) {
+                    buffer[position] = UInt8(truncatingIfNeeded: v % 10) &+ 0x30
+                    v /= 10
+                }
             }
+            put(min(max(year, 0), 9999), width: 4, at: 0)
+            buffer[4] = UInt8(ascii: "-")
+            put(month, width: 2, at: 5)
+            buffer[7] = UInt8(ascii: "-")
+            put(day, width: 2, at: 8)
+            buffer[10] = UInt8(ascii: "T")
+            put(remainder / 3_600_000, width: 2, at: 11)
+            buffer[13] = UInt8(ascii: ":")
+            put(remainder / 60_000 % 60, width: 2, at: 14)
+            buffer[16] = UInt8(ascii: ":")
+            put(remainder / 1000 % 60, width: 2, at: 17)
+            buffer[19] = UInt8(ascii: ".")
+            put(remainder % 1000, width: 3, at: 20)
+            buffer[23] = UInt8(ascii: "Z")
+            bytes.append(contentsOf: buffer)
         }
-        put(min(max(year, 0), 9999), width: 4)
-        bytes.append(UInt8(ascii: "-"))
-        put(month, width: 2)
-        bytes.append(UInt8(ascii: "-"))
-        put(day, width: 2)
-        bytes.append(UInt8(ascii: "T"))
-        put(remainder / 3_600_000, width: 2)
-        bytes.append(UInt8(ascii: ":"))
-        put(remainder / 60_000 % 60, width: 2)
-        bytes.append(UInt8(ascii: ":"))
-        put(remainder / 1000 % 60, width: 2)
-        bytes.append(UInt8(ascii: "."))
-        put(remainder % 1000, width: 3)
-        bytes.append(UInt8(ascii: "Z"))
     }
 }

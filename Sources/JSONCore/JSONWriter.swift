@@ -176,10 +176,15 @@ public struct JSONWriter: Sendable {
     private mutating func appendEscaped(_ utf8: UnsafeBufferPointer<UInt8>) {
         let count = utf8.count
         var index = 0
-        // Skip eight bytes at a time while none of them needs escaping (most strings need none).
+        // Check eight bytes at a time while none of them needs escaping (most strings need none), the last few
+        // bytes as one padded word: a string with nothing to escape is appended whole, without a byte loop.
         let raw = UnsafeRawBufferPointer(utf8)
         while index + 8 <= count, !Self.needsEscape(raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)) {
             index += 8
+        }
+        if index == count || (index + 8 > count && !Self.needsEscape(Self.paddedWord(raw, from: index))) {
+            bytes.append(contentsOf: utf8)
+            return
         }
         var start = 0
         while index < count {
@@ -219,6 +224,19 @@ public struct JSONWriter: Sendable {
         let quotes = (quote &- ones) & ~quote & highs
         let backslashes = (backslash &- ones) & ~backslash & highs
         return (control | quotes | backslashes) != 0
+    }
+
+    /// The bytes of `raw` from `index` to its end (fewer than eight) as one little-endian word, the rest of the word
+    /// filled with a letter, which needs no escaping.
+    @inline(__always)
+    static func paddedWord(_ raw: UnsafeRawBufferPointer, from index: Int) -> UInt64 {
+        var word: UInt64 = 0x4141_4141_4141_4141
+        var shift: UInt64 = 0
+        for position in index..<raw.count {
+            word = (word & ~(0xFF &<< shift)) | (UInt64(raw[position]) &<< shift)
+            shift &+= 8
+        }
+        return word
     }
 
     /// The lowercase hexadecimal digit of a value 0...15.

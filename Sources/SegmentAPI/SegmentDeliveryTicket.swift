@@ -21,11 +21,24 @@ public enum SegmentDeliveryOutcome: Sendable, Hashable {
 /// ``SegmentQueue/shutdown(timeout:)`` or the end of ``SegmentQueue/run()`` gives up on them.
 public struct SegmentDeliveryTicket: Sendable {
     /// The `messageId`s of the group, in order.
-    public let messageIDs: [String]
+    public var messageIDs: [String] {
+        switch ids {
+        case .one(let id): [id]
+        case .many(let ids): ids
+        }
+    }
+
+    /// The ids as queued: a group of one (the usual case) keeps its id without an array.
+    enum IDs: Sendable {
+        case one(String)
+        case many([String])
+    }
+
+    private let ids: IDs
     private let state: TicketState
 
-    init(messageIDs: [String], state: TicketState) {
-        self.messageIDs = messageIDs
+    init(ids: IDs, state: TicketState) {
+        self.ids = ids
         self.state = state
     }
 

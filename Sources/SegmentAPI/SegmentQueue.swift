@@ -304,7 +304,12 @@ public actor SegmentQueue {
         accounting.counts.enqueued += encoded.count
         accounting.stats.enqueued += encoded.count
         if buffer.count == encoded.count || isReadyWithoutTimer { signals.wake.signal() }
-        return SegmentDeliveryTicket(messageIDs: encoded.map { $0.message.messageID ?? "" }, state: state)
+        let ids: SegmentDeliveryTicket.IDs = if encoded.count == 1, let only = encoded.first {
+            .one(only.message.messageID ?? "")
+        } else {
+            .many(encoded.map { $0.message.messageID ?? "" })
+        }
+        return SegmentDeliveryTicket(ids: ids, state: state)
     }
 
     // MARK: - Running

@@ -34,35 +34,34 @@ public struct SegmentWireEncoder: Sendable {
 
     /// Appends the message's JSON to `writer`.
     public func write(_ message: SegmentMessage, to writer: inout JSONWriter) {
+        // Each key with its quotes and colon, and the comma before every key but the first, in one append.
         var separator = false
         func key(_ name: StaticString) {
-            if separator { writer.appendRaw(UInt8(ascii: ",")) }
+            let fragment = UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
+            writer.appendRaw(separator ? fragment : UnsafeBufferPointer(rebasing: fragment.dropFirst()))
             separator = true
-            writer.appendRaw(UInt8(ascii: "\""))
-            writer.appendRaw(UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
-            writer.appendRaw("\":".utf8)
         }
         writer.appendRaw(UInt8(ascii: "{"))
         // Keys in sorted order, so the output is deterministic without sorting at run time.
-        if let anonymousID = message.anonymousID { key("anonymousId"); writer.write(anonymousID) }
-        if let category = message.category { key("category"); writer.write(category) }
-        key("context"); writeContext(message.context, to: &writer)
-        if let event = message.event { key("event"); writer.write(event) }
-        if let groupID = message.groupID { key("groupId"); writer.write(groupID) }
-        if let integrations = message.integrations { key("integrations"); writer.write(integrations) }
-        if let messageID = message.messageID { key("messageId"); writer.write(messageID) }
-        if let name = message.name { key("name"); writer.write(name) }
-        if let previousID = message.previousID { key("previousId"); writer.write(previousID) }
-        if let properties = message.properties { key("properties"); writer.write(properties) }
+        if let anonymousID = message.anonymousID { key(#","anonymousId":"#); writer.write(anonymousID) }
+        if let category = message.category { key(#","category":"#); writer.write(category) }
+        key(#","context":"#); writeContext(message.context, to: &writer)
+        if let event = message.event { key(#","event":"#); writer.write(event) }
+        if let groupID = message.groupID { key(#","groupId":"#); writer.write(groupID) }
+        if let integrations = message.integrations { key(#","integrations":"#); writer.write(integrations) }
+        if let messageID = message.messageID { key(#","messageId":"#); writer.write(messageID) }
+        if let name = message.name { key(#","name":"#); writer.write(name) }
+        if let previousID = message.previousID { key(#","previousId":"#); writer.write(previousID) }
+        if let properties = message.properties { key(#","properties":"#); writer.write(properties) }
         if let timestamp = message.timestamp {
-            key("timestamp")
+            key(#","timestamp":"#)
             writer.appendRaw(UInt8(ascii: "\""))
             ISO8601Timestamp.append(timestamp, to: &writer.bytes)
             writer.appendRaw(UInt8(ascii: "\""))
         }
-        if let traits = message.traits { key("traits"); writer.write(traits) }
-        key("type"); writer.write(message.type.rawValue)
-        if let userID = message.userID { key("userId"); writer.write(userID) }
+        if let traits = message.traits { key(#","traits":"#); writer.write(traits) }
+        key(#","type":"#); writer.write(message.type.rawValue)
+        if let userID = message.userID { key(#","userId":"#); writer.write(userID) }
         writer.appendRaw(UInt8(ascii: "}"))
     }
 
