@@ -147,49 +147,51 @@ extension KommoEventMapper {
         func trackProperties(key: MappingConfiguration.EventKey, plan: JSONValue?,
                              amount: JSONValue?) -> JSONObject {
             let pipelines = context.pipelines
-            var properties: JSONObject = [
-                "deal_id": .int(lead.id),
-                "deal_name": KommoEventMapper.nonEmpty(lead.name),
-                "amount": amount ?? .null,
-                "currency": (configuration.currency ?? context.accountCurrency).map(JSONValue.string) ?? .null,
-                "owner_id": lead.responsibleUserID > 0 ? .int(lead.responsibleUserID) : .null,
-                "owner": KommoEventMapper.userEmail(lead.responsibleUserID, in: context.usersByID),
+            // Gathered as pairs and put in key order once, rather than inserted one by one.
+            var properties: [(String, JSONValue)] = [
+                ("deal_id", .int(lead.id)),
+                ("deal_name", KommoEventMapper.nonEmpty(lead.name)),
+                ("amount", amount ?? .null),
+                ("currency", (configuration.currency ?? context.accountCurrency).map(JSONValue.string) ?? .null),
+                ("owner_id", lead.responsibleUserID > 0 ? .int(lead.responsibleUserID) : .null),
+                ("owner", KommoEventMapper.userEmail(lead.responsibleUserID, in: context.usersByID)),
             ]
+            properties.reserveCapacity(16)
             switch change {
             case let .stage(fromStatus, fromPipeline, toStatus, toPipeline):
-                properties["pipeline_id"] = .int(toPipeline)
-                properties["pipeline"] = Self.pipelineName(toPipeline, in: pipelines)
-                properties["from_stage_id"] = KommoEventMapper.id(fromStatus)
-                properties["from_stage"] = Self.stageName(fromStatus, pipeline: fromPipeline, in: pipelines)
-                properties["to_stage_id"] = .int(toStatus)
-                properties["to_stage"] = Self.stageName(toStatus, pipeline: toPipeline, in: pipelines)
+                properties.append(("pipeline_id", .int(toPipeline)))
+                properties.append(("pipeline", Self.pipelineName(toPipeline, in: pipelines)))
+                properties.append(("from_stage_id", KommoEventMapper.id(fromStatus)))
+                properties.append(("from_stage", Self.stageName(fromStatus, pipeline: fromPipeline, in: pipelines)))
+                properties.append(("to_stage_id", .int(toStatus)))
+                properties.append(("to_stage", Self.stageName(toStatus, pipeline: toPipeline, in: pipelines)))
             default:
                 let pipeline = lead.pipelineID
                 let stage = lead.statusID
-                properties["pipeline_id"] = .int(pipeline)
-                properties["pipeline"] = Self.pipelineName(pipeline, in: pipelines)
-                properties["stage_id"] = .int(stage)
-                properties["stage"] = Self.stageName(stage, pipeline: pipeline, in: pipelines)
+                properties.append(("pipeline_id", .int(pipeline)))
+                properties.append(("pipeline", Self.pipelineName(pipeline, in: pipelines)))
+                properties.append(("stage_id", .int(stage)))
+                properties.append(("stage", Self.stageName(stage, pipeline: pipeline, in: pipelines)))
             }
             switch key {
             case .dealWon:
                 // Left out when the lead has no plan: destinations that copy event properties to the profile would
                 // read a null as "clear the plan". Only the lost deal's identify clears it, on purpose.
-                if let plan { properties["plan"] = plan }
-                properties["revenue"] = amount ?? .null
+                if let plan { properties.append(("plan", plan)) }
+                properties.append(("revenue", amount ?? .null))
             case .dealLost:
-                properties["loss_reason"] = lossReason
+                properties.append(("loss_reason", lossReason))
             case .ownerChanged:
                 if case let .owner(from, to) = change {
-                    properties["from_owner_id"] = KommoEventMapper.id(from)
-                    properties["from_owner"] = KommoEventMapper.userEmail(from, in: context.usersByID)
-                    properties["to_owner_id"] = .int(to)
-                    properties["to_owner"] = KommoEventMapper.userEmail(to, in: context.usersByID)
+                    properties.append(("from_owner_id", KommoEventMapper.id(from)))
+                    properties.append(("from_owner", KommoEventMapper.userEmail(from, in: context.usersByID)))
+                    properties.append(("to_owner_id", .int(to)))
+                    properties.append(("to_owner", KommoEventMapper.userEmail(to, in: context.usersByID)))
                 }
             default:
                 break
             }
-            return properties
+            return JSONObject(consume properties)
         }
 
         /// Kommo's own loss reason (fetched, else embedded in the lead), else the configured loss reason field.

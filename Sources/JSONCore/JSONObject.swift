@@ -28,13 +28,20 @@ public struct JSONObject: Sendable {
         self.init(sorting: Array(pairs))
     }
 
+    /// The members of `pairs`; a repeated key keeps its last value. The array becomes the object's storage, sorted
+    /// in place: gather members in an array and hand it over (`JSONObject(consume pairs)`) to build an object
+    /// without a copy.
+    public init(_ pairs: consuming [(String, JSONValue)]) {
+        self.init(sorting: consume pairs)
+    }
+
     /// The members of `pairs` in key order, a repeated key keeping its last value: `pairs` itself, sorted in place.
     ///
     /// Pairs already in key order (a literal written so) cost one comparison each. Otherwise an insertion sort
     /// (objects are small) swaps the pairs, each key's first eight bytes held beside it as one integer, so that most
     /// pairs of keys are ordered by one integer comparison. Stable, so the last of equal keys comes last.
-    init(sorting pairs: [(String, JSONValue)]) {
-        members = pairs
+    init(sorting pairs: consuming [(String, JSONValue)]) {
+        members = consume pairs
         let count = members.count
         guard count > 1 else { return }
         var ordered = true
@@ -44,28 +51,15 @@ public struct JSONObject: Sendable {
             index += 1
         }
         if ordered { return }
-        var repeated = false
-        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: count) { prefixes in
-            members.withUnsafeMutableBufferPointer { pairs in
-                for index in 0..<count {
-                    let prefix = JSONWriter.sortPrefix(pairs[index].0)
-                    var slot = index
-                    while slot > 0 {
-                        let previous = prefixes[slot - 1]
-                        guard prefix < previous
-                            || (prefix == previous && JSONWriter.precedes(pairs[slot].0, pairs[slot - 1].0))
-                        else { break }
-                        pairs.swapAt(slot, slot - 1)
-                        prefixes[slot] = previous
-                        slot -= 1
-                    }
-                    prefixes[slot] = prefix
-                    // Stable: an equal key stops the pair just after it, never before.
-                    if slot > 0 && prefixes[slot - 1] == prefix && pairs[slot - 1].0 == pairs[slot].0 {
-                        repeated = true
-                    }
-                }
-            }
+        let repeated: Bool
+        if count > 32 {
+            // Large objects: a library sort, made stable by the original positions.
+            members = members.enumerated().sorted {
+                $0.element.0 == $1.element.0 ? $0.offset < $1.offset : JSONWriter.precedes($0.element.0, $1.element.0)
+            }.map(\.element)
+            repeated = zip(members, members.dropFirst()).contains { $0.0 == $1.0 }
+        } else {
+            repeated = sortSmall()
         }
         guard repeated else { return }
         var unique: [(String, JSONValue)] = []
@@ -78,6 +72,14 @@ public struct JSONObject: Sendable {
             }
         }
         members = unique
+    }
+
+    /// Sorts ``members`` in place (`JSONWriter.sortByKey`); whether two keys are equal.
+    private mutating func sortSmall() -> Bool {
+        let count = members.count
+        return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: count) { prefixes in
+            members.withUnsafeMutableBufferPointer { pairs in JSONWriter.sortByKey(pairs, prefixes: prefixes) { $0.0 } }
+        }
     }
 
     /// The members as a dictionary (for APIs that take one).
@@ -157,9 +159,9 @@ public struct JSONObject: Sendable {
         var low = 0, high = members.count
         while low < high {
             let middle = (low + high) / 2
-            let candidate = members[middle].0
-            if candidate == key { return (middle, true) }
-            if JSONWriter.precedes(candidate, key) { low = middle + 1 } else { high = middle }
+            let order = JSONWriter.compare(members[middle].0, key)
+            if order == 0 { return (middle, true) }
+            if order < 0 { low = middle + 1 } else { high = middle }
         }
         return (low, false)
     }

@@ -73,33 +73,52 @@ public struct JSONWriter: Sendable {
             for (key, value) in members.sorted(by: { precedes($0.key, $1.key) }) { body(key, value) }
             return
         }
-        // Sort positions in a stack buffer instead of copying the (key, value) pairs into a new array; insertion
-        // sort, since small objects are the rule. Each position carries its key's first eight bytes as one integer,
-        // which orders most pairs of keys in one comparison; only keys that share those bytes are compared in full.
-        typealias Slot = (prefix: UInt64, position: Dictionary<String, JSONValue>.Index)
-        withUnsafeTemporaryAllocation(of: Slot.self, capacity: count) { order in
-            var filled = 0
-            var position = members.startIndex
-            while position != members.endIndex {
-                let key = members[position].key
-                let prefix = sortPrefix(key)
-                var slot = filled
-                while slot > 0 {
-                    let previous = order[slot - 1]
-                    guard prefix < previous.prefix
-                        || (prefix == previous.prefix && precedes(key, members[previous.position].key)) else { break }
-                    order[slot] = previous
-                    slot -= 1
+        // Sort positions in a stack buffer instead of copying the (key, value) pairs into a new array.
+        typealias Position = Dictionary<String, JSONValue>.Index
+        withUnsafeTemporaryAllocation(of: Position.self, capacity: count) { positions in
+            withUnsafeTemporaryAllocation(of: UInt64.self, capacity: count) { prefixes in
+                var filled = 0
+                var position = members.startIndex
+                while position != members.endIndex {
+                    positions.initializeElement(at: filled, to: position)
+                    filled += 1
+                    members.formIndex(after: &position)
                 }
-                order[slot] = (prefix, position)
-                filled += 1
-                members.formIndex(after: &position)
-            }
-            for slot in 0..<filled {
-                let member = members[order[slot].position]
-                body(member.key, member.value)
+                _ = sortByKey(positions, prefixes: prefixes) { members[$0].key }
+                for slot in 0..<filled {
+                    let member = members[positions[slot]]
+                    body(member.key, member.value)
+                }
+                positions.baseAddress?.deinitialize(count: filled)
             }
         }
+    }
+
+    /// Sorts `items` in place by their keys' UTF-8 bytes, keeping equal keys in their order; returns whether two
+    /// keys are equal.
+    ///
+    /// An insertion sort, for the small objects JSON is made of, that holds each key's first eight bytes in
+    /// `prefixes` (as many as `items`) as one integer, so that most pairs of keys are ordered by one comparison.
+    @inlinable
+    static func sortByKey<Item>(_ items: UnsafeMutableBufferPointer<Item>, prefixes: UnsafeMutableBufferPointer<UInt64>,
+                                key: (Item) -> String) -> Bool {
+        var repeated = false
+        for index in items.indices {
+            let prefix = sortPrefix(key(items[index]))
+            var slot = index
+            while slot > 0 {
+                let previous = prefixes[slot - 1]
+                guard prefix < previous || (prefix == previous && precedes(key(items[slot]), key(items[slot - 1])))
+                else { break }
+                items.swapAt(slot, slot - 1)
+                prefixes[slot] = previous
+                slot -= 1
+            }
+            prefixes[slot] = prefix
+            // Stable: an equal key stops the item just after it, never before.
+            if slot > 0 && prefixes[slot - 1] == prefix && key(items[slot - 1]) == key(items[slot]) { repeated = true }
+        }
+        return repeated
     }
 
     /// The first eight UTF-8 bytes of `key` as a big-endian integer, padded with zeros: when two keys' prefixes
@@ -116,6 +135,25 @@ public struct JSONWriter: Sendable {
             return prefix
         }
         return key.utf8.withContiguousStorageIfAvailable { pack($0) } ?? pack(key.utf8)
+    }
+
+    /// How `a` and `b` compare by their UTF-8 bytes: negative when `a` sorts first, zero when they are equal,
+    /// positive when `b` sorts first. One pass, for a search that needs both answers.
+    @inlinable
+    static func compare(_ a: String, _ b: String) -> Int {
+        let fast = a.utf8.withContiguousStorageIfAvailable { x in
+            b.utf8.withContiguousStorageIfAvailable { y -> Int in
+                let common = Swift.min(x.count, y.count)
+                var index = 0
+                while index < common {
+                    if x[index] != y[index] { return Int(x[index]) - Int(y[index]) }
+                    index += 1
+                }
+                return x.count - y.count
+            }
+        }
+        if let result = fast ?? nil { return result }
+        return a == b ? 0 : (a.utf8.lexicographicallyPrecedes(b.utf8) ? -1 : 1)
     }
 
     /// Whether `a` sorts before `b` by their UTF-8 bytes (the same order as Unicode code points).

@@ -45,6 +45,20 @@ struct JSONObjectTests {
         } } }
     }
 
+    @Test("objects past 32 members sort the same way, a repeated key keeping its last value")
+    func large() {
+        for size in [33, 100, 300] {
+            // Keys in descending order, each one twice with its second value last.
+            let keys = (0..<size).map { "key\((size - $0) * 7919 % 1000)-\($0 % 3)" }
+            let pairs = keys.map { ($0, JSONValue.int(1)) } + keys.reversed().map { ($0, JSONValue.string($0)) }
+            let object = JSONObject(pairs)
+            var model: [String: JSONValue] = [:]
+            for (key, value) in pairs { model[key] = value }
+            #expect(object.dictionary == model)
+            #expect(object.keys == model.keys.sorted(by: Self.byBytes))
+        }
+    }
+
     @Test("setting, replacing and removing members agrees with a dictionary over 3,000 pseudo-random operations")
     func subscriptModel() {
         var object = JSONObject()
