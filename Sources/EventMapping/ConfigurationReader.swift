@@ -179,7 +179,7 @@ struct ConfigurationReader {
             throw Failure(code: .emptyValue, keyPath: memberPath.rendered,
                           message: "\(memberPath.rendered): a trait name is empty; name the trait")
         }
-        return JSONObject(members)
+        return members
     }
 
     func identity(_ value: JSONValue, at path: ConfigurationKeyPath) throws(Failure)
@@ -217,7 +217,7 @@ struct ConfigurationReader {
                                     found: other)
                 }
             }
-            return JSONObject(members)
+            return members
         default:
             throw wrongType(at: path, expected: "an object of Segment destination names, or null", found: value)
         }
@@ -226,7 +226,7 @@ struct ConfigurationReader {
     // MARK: Values
 
     private func object(_ value: JSONValue, at path: ConfigurationKeyPath, allowed: [String],
-                        expecting: String) throws(Failure) -> [String: JSONValue] {
+                        expecting: String) throws(Failure) -> JSONObject {
         guard case .object(let members) = value else {
             throw wrongType(at: path, expected: expecting, found: value)
         }

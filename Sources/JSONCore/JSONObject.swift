@@ -6,7 +6,7 @@
 /// the object is made (a literal written in key order costs one comparison a member) and stay in order as members are
 /// set. Build one from a literal (`["plan": "pro", "seats": 5]`), from a `[String: JSONValue]` with
 /// ``init(_:)-(Dictionary<String,JSONValue>)``, or member by member with the key subscript; read it as a collection
-/// of `(key, value)` pairs in key order, or by key. Nested objects are ``JSONValue/object(_:)`` dictionaries.
+/// of `(key, value)` pairs in key order, or by key. ``JSONValue/object(_:)-swift.enum.case`` holds one too.
 public struct JSONObject: Sendable {
     /// The members, sorted by key, keys unique. Plain pairs, the element type of a dictionary literal, so that a
     /// literal's own array becomes the storage and is sorted in place.
@@ -245,7 +245,7 @@ extension JSONObject: CustomStringConvertible {
 extension JSONValue {
     /// The object value of `members`.
     public init(_ members: JSONObject) {
-        self = .object(members.dictionary)
+        self = .object(members)
     }
 }
 

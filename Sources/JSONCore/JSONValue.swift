@@ -18,8 +18,8 @@ public enum JSONValue: Sendable, Hashable {
     case string(String)
     /// An ordered array.
     case array([JSONValue])
-    /// An object; keys are unordered here and written in sorted order.
-    case object([String: JSONValue])
+    /// An object, its members kept in key order (see ``JSONObject``).
+    case object(JSONObject)
 }
 
 extension JSONValue {
@@ -46,7 +46,7 @@ extension JSONValue {
     /// The elements, if this is an array.
     public var arrayValue: [JSONValue]? { if case .array(let a) = self { a } else { nil } }
     /// The members, if this is an object.
-    public var objectValue: [String: JSONValue]? { if case .object(let o) = self { o } else { nil } }
+    public var objectValue: JSONObject? { if case .object(let o) = self { o } else { nil } }
     /// Whether this is `null`.
     public var isNull: Bool { self == .null }
 
@@ -91,9 +91,12 @@ extension JSONValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, Expre
     public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
     /// A dictionary literal; a repeated key keeps its last value.
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
-        var members = [String: JSONValue](minimumCapacity: elements.count)
-        for (key, value) in elements { members[key] = value }
-        self = .object(members)
+        self = .object(JSONObject(sorting: elements))
+    }
+
+    /// An object of the members of `dictionary`.
+    public static func object(_ dictionary: [String: JSONValue]) -> JSONValue {
+        .object(JSONObject(dictionary))
     }
 }
 
@@ -112,7 +115,7 @@ extension JSONValue: Codable {
             self = .double(value)
         } else if let value = try? container.decode(Bool.self) {
             self = .bool(value)
-        } else if let value = try? container.decode([String: JSONValue].self) {
+        } else if let value = try? container.decode(JSONObject.self) {
             self = .object(value)
         } else if let value = try? container.decode([JSONValue].self) {
             self = .array(value)
