@@ -81,10 +81,10 @@ enum ConfigurationKeys {
         disabledEvents,
         TopLevelKey("wonTraits", read: { reader, value, path, draft throws(Failure) in
             draft.configuration.wonTraits = try reader.traits(value, at: path)
-        }, write: { JSONValue($0.wonTraits) }),
+        }, write: { .object($0.wonTraits) }),
         TopLevelKey("lostTraits", read: { reader, value, path, draft throws(Failure) in
             draft.configuration.lostTraits = try reader.traits(value, at: path)
-        }, write: { JSONValue($0.lostTraits) }),
+        }, write: { .object($0.lostTraits) }),
         TopLevelKey("identity", read: { reader, value, path, draft throws(Failure) in
             draft.configuration.identity = try reader.identity(value, at: path)
         }, write: { json(of: $0.identity, keys: identity) }),
@@ -93,7 +93,7 @@ enum ConfigurationKeys {
         }, write: { .bool($0.sendGroup) }),
         TopLevelKey("integrations", read: { reader, value, path, draft throws(Failure) in
             draft.configuration.integrations = try reader.integrations(value, at: path)
-        }, write: { $0.integrations.map(JSONValue.init) }),
+        }, write: { $0.integrations.map { .object($0) } }),
     ]
 
     /// `wonStatusIds`; with ``lostStatusIDs``, no status id may be both won and lost.

@@ -66,7 +66,7 @@ extension KommoEventMapper {
                 var company: JSONObject = ["name": group.name]
                 if let companyID = context.company?.id { company["id"] = .int(companyID) }
                 if let plan { company["plan"] = plan }
-                traits["company"] = JSONValue(company)
+                traits["company"] = .object(company)
             }
             if let amount { traits["mrr"] = amount }
             traits.merge(configuration.wonTraits) { _, fixed in fixed }
@@ -83,7 +83,7 @@ extension KommoEventMapper {
             var personTraits: JSONObject = [:]
             if let email = person.email { personTraits["email"] = .string(email) }
             if let name = KommoEventMapper.trimmed(person.contact.name) { personTraits["name"] = .string(name) }
-            if !personTraits.isEmpty { trackContext["traits"] = JSONValue(personTraits) }
+            if !personTraits.isEmpty { trackContext["traits"] = .object(personTraits) }
             if let group { trackContext["groupId"] = .string(group.id) }
             return .track(
                 eventName, userID: person.userID, properties: properties, messageID: messageID(.track),

@@ -242,15 +242,8 @@ extension JSONObject: CustomStringConvertible {
     }
 }
 
-extension JSONValue {
-    /// The object value of `members`.
-    public init(_ members: JSONObject) {
-        self = .object(members)
-    }
-}
-
 extension JSONWriter {
-    /// Writes an object; its members are in order already.
+    /// Writes an object; its members are in order already. Every object is written here, a dictionary's too.
     public mutating func write(_ object: JSONObject) {
         bytes.append(UInt8(ascii: "{"))
         var first = true

@@ -49,16 +49,7 @@ public struct JSONWriter: Sendable {
 
     /// Writes an object with its keys sorted.
     public mutating func write(_ members: [String: JSONValue]) {
-        bytes.append(UInt8(ascii: "{"))
-        var first = true
-        Self.forEachSorted(members) { key, value in
-            if !first { bytes.append(UInt8(ascii: ",")) }
-            first = false
-            write(key)
-            bytes.append(UInt8(ascii: ":"))
-            write(value)
-        }
-        bytes.append(UInt8(ascii: "}"))
+        write(JSONObject(members))
     }
 
     /// Calls `body` with the members of `members` in the writer's key order (by UTF-8 bytes).

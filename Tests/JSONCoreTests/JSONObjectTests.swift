@@ -98,8 +98,8 @@ struct JSONObjectTests {
         let object: JSONObject = ["price": 4800, "rate": 0.25, "tags": ["a", "б"], "none": nil, "nested": ["y": 1]]
         let back = try JSONDecoder().decode(JSONObject.self, from: JSONEncoder().encode(object))
         #expect(back == object)
-        #expect(JSONValue(object) == .object(object.dictionary))
-        #expect(JSONValue(object).description == object.description)
+        #expect(JSONValue.object(object) == .object(object.dictionary))
+        #expect(JSONValue.object(object).description == object.description)
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(JSONObject.self, from: Data("[1]".utf8)) }
     }
 }

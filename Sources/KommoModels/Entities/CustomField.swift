@@ -237,16 +237,13 @@ extension CustomFieldsCarrier {
 
     /// The first e-mail address of ``emails``, lowercased: the address to identify a person by.
     public var primaryEmail: String? {
-        // The first of `emails`, found without building the list.
-        let fields = emailFields
-        for work in [true, false] {
-            for field in fields {
-                for value in field.values where Self.isWork(value) == work {
-                    if let text = Self.usableText(value) { return text.lowercasedIfNeeded() }
-                }
-            }
+        // The first of `emails`; the rest of the list is never built.
+        var first: String?
+        Self.forEachWorkFirst(emailFields) { text in
+            first = text
+            return false
         }
-        return nil
+        return first?.lowercasedIfNeeded()
     }
 
     /// The `EMAIL` fields, else the `multitext` fields whose name mentions "mail".
@@ -269,7 +266,23 @@ extension CustomFieldsCarrier {
     }
 
     private static func workFirst(_ fields: [CustomFieldValue]) -> [String] {
-        let values = fields.flatMap(\.values)
-        return (values.filter(isWork) + values.filter { !isWork($0) }).compactMap(usableText)
+        var texts: [String] = []
+        forEachWorkFirst(fields) { text in
+            texts.append(text)
+            return true
+        }
+        return texts
+    }
+
+    /// Hands `body` the usable texts of the fields' values, `WORK` values first, then the others, each group in
+    /// Kommo's order, until `body` returns `false`.
+    private static func forEachWorkFirst(_ fields: [CustomFieldValue], _ body: (String) -> Bool) {
+        for work in [true, false] {
+            for field in fields {
+                for value in field.values where isWork(value) == work {
+                    if let text = usableText(value), !body(text) { return }
+                }
+            }
+        }
     }
 }
